@@ -1,0 +1,62 @@
+'use strict';
+// Bundles the pure-JS libraries exposed to user functions into IIFE scripts
+// (dist/<name>.js) that each assign one global. Run by `npm run build` and
+// automatically after `npm install` / `npm ci` (postinstall).
+const path = require('path');
+const fs = require('fs');
+
+const DIST = path.join(__dirname, 'dist');
+const STUBS = path.join(__dirname, 'lib', 'stubs');
+
+// name -> source of the entry module (resolved from this folder)
+const BUNDLES = {
+  url: `const u = require('whatwg-url-without-unicode');
+        globalThis.URL = u.URL; globalThis.URLSearchParams = u.URLSearchParams;`,
+  buffer: `globalThis.Buffer = require('buffer/').Buffer;`,
+  lodash: `globalThis._ = require('lodash');`,
+  moment: `globalThis.moment = require('moment-timezone/builds/moment-timezone-with-data.js');`,
+  xml: `globalThis.xml = require('xml');`,
+  xml2js: `globalThis.xml2js = require('xml2js');`,
+};
+
+async function main() {
+  let esbuild;
+  try {
+    esbuild = require('esbuild');
+  } catch (e) {
+    console.error('build.js: esbuild is not installed (it is a devDependency); skipping bundle build');
+    process.exit(process.env.npm_lifecycle_event === 'postinstall' ? 0 : 1);
+  }
+  fs.mkdirSync(DIST, { recursive: true });
+  const manifest = {};
+  for (const [name, contents] of Object.entries(BUNDLES)) {
+    const outfile = path.join(DIST, `${name}.js`);
+    await esbuild.build({
+      stdin: { contents, resolveDir: __dirname, sourcefile: `${name}-entry.js` },
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2020',
+      minify: true,
+      legalComments: 'none',
+      outfile,
+      logLevel: 'warning',
+      define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+      alias: {
+        // Node core modules some libraries reach for (xml2js/sax); small stubs.
+        events: require.resolve('events/'),
+        timers: path.join(STUBS, 'timers.js'),
+        stream: path.join(STUBS, 'stream.js'),
+        string_decoder: path.join(STUBS, 'string_decoder.js'),
+        buffer: require.resolve('buffer/'),
+        punycode: require.resolve('punycode/'),
+      },
+      inject: [path.join(STUBS, 'inject.js')],
+    });
+    manifest[name] = fs.statSync(outfile).size;
+  }
+  fs.writeFileSync(path.join(DIST, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  console.log('built', Object.entries(manifest).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '));
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,449 @@
+'use strict';
+// Sandbox host: a long-lived Node process that runs user functions in
+// isolated-vm isolates. Speaks newline-delimited JSON on stdin/stdout (see
+// docs/sandbox.md). Must be started as `node --no-node-snapshot host.js`.
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const ivm = require('isolated-vm');
+const { EgressPolicy, hostFetch, redactUrl } = require('./lib/egress');
+
+const env = process.env;
+const num = (name, dflt) => (env[name] !== undefined && env[name] !== '' && !isNaN(Number(env[name])) ? Number(env[name]) : dflt);
+const CONFIG = {
+  maxWarm: num('SANDBOX_MAX_WARM', 500),
+  memoryMb: num('SANDBOX_MEMORY_MB', 128),
+  maxTimeoutMs: num('SANDBOX_MAX_TIMEOUT_MS', 60000),
+  defaultTimeoutMs: num('SANDBOX_DEFAULT_TIMEOUT_MS', 5000),
+  maxPayloadBytes: num('SANDBOX_MAX_PAYLOAD_BYTES', 4 * 1024 * 1024),
+  maxDepth: num('SANDBOX_MAX_DEPTH', 100),
+  fetchTimeoutMs: num('SANDBOX_FETCH_TIMEOUT_MS', 10000),
+  fetchMaxBytes: num('SANDBOX_FETCH_MAX_BYTES', 5 * 1024 * 1024),
+  fetchMaxCalls: num('SANDBOX_FETCH_MAX_CALLS', 50),
+  hashMaxBytes: num('SANDBOX_HASH_MAX_BYTES', 16 * 1024 * 1024),
+  checkTimeoutMs: num('SANDBOX_CHECK_TIMEOUT_MS', 1000),
+};
+const policy = new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || '');
+
+// ---- scripts compiled once per host (V8 code cache) -----------------------------
+const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
+const DIST = path.join(__dirname, 'dist');
+const LIBS = [
+  // [bundle name, test on the user's code]
+  // whatwg-url needs Buffer, so `buffer` is loaded whenever `url` is.
+  ['buffer', (code, kind) => kind === 'source' || /\b(Buffer|crypto|buffer|uuidv5|URL|URLSearchParams)\b/.test(code)],
+  ['url', (code, kind) => kind === 'source' || /\bURL(SearchParams)?\b/.test(code)],
+  ['lodash', (code) => /(^|[^\w$.])_(?![\w$])/m.test(code)],
+  ['moment', (code) => /\bmoment\b/.test(code)],
+  ['xml', (code) => /(^|[^\w$.])xml(?![\w$])/m.test(code)],
+  ['xml2js', (code) => /\bxml2js\b/.test(code)],
+];
+const libSources = {};
+for (const [name] of LIBS) {
+  const f = path.join(DIST, `${name}.js`);
+  if (!fs.existsSync(f)) {
+    process.stderr.write(`sandbox host: missing ${f}; run \`npm run build\` in runtime/node\n`);
+    process.exit(78);
+  }
+  libSources[name] = fs.readFileSync(f, 'utf8');
+}
+const codeCache = new Map(); // name -> cachedData (ExternalCopy)
+
+const HANDLERS = ['onRequest', 'onTrack', 'onIdentify', 'onPage', 'onScreen', 'onGroup', 'onAlias', 'onDelete', 'onBatch'];
+const RESOLVER_SRC = `(function (n) { switch (n) {${HANDLERS.map((h) => ` case '${h}': return typeof ${h} === 'undefined' ? undefined : ${h};`).join('')} } return undefined; })`;
+const LIST_SRC = `(function () { var r = [];${HANDLERS.map((h) => ` if (typeof ${h} === 'function') r.push('${h}');`).join('')} return r.join(','); })()`;
+
+// ---- state ---------------------------------------------------------------------
+const warm = new Map(); // key -> Entry (insertion order = LRU order)
+const inflight = new Set(); // request ids currently executing (for the crash record)
+let entrySeq = 0;
+
+function onCatastrophicError(message) {
+  try {
+    fs.writeSync(2, `SANDBOX_CRASH ${JSON.stringify({ message: String(message), inflight: Array.from(inflight) })}\n`);
+  } catch (e) { /* nothing more we can do */ }
+  process.abort();
+}
+
+function runLib(isolate, context, name, source) {
+  const cached = codeCache.get(name);
+  let script;
+  if (cached) {
+    script = isolate.compileScriptSync(source, { filename: `${name}.js`, cachedData: cached });
+  } else {
+    script = isolate.compileScriptSync(source, { filename: `${name}.js`, produceCachedData: true });
+    if (script.cachedData) codeCache.set(name, script.cachedData);
+  }
+  script.runSync(context, { timeout: 2000 });
+  script.release();
+}
+
+class Entry {
+  constructor(key, code, kind) {
+    this.id = ++entrySeq;
+    this.key = key;
+    this.code = code;
+    this.kind = kind;
+    this.isolate = null;
+    this.tail = Promise.resolve();
+    this.current = null;
+    this.evicted = false;
+  }
+
+  enqueue(job) {
+    const p = this.tail.then(job, job);
+    this.tail = p.catch(() => {});
+    return p;
+  }
+
+  // Builds isolate + context + shim + libraries. User code is run separately.
+  buildBase() {
+    const isolate = new ivm.Isolate({ memoryLimit: CONFIG.memoryMb, onCatastrophicError });
+    const context = isolate.createContextSync();
+    const jail = context.global;
+    const self = this;
+    jail.setSync('__sb_hash', new ivm.Callback(hostHash));
+    jail.setSync('__sb_random', new ivm.Callback(hostRandom));
+    jail.setSync('__sb_uuid', new ivm.Callback(() => crypto.randomUUID()));
+    jail.setSync('__sb_fetch', new ivm.Callback((opId, specJson) => self.startFetch(opId, specJson), { ignored: true }));
+    jail.setSync('__sb_timer', new ivm.Callback((id, ms, repeat) => self.startTimer(id, ms, repeat), { ignored: true }));
+    jail.setSync('__sb_clear', new ivm.Callback((id) => self.clearTimer(id), { ignored: true }));
+    runLib(isolate, context, 'shim', SHIM_SRC);
+    for (const [name, wanted] of LIBS) {
+      if (wanted(this.code, this.kind)) runLib(isolate, context, name, libSources[name]);
+    }
+    const internals = jail.getSync('__sbInternals', { reference: true });
+    this.invokeRef = internals.getSync('invoke', { reference: true });
+    this.settleRef = internals.getSync('settle', { reference: true });
+    this.endCallRef = internals.getSync('endCall', { reference: true });
+    const setResolverRef = internals.getSync('setResolver', { reference: true });
+    internals.release();
+    jail.deleteSync('__sbInternals');
+    this.isolate = isolate;
+    this.context = context;
+    return setResolverRef;
+  }
+
+  // Builds everything and evaluates the user's code (async, with a timeout).
+  async build(timeoutMs) {
+    const setResolverRef = this.buildBase();
+    const script = this.isolate.compileScriptSync(this.code, { filename: 'function.js' });
+    await script.run(this.context, { timeout: Math.max(1, timeoutMs) });
+    script.release();
+    const resolver = this.isolate.compileScriptSync(RESOLVER_SRC).runSync(this.context, { reference: true });
+    setResolverRef.applySync(undefined, [resolver.derefInto()]);
+    resolver.release();
+    setResolverRef.release();
+  }
+
+  dispose() {
+    const iso = this.isolate;
+    this.isolate = null;
+    this.context = null;
+    if (iso && !iso.isDisposed) {
+      try { iso.dispose(); } catch (e) { /* already gone */ }
+    }
+  }
+
+  // ---- host bridges bound to the call in progress ----------------------------
+  settle(kind, id, ok, data) {
+    const call = this.current;
+    if (!call || !this.isolate) return;
+    this.settleRef.apply(undefined, [kind, id, ok, data], { timeout: Math.max(1, call.deadline - Date.now()) })
+      .catch(() => {});
+  }
+
+  startTimer(id, ms, repeat) {
+    const call = this.current;
+    if (!call) return;
+    if (Date.now() + ms > call.deadline) return; // would fire after the deadline: never fires
+    const fire = () => {
+      if (this.current !== call) return;
+      if (!repeat) call.timers.delete(id);
+      this.settle('timer', id, true, null);
+    };
+    call.timers.set(id, repeat ? setInterval(fire, ms) : setTimeout(fire, ms));
+  }
+
+  clearTimer(id) {
+    const call = this.current;
+    if (!call) return;
+    const h = call.timers.get(id);
+    if (h !== undefined) { clearTimeout(h); clearInterval(h); call.timers.delete(id); }
+  }
+
+  startFetch(opId, specJson) {
+    const call = this.current;
+    if (!call) return;
+    let spec;
+    try { spec = JSON.parse(specJson); } catch (e) { return; }
+    const method = String(spec.method || 'GET').toUpperCase();
+    const started = Date.now();
+    const trace = { method, url: redactUrl(spec.url), status: null, duration_ms: 0 };
+    if (call.requests.length < 1000) call.requests.push(trace);
+    const reject = (message, type, code) => {
+      trace.error = message;
+      trace.duration_ms = Date.now() - started;
+      this.settle('fetch', opId, false, JSON.stringify({ message, type, code }));
+    };
+    if (++call.fetchCount > CONFIG.fetchMaxCalls) {
+      reject(`fetch limit reached: at most ${CONFIG.fetchMaxCalls} requests per invocation`, 'system', 'EFETCHLIMIT');
+      return;
+    }
+    hostFetch(spec, {
+      policy,
+      deadline: call.deadline,
+      defaultTimeoutMs: CONFIG.fetchTimeoutMs,
+      maxBytes: CONFIG.fetchMaxBytes,
+      onReq: (req) => { call.httpReqs.add(req); req.on('close', () => call.httpReqs.delete(req)); },
+    }).then((r) => {
+      trace.status = r.status;
+      trace.duration_ms = Date.now() - started;
+      if (this.current === call) this.settle('fetch', opId, true, JSON.stringify(r));
+    }, (e) => {
+      if (this.current === call) reject(e.message, e.type, e.code);
+      else { trace.error = e.message; trace.duration_ms = Date.now() - started; }
+    });
+  }
+}
+
+function hostHash(alg, key, parts, outEnc) {
+  const ENCODINGS = new Set(['utf8', 'utf-8', 'hex', 'base64', 'base64url', 'latin1', 'binary', 'ascii', 'ucs2', 'ucs-2', 'utf16le', 'utf-16le']);
+  let total = 0;
+  const toBuf = (p) => {
+    if (!Array.isArray(p) || typeof p[0] !== 'string') throw new TypeError('invalid data');
+    const enc = String(p[1] || 'utf8').toLowerCase();
+    if (!ENCODINGS.has(enc)) throw new TypeError(`Unknown encoding: ${p[1]}`);
+    total += p[0].length;
+    if (total > CONFIG.hashMaxBytes) throw new RangeError(`hash input over limit (${CONFIG.hashMaxBytes} bytes)`);
+    return Buffer.from(p[0], enc);
+  };
+  const h = key ? crypto.createHmac(String(alg), toBuf(key)) : crypto.createHash(String(alg));
+  for (const p of parts || []) h.update(toBuf(p));
+  const enc = String(outEnc).toLowerCase();
+  if (!['hex', 'base64', 'base64url', 'latin1', 'binary'].includes(enc)) throw new TypeError(`Unsupported digest encoding: ${outEnc}`);
+  return h.digest(enc);
+}
+
+function hostRandom(n) {
+  n = Number(n);
+  if (!Number.isInteger(n) || n < 0 || n > 65536) throw new RangeError('The value of "size" is out of range (0..65536)');
+  return crypto.randomBytes(n).toString('base64');
+}
+
+// ---- payload checks (also done in Python) ------------------------------------------
+function jsonDepth(s) {
+  let depth = 0;
+  let max = 0;
+  let inStr = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (inStr) {
+      if (c === 92) i++; // backslash
+      else if (c === 34) inStr = false;
+    } else if (c === 34) inStr = true;
+    else if (c === 123 || c === 91) { if (++depth > max) max = depth; }
+    else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
+function errorResult(type, message, stack) {
+  return { status: 'error', error: { type, message, stack: stack || '' }, returned: null, events: [], objects: [], logs: [] };
+}
+
+function classify(e, call, entry) {
+  const msg = String((e && e.message) || e);
+  if (call && call.timedOut) return errorResult('Timeout', `Function timed out after ${call.timeoutMs} ms`);
+  if (/memory limit/i.test(msg)) return errorResult('MemoryLimit', `Function exceeded the memory limit (${CONFIG.memoryMb} MB)`);
+  if (/Script execution timed out/i.test(msg)) return errorResult('Timeout', `Function timed out after ${call ? call.timeoutMs : '?'} ms`);
+  if (entry && entry.isolate && entry.isolate.isDisposed) return errorResult('MemoryLimit', `Function was stopped: ${msg}`);
+  const type = (e && typeof e.name === 'string' && e.name) || 'Error';
+  return errorResult(type, msg, e && typeof e.stack === 'string' ? e.stack : '');
+}
+
+// ---- run ------------------------------------------------------------------------------
+function lookupEntry(msg) {
+  const hash = msg.code_hash || crypto.createHash('sha256').update(msg.code).digest('hex');
+  if (!msg.instance_key) return new Entry(null, msg.code, msg.kind);
+  const key = `${msg.instance_key}\u0000${hash}\u0000${msg.kind}`;
+  let entry = warm.get(key);
+  if (entry) {
+    warm.delete(key);
+    warm.set(key, entry);
+    return entry;
+  }
+  entry = new Entry(key, msg.code, msg.kind);
+  warm.set(key, entry);
+  while (warm.size > CONFIG.maxWarm) {
+    const [oldKey, old] = warm.entries().next().value;
+    warm.delete(oldKey);
+    old.evicted = true;
+    old.enqueue(() => old.dispose());
+  }
+  return entry;
+}
+
+async function execute(entry, msg) {
+  const timeoutMs = Math.min(Math.max(1, Number(msg.timeout_ms) || CONFIG.defaultTimeoutMs), CONFIG.maxTimeoutMs);
+  const started = process.hrtime.bigint();
+  const call = {
+    id: msg.id, timeoutMs, deadline: Date.now() + timeoutMs, timers: new Map(), httpReqs: new Set(),
+    requests: [], fetchCount: 0, timedOut: false,
+  };
+  let result = null;
+  let cpuNs = 0n;
+  inflight.add(msg.id);
+  entry.current = call;
+  const watchdog = setTimeout(() => { call.timedOut = true; entry.dispose(); }, timeoutMs);
+  try {
+    if (!entry.isolate || entry.isolate.isDisposed) {
+      entry.dispose();
+      try {
+        await entry.build(call.deadline - Date.now());
+      } catch (e) {
+        result = classify(e, call, entry);
+        // Host-side frames are noise for the user: keep only the error line.
+        if (result.error.stack) result.error.stack = `${result.error.type}: ${result.error.message}`;
+        entry.dispose();
+      }
+    }
+    if (!result) {
+      const iso = entry.isolate;
+      const cpu0 = iso.cpuTime;
+      try {
+        const json = await entry.invokeRef.apply(undefined, [msg.kind, msg.payload, msg.settings],
+          { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
+        result = json;
+      } catch (e) {
+        result = classify(e, call, entry);
+        if (call.timedOut || /memory limit/i.test(String(e && e.message))) entry.dispose();
+      }
+      try { if (!iso.isDisposed) cpuNs = iso.cpuTime - cpu0; } catch (e) { /* disposed */ }
+    }
+  } finally {
+    clearTimeout(watchdog);
+    for (const h of call.timers.values()) { clearTimeout(h); clearInterval(h); }
+    for (const r of call.httpReqs) r.destroy();
+    entry.current = null;
+    inflight.delete(msg.id);
+    if (entry.isolate && !entry.isolate.isDisposed) {
+      try { entry.endCallRef.applySync(undefined, [], { timeout: 100 }); } catch (e) { /* ignore */ }
+    }
+    if (!entry.key || entry.evicted) entry.dispose();
+  }
+  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const resultJson = typeof result === 'string' ? result : JSON.stringify(result);
+  return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}}`;
+}
+
+function preflight(msg) {
+  if (typeof msg.code !== 'string') return 'code must be a string';
+  if (!['source', 'destination', 'insert_destination', 'insert_source'].includes(msg.kind)) return `unknown kind ${msg.kind}`;
+  if (typeof msg.payload !== 'string' || typeof msg.settings !== 'string') return 'payload and settings must be JSON strings';
+  return null;
+}
+
+function handleRun(msg) {
+  const bad = preflight(msg);
+  if (bad) return Promise.resolve(reply(msg.id, errorResult('InvalidRequest', bad)));
+  if (msg.payload.length + msg.settings.length > CONFIG.maxPayloadBytes) {
+    return Promise.resolve(reply(msg.id, errorResult('PayloadTooLarge', `payload over ${CONFIG.maxPayloadBytes} bytes`)));
+  }
+  if (jsonDepth(msg.payload) > CONFIG.maxDepth || jsonDepth(msg.settings) > CONFIG.maxDepth) {
+    return Promise.resolve(reply(msg.id, errorResult('PayloadTooDeep', `payload nested deeper than ${CONFIG.maxDepth} levels`)));
+  }
+  const entry = lookupEntry(msg);
+  return entry.enqueue(() => execute(entry, msg));
+}
+
+function reply(id, result) {
+  return JSON.stringify({ id, result, requests: [], duration_ms: 0, cpu_ms: 0 });
+}
+
+// ---- check ----------------------------------------------------------------------------
+function errorPosition(e) {
+  const text = `${e && e.stack}\n${e && e.message}`;
+  const m = /function\.js:(\d+)(?::(\d+))?/.exec(text);
+  return m ? { line: Number(m[1]), column: m[2] ? Number(m[2]) : null } : { line: null, column: null };
+}
+
+async function handleCheck(msg) {
+  const entry = new Entry(null, String(msg.code || ''), msg.kind);
+  const call = { id: msg.id, timeoutMs: CONFIG.checkTimeoutMs, deadline: Date.now() + CONFIG.checkTimeoutMs, timers: new Map(), httpReqs: new Set(), requests: [], fetchCount: 0, timedOut: false };
+  entry.current = call;
+  const watchdog = setTimeout(() => { call.timedOut = true; entry.dispose(); }, CONFIG.checkTimeoutMs);
+  let out;
+  try {
+    await entry.build(CONFIG.checkTimeoutMs);
+    const names = entry.isolate.compileScriptSync(LIST_SRC).runSync(entry.context, { timeout: 100 });
+    out = { ok: true, error: null, handlers: names ? names.split(',') : [] };
+  } catch (e) {
+    const r = classify(e, call, entry);
+    out = { ok: false, error: Object.assign({ type: r.error.type, message: r.error.message }, errorPosition(e)), handlers: [] };
+  } finally {
+    clearTimeout(watchdog);
+    for (const h of call.timers.values()) { clearTimeout(h); clearInterval(h); }
+    for (const r of call.httpReqs) r.destroy();
+    entry.current = null;
+    entry.dispose();
+  }
+  return JSON.stringify({ id: msg.id, check: out });
+}
+
+// ---- NDJSON transport ------------------------------------------------------------------
+let outBuf = [];
+let flushScheduled = false;
+function send(line) {
+  outBuf.push(line);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+function flush() {
+  flushScheduled = false;
+  if (!outBuf.length) return;
+  const data = outBuf.join('\n') + '\n';
+  outBuf = [];
+  process.stdout.write(data);
+}
+
+function handleLine(line) {
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch (e) {
+    send(JSON.stringify({ id: null, error: `invalid JSON: ${e.message}` }));
+    return;
+  }
+  let p;
+  switch (msg.op) {
+    case 'run': p = handleRun(msg); break;
+    case 'check': p = handleCheck(msg); break;
+    case 'ping': p = Promise.resolve(JSON.stringify({ id: msg.id, pong: true, warm: warm.size })); break;
+    default: p = Promise.resolve(JSON.stringify({ id: msg.id, error: `unknown op ${msg.op}` }));
+  }
+  p.then(send, (e) => send(JSON.stringify({ id: msg.id, result: errorResult('InternalError', String(e && e.message)), requests: [], duration_ms: 0, cpu_ms: 0 })));
+}
+
+let pending = [];
+process.stdin.setEncoding('utf8'); // StringDecoder: multi-byte characters are never split
+process.stdin.on('data', (s) => {
+  let start = 0;
+  let nl;
+  while ((nl = s.indexOf('\n', start)) >= 0) {
+    pending.push(s.slice(start, nl));
+    const line = pending.join('');
+    pending = [];
+    if (line) handleLine(line);
+    start = nl + 1;
+  }
+  if (start < s.length) pending.push(s.slice(start));
+});
+process.stdin.on('end', () => { flush(); process.exit(0); });
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`sandbox host uncaught exception: ${e && e.stack}\n`);
+});
+
+process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, node: process.version }) + '\n');

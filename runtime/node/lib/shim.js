@@ -1,0 +1,795 @@
+// In-isolate runtime shim. Evaluated once per isolate, before any library bundle
+// and before the user's code. It runs in strict mode inside a closure: the host
+// bridges (ivm Callbacks, set as __sb_* globals by host.js) are captured here and
+// deleted from the global object, so user code can never reach them.
+(function (g) {
+  'use strict';
+
+  // ---- capture host bridges, then remove them from the global --------------
+  const H = {
+    hash: g.__sb_hash, // (alg, key|null, parts[[str,enc]], outEnc) -> string
+    random: g.__sb_random, // (n) -> base64
+    uuid: g.__sb_uuid, // () -> string
+    fetch: g.__sb_fetch, // (opId, reqJson) ignored-mode; settles later
+    timer: g.__sb_timer, // (id, ms, repeat) ignored-mode
+    clear: g.__sb_clear, // (id) ignored-mode
+  };
+  for (const k of Object.getOwnPropertyNames(g)) {
+    if (k.startsWith('__sb_')) delete g[k];
+  }
+  delete g.WebAssembly;
+  delete g.SharedArrayBuffer;
+  delete g.Atomics;
+
+  // Intrinsics captured before user code can replace them.
+  const JSONparse = JSON.parse;
+  const JSONstringify = JSON.stringify;
+  const OrigDate = Date;
+  const dateNow = Date.now;
+  const isArray = Array.isArray;
+  const ObjectKeys = Object.keys;
+  const ObjectPrototypeToString = Object.prototype.toString;
+  const StringFromCharCode = String.fromCharCode;
+  const PromiseCtor = Promise;
+  const PromiseRace = Promise.race.bind(Promise);
+  const MapCtor = Map;
+
+  const MAX_LOG_LINES = 200;
+  const MAX_LOG_LINE = 2048;
+  const CACHE_MAX = 1000;
+
+  function define(name, value) {
+    Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  // ---- error classes -------------------------------------------------------
+  class ValidationError extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
+  class InvalidEventPayload extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
+  class EventNotSupported extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
+  class RetryError extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
+  class DropEvent extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
+  class FetchError extends Error {
+    constructor(message, type, systemError) {
+      super(message);
+      this.name = 'FetchError';
+      this.type = type;
+      if (systemError && systemError.code) { this.code = this.errno = systemError.code; }
+    }
+  }
+  for (const C of [ValidationError, InvalidEventPayload, EventNotSupported, RetryError, DropEvent, FetchError]) {
+    define(C.name, C);
+  }
+
+  // ---- bytes / base64 helpers ----------------------------------------------
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const B64LOOKUP = new Int16Array(256).fill(-1);
+  for (let i = 0; i < 64; i++) B64LOOKUP[B64.charCodeAt(i)] = i;
+  B64LOOKUP['-'.charCodeAt(0)] = 62; // base64url, accepted like Node's decoder
+  B64LOOKUP['_'.charCodeAt(0)] = 63;
+
+  function bytesToBase64(bytes) {
+    let out = '';
+    let i = 0;
+    for (; i + 2 < bytes.length; i += 3) {
+      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+      out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+    }
+    if (i < bytes.length) {
+      const rest = bytes.length - i;
+      const n = (bytes[i] << 16) | (rest > 1 ? bytes[i + 1] << 8 : 0);
+      out += B64[n >> 18] + B64[(n >> 12) & 63] + (rest > 1 ? B64[(n >> 6) & 63] : '=') + '=';
+    }
+    return out;
+  }
+  // Lenient decoder (like Node's Buffer.from(s, 'base64')): skips invalid characters.
+  function base64ToBinaryString(s) {
+    s = String(s);
+    let out = '';
+    let buf = 0;
+    let bits = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 61) break; // '='
+      const v = c < 256 ? B64LOOKUP[c] : -1;
+      if (v < 0) continue;
+      buf = (buf << 6) | v;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += StringFromCharCode((buf >> bits) & 0xff);
+      }
+    }
+    return out;
+  }
+  function binaryStringToBase64(s) {
+    const bytes = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i) & 0xff;
+    return bytesToBase64(bytes);
+  }
+  function isBytes(x) {
+    return x instanceof Uint8Array || x instanceof ArrayBuffer || ArrayBuffer.isView(x);
+  }
+  function toUint8(x) {
+    if (x instanceof Uint8Array) return x;
+    if (x instanceof ArrayBuffer) return new Uint8Array(x);
+    return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  }
+  function getBuffer() {
+    const B = g.Buffer;
+    if (typeof B !== 'function') throw new Error('Buffer is not available');
+    return B;
+  }
+
+  // npm btoa 1.2.1 / atob 2.1.2 semantics (lenient: no throw on chars > 0xFF).
+  define('btoa', function btoa(str) { return binaryStringToBase64(String(str)); });
+  define('atob', function atob(str) { return base64ToBinaryString(str); });
+
+  // ---- console ---------------------------------------------------------------
+  let logs = [];
+  let logsDropped = 0;
+  function inspect(v, depth, seen) {
+    if (v === null) return 'null';
+    const t = typeof v;
+    if (t === 'string') return depth === 0 ? v : JSONstringify(v);
+    if (t === 'number' || t === 'boolean' || t === 'undefined' || t === 'bigint') return String(v) + (t === 'bigint' ? 'n' : '');
+    if (t === 'symbol') return v.toString();
+    if (t === 'function') return `[Function: ${v.name || '(anonymous)'}]`;
+    if (v instanceof Error) return v.stack || `${v.name}: ${v.message}`;
+    if (seen.indexOf(v) >= 0) return '[Circular]';
+    if (depth > 4) return isArray(v) ? '[Array]' : '[Object]';
+    seen.push(v);
+    try {
+      if (isArray(v)) {
+        const parts = [];
+        for (let i = 0; i < v.length && i < 100; i++) parts.push(inspect(v[i], depth + 1, seen));
+        if (v.length > 100) parts.push(`... ${v.length - 100} more items`);
+        return `[ ${parts.join(', ')} ]`;
+      }
+      if (v instanceof OrigDate) return isNaN(v) ? 'Invalid Date' : v.toISOString();
+      if (v instanceof Headers) return `Headers ${inspect(Object.fromEntries(v.entries()), depth + 1, seen)}`;
+      const keys = ObjectKeys(v);
+      const parts = [];
+      for (let i = 0; i < keys.length && i < 100; i++) {
+        const k = keys[i];
+        const kk = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSONstringify(k);
+        parts.push(`${kk}: ${inspect(v[k], depth + 1, seen)}`);
+      }
+      const ctor = v.constructor && v.constructor !== Object && typeof v.constructor.name === 'string' ? v.constructor.name + ' ' : '';
+      return parts.length ? `${ctor}{ ${parts.join(', ')} }` : `${ctor}{}`;
+    } finally {
+      seen.pop();
+    }
+  }
+  function format(args) {
+    let first = args[0];
+    let i = 1;
+    let out;
+    if (typeof first === 'string' && first.indexOf('%') >= 0 && args.length > 1) {
+      out = first.replace(/%([sdifjoOc%])/g, (m, f) => {
+        if (f === '%') return '%';
+        if (i >= args.length) return m;
+        const a = args[i++];
+        switch (f) {
+          case 's': return typeof a === 'string' ? a : inspect(a, 1, []);
+          case 'd': case 'i': return String(f === 'i' ? parseInt(a, 10) : Number(a));
+          case 'f': return String(parseFloat(a));
+          case 'j': try { return JSONstringify(a); } catch (e) { return '[Circular]'; }
+          case 'c': return '';
+          default: return inspect(a, 1, []);
+        }
+      });
+    } else {
+      out = inspect(first, 0, []);
+    }
+    for (; i < args.length; i++) out += ' ' + inspect(args[i], 0, []);
+    return out;
+  }
+  function pushLog(level, args) {
+    if (logs.length >= MAX_LOG_LINES) { logsDropped++; return; }
+    let message;
+    try { message = format(args); } catch (e) { message = '[unprintable]'; }
+    if (message.length > MAX_LOG_LINE) message = message.slice(0, MAX_LOG_LINE) + '… [truncated]';
+    logs.push({ level, message, time: new OrigDate(dateNow()).toISOString() });
+  }
+  function takeLogs() {
+    const out = logs;
+    if (logsDropped) out.push({ level: 'warn', message: `[${logsDropped} log lines dropped: limit is ${MAX_LOG_LINES} per call]`, time: new OrigDate(dateNow()).toISOString() });
+    logs = [];
+    logsDropped = 0;
+    return out;
+  }
+  const consoleObj = {};
+  for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+    consoleObj[level] = function (...args) { pushLog(level, args); };
+  }
+  consoleObj.trace = function (...args) { pushLog('debug', args); };
+  consoleObj.dir = function (v) { pushLog('log', [v]); };
+  consoleObj.table = function (v) { pushLog('log', [v]); };
+  consoleObj.time = consoleObj.timeEnd = consoleObj.timeLog = consoleObj.group = consoleObj.groupEnd = consoleObj.assert = consoleObj.count = function () {};
+  define('console', consoleObj);
+
+  // ---- pending host operations (fetch, timers) -------------------------------
+  const pendingOps = new MapCtor(); // opId -> {resolve, reject}
+  let opSeq = 0;
+  const timers = new MapCtor(); // id -> {fn, args, repeat}
+  let timerSeq = 0;
+  let failCurrent = null; // rejects the running call (uncaught error in a timer callback)
+
+  class Timeout {
+    constructor(id) { this._id = id; }
+    ref() { return this; }
+    unref() { return this; }
+    hasRef() { return true; }
+    refresh() { return this; }
+    [Symbol.toPrimitive]() { return this._id; }
+  }
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== 'function') throw new TypeError('The "callback" argument must be of type function');
+    ms = Number(ms);
+    if (!(ms >= 1) || ms > 2147483647) ms = 1;
+    const id = ++timerSeq;
+    timers.set(id, { fn, args, repeat });
+    H.timer(id, Math.floor(ms), repeat);
+    return new Timeout(id);
+  }
+  function clearTimer(t) {
+    const id = t instanceof Timeout ? t._id : Number(t);
+    if (timers.delete(id)) H.clear(id);
+  }
+  define('setTimeout', function setTimeout(fn, ms, ...args) { return addTimer(fn, ms, args, false); });
+  define('setInterval', function setInterval(fn, ms, ...args) { return addTimer(fn, ms, args, true); });
+  define('setImmediate', function setImmediate(fn, ...args) { return addTimer(fn, 0, args, false); });
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  define('clearImmediate', clearTimer);
+  define('queueMicrotask', function queueMicrotask(fn) { PromiseCtor.resolve().then(fn); });
+
+  // Called by the host (through a Reference taken before user code ran).
+  function settle(kind, id, ok, data) {
+    if (kind === 'timer') {
+      const t = timers.get(id);
+      if (!t) return;
+      if (!t.repeat) timers.delete(id);
+      try {
+        t.fn.apply(undefined, t.args);
+      } catch (e) {
+        if (failCurrent) failCurrent(e);
+      }
+      return;
+    }
+    const op = pendingOps.get(id);
+    if (!op) return;
+    pendingOps.delete(id);
+    if (ok) op.resolve(data);
+    else op.reject(data);
+  }
+
+  // ---- Headers / Request / Response (node-fetch v2 shapes) --------------------
+  function normName(name) {
+    name = String(name);
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new TypeError(`${name} is not a legal HTTP header name`);
+    return name.toLowerCase();
+  }
+  function normValue(value) {
+    value = String(value);
+    if (/[\r\n\0]/.test(value)) throw new TypeError(`${JSONstringify(value)} is not a legal HTTP header value`);
+    return value.trim();
+  }
+  class Headers {
+    constructor(init) {
+      this._m = new MapCtor(); // lower name -> [values]
+      if (init == null) return;
+      if (init instanceof Headers) {
+        for (const [k, vs] of init._m) this._m.set(k, vs.slice());
+      } else if (typeof init === 'object' && typeof init[Symbol.iterator] === 'function') {
+        for (const pair of init) {
+          if (!pair || typeof pair === 'string' || pair.length !== 2) throw new TypeError('Each header pair must be a name/value tuple');
+          this.append(pair[0], pair[1]);
+        }
+      } else if (typeof init === 'object') {
+        for (const k of ObjectKeys(init)) {
+          const v = init[k];
+          if (isArray(v)) for (const x of v) this.append(k, x);
+          else this.append(k, v);
+        }
+      } else {
+        throw new TypeError('Provided initializer must be an object');
+      }
+    }
+    append(name, value) {
+      const k = normName(name);
+      const v = normValue(value);
+      const vs = this._m.get(k);
+      if (vs) vs.push(v); else this._m.set(k, [v]);
+    }
+    set(name, value) { this._m.set(normName(name), [normValue(value)]); }
+    get(name) {
+      const vs = this._m.get(normName(name));
+      return vs === undefined ? null : vs.join(', ');
+    }
+    has(name) { return this._m.has(normName(name)); }
+    delete(name) { this._m.delete(normName(name)); }
+    raw() { const o = {}; for (const [k, vs] of this._m) o[k] = vs.slice(); return o; }
+    forEach(cb, thisArg) { for (const [k, v] of this.entries()) cb.call(thisArg, v, k, this); }
+    *entries() {
+      const keys = Array.from(this._m.keys()).sort();
+      for (const k of keys) yield [k, this._m.get(k).join(', ')];
+    }
+    *keys() { for (const [k] of this.entries()) yield k; }
+    *values() { for (const [, v] of this.entries()) yield v; }
+    [Symbol.iterator]() { return this.entries(); }
+    get [Symbol.toStringTag]() { return 'Headers'; }
+    _pairs() { const out = []; for (const [k, vs] of this._m) for (const v of vs) out.push([k, v]); return out; }
+  }
+
+  // Serialise a fetch body for the host: {body, enc, type (default content type)}.
+  function encodeBody(body) {
+    if (body == null) return null;
+    if (typeof body === 'string') return { body, enc: 'utf8', type: 'text/plain;charset=UTF-8' };
+    if (g.URLSearchParams && body instanceof g.URLSearchParams) {
+      return { body: body.toString(), enc: 'utf8', type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+    }
+    if (isBytes(body)) return { body: bytesToBase64(toUint8(body)), enc: 'base64', type: null };
+    if (typeof body.getBuffer === 'function' && typeof body.getBoundary === 'function') {
+      return { body: bytesToBase64(toUint8(body.getBuffer())), enc: 'base64', type: `multipart/form-data;boundary=${body.getBoundary()}` };
+    }
+    return { body: String(body), enc: 'utf8', type: 'text/plain;charset=UTF-8' };
+  }
+
+  class Body {
+    _initBody(text, b64) {
+      this._text = text; // string | null
+      this._b64 = b64 || null; // exact bytes when the body is not valid UTF-8
+      this._used = false;
+    }
+    get bodyUsed() { return this._used; }
+    get body() { return this._text == null ? null : this._text; }
+    _consume() {
+      if (this._used) return PromiseCtor.reject(new TypeError(`body used already for: ${this.url || ''}`));
+      this._used = true;
+      return PromiseCtor.resolve(this._text == null ? '' : this._text);
+    }
+    text() { return this._consume(); }
+    json() {
+      return this._consume().then((t) => {
+        try { return JSONparse(t); } catch (e) {
+          throw new FetchError(`invalid json response body at ${this.url || ''} reason: ${e.message}`, 'invalid-json');
+        }
+      });
+    }
+    _bytes() {
+      if (this._b64 != null) {
+        const s = base64ToBinaryString(this._b64);
+        const u = new Uint8Array(s.length);
+        for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
+        return u;
+      }
+      return utf8Encode(this._text == null ? '' : this._text);
+    }
+    arrayBuffer() { return this._consume().then(() => { const u = this._bytes(); return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength); }); }
+    buffer() { return this._consume().then(() => getBuffer().from(this._bytes())); }
+  }
+  function utf8Encode(s) {
+    const out = [];
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
+      }
+      if (c < 0x80) out.push(c);
+      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+    return new Uint8Array(out);
+  }
+
+  class Request extends Body {
+    constructor(input, init) {
+      super();
+      init = init || {};
+      const isReq = input instanceof Request;
+      this.url = isReq ? input.url : String(input && typeof input === 'object' && 'href' in input ? input.href : input);
+      let method = init.method || (isReq ? input.method : 'GET');
+      this.method = String(method).toUpperCase();
+      this.headers = new Headers(init.headers || (isReq ? input.headers : undefined));
+      let body = init.body != null ? init.body : (isReq ? input._rawBody : null);
+      if (body != null && (this.method === 'GET' || this.method === 'HEAD')) {
+        throw new TypeError('Request with GET/HEAD method cannot have body');
+      }
+      this._rawBody = body;
+      this.redirect = init.redirect || (isReq ? input.redirect : 'follow');
+      this.timeout = init.timeout || (isReq ? input.timeout : 0);
+      this.size = init.size || (isReq ? input.size : 0);
+      this.follow = init.follow != null ? init.follow : (isReq ? input.follow : 20);
+      this._initBody(typeof body === 'string' ? body : null, null);
+    }
+    clone() { return new Request(this); }
+    get [Symbol.toStringTag]() { return 'Request'; }
+  }
+
+  class Response extends Body {
+    constructor(body, init) {
+      super();
+      init = init || {};
+      this.status = init.status != null ? init.status : 200;
+      this.statusText = init.statusText != null ? String(init.statusText) : '';
+      this.headers = new Headers(init.headers);
+      this.url = init.url || '';
+      this.redirected = !!init.redirected;
+      let text = null;
+      let b64 = init._b64 || null;
+      if (body != null) {
+        if (typeof body === 'string') text = body;
+        else if (isBytes(body)) { b64 = bytesToBase64(toUint8(body)); text = base64ToBinaryString(b64); }
+        else text = String(body);
+      }
+      this._initBody(text, b64);
+    }
+    get ok() { return this.status >= 200 && this.status < 300; }
+    clone() {
+      if (this._used) throw new Error('cannot clone body after it is used');
+      return new Response(this._text, { status: this.status, statusText: this.statusText, headers: this.headers, url: this.url, redirected: this.redirected, _b64: this._b64 });
+    }
+    get [Symbol.toStringTag]() { return 'Response'; }
+  }
+  define('Headers', Headers);
+  define('Request', Request);
+  define('Response', Response);
+
+  function fetch(input, init) {
+    return new PromiseCtor((resolve, reject) => {
+      const req = new Request(input, init);
+      const body = encodeBody(req._rawBody);
+      const headers = req.headers._pairs();
+      if (body && body.type && !req.headers.has('content-type')) headers.push(['content-type', body.type]);
+      const spec = {
+        url: req.url,
+        method: req.method,
+        headers,
+        body: body ? body.body : null,
+        bodyEnc: body ? body.enc : null,
+        redirect: req.redirect,
+        timeout: Number(req.timeout) || 0,
+        size: Number(req.size) || 0,
+      };
+      const id = ++opSeq;
+      pendingOps.set(id, {
+        resolve(data) {
+          let r;
+          try {
+            r = JSONparse(data);
+          } catch (e) { reject(new FetchError('invalid host reply', 'system')); return; }
+          resolve(new Response(r.text, { status: r.status, statusText: r.statusText, headers: r.headers, url: r.url, redirected: r.redirected, _b64: r.b64 }));
+        },
+        reject(data) {
+          let r;
+          try { r = JSONparse(data); } catch (e) { r = { message: String(data) }; }
+          reject(new FetchError(r.message, r.type || 'system', r.code ? { code: r.code } : null));
+        },
+      });
+      H.fetch(id, JSONstringify(spec));
+    });
+  }
+  define('fetch', fetch);
+
+  // ---- crypto (Node module API, hashing done on the host) ----------------------
+  function encPart(data, enc) {
+    if (typeof data === 'string') return [data, enc || 'utf8'];
+    if (isBytes(data)) return [bytesToBase64(toUint8(data)), 'base64'];
+    throw new TypeError('The "data" argument must be of type string or an instance of Buffer, TypedArray, or DataView.');
+  }
+  function wrapDigest(out, enc) {
+    if (enc) return out;
+    return getBuffer().from(out, 'base64');
+  }
+  class Hash {
+    constructor(alg, key) {
+      this._alg = String(alg);
+      this._key = key === undefined ? null : encPart(key);
+      this._parts = [];
+      this._done = false;
+    }
+    update(data, enc) {
+      if (this._done) throw new Error('Digest already called');
+      this._parts.push(encPart(data, enc));
+      return this;
+    }
+    digest(enc) {
+      if (this._done) throw new Error('Digest already called');
+      this._done = true;
+      const out = H.hash(this._alg, this._key, this._parts, enc ? String(enc) : 'base64');
+      return wrapDigest(out, enc);
+    }
+    copy() { const h = new Hash(this._alg); h._key = this._key; h._parts = this._parts.slice(); return h; }
+  }
+  const cryptoObj = {
+    createHash(alg) { return new Hash(alg); },
+    createHmac(alg, key) {
+      if (key == null) throw new TypeError('The "key" argument must be of type string or an instance of Buffer');
+      return new Hash(alg, typeof key === 'object' && !isBytes(key) ? String(key) : key);
+    },
+    randomUUID() { return H.uuid(); },
+    randomBytes(n, cb) {
+      const b = getBuffer().from(H.random(Number(n)), 'base64');
+      if (typeof cb === 'function') { PromiseCtor.resolve().then(() => cb(null, b)); return undefined; }
+      return b;
+    },
+    randomInt(min, max) {
+      if (max === undefined) { max = min; min = 0; }
+      const s = base64ToBinaryString(H.random(6));
+      let n = 0;
+      for (let i = 0; i < 6; i++) n = n * 256 + s.charCodeAt(i);
+      return min + Math.floor((n / 2 ** 48) * (max - min));
+    },
+    getRandomValues(arr) {
+      const u = toUint8(arr);
+      const s = base64ToBinaryString(H.random(u.byteLength));
+      for (let i = 0; i < u.length; i++) u[i] = s.charCodeAt(i);
+      return arr;
+    },
+    timingSafeEqual(a, b) {
+      a = toUint8(a); b = toUint8(b);
+      if (a.length !== b.length) throw new RangeError('Input buffers must have the same byte length');
+      let d = 0;
+      for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+      return d === 0;
+    },
+    getHashes() { return ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']; },
+  };
+  define('crypto', cryptoObj);
+
+  // ---- uuidv5 (API of the npm package uuidv5 1.0.0: uuidv5(namespace, name[, raw])) --
+  const NS = {
+    dns: '6ba7b810-9dad-11d1-80b4-00c04fd430c8',
+    url: '6ba7b811-9dad-11d1-80b4-00c04fd430c8',
+    oid: '6ba7b812-9dad-11d1-80b4-00c04fd430c8',
+    x500: '6ba7b814-9dad-11d1-80b4-00c04fd430c8',
+    null: '00000000-0000-0000-0000-000000000000',
+  };
+  function uuidHexToBytes(s) {
+    const hex = String(s).replace(/-/g, '');
+    if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new TypeError(`Invalid UUID: ${s}`);
+    const u = new Uint8Array(16);
+    for (let i = 0; i < 16; i++) u[i] = parseInt(hex.substr(i * 2, 2), 16);
+    return u;
+  }
+  function bytesToUuid(u) {
+    let h = '';
+    for (let i = 0; i < 16; i++) h += (u[i] < 16 ? '0' : '') + u[i].toString(16);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  function uuidv5(namespace, name, raw) {
+    const nsBytes = isBytes(namespace) ? toUint8(namespace) : uuidHexToBytes(Object.prototype.hasOwnProperty.call(NS, namespace) ? NS[namespace] : namespace);
+    const hex = H.hash('sha1', null, [[bytesToBase64(nsBytes), 'base64'], encPart(isBytes(name) ? name : String(name))], 'hex');
+    const u = new Uint8Array(16);
+    for (let i = 0; i < 16; i++) u[i] = parseInt(hex.substr(i * 2, 2), 16);
+    u[6] = (u[6] & 0x0f) | 0x50;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    return raw ? getBuffer().from(u) : bytesToUuid(u);
+  }
+  uuidv5.uuidv5 = uuidv5;
+  uuidv5.uuidToString = (b) => bytesToUuid(toUint8(b));
+  uuidv5.uuidFromString = (s) => getBuffer().from(uuidHexToBytes(s));
+  define('uuidv5', uuidv5);
+
+  // ---- cache (in-isolate, TTL, size-capped, shared concurrent loads) -----------
+  const cacheMap = new MapCtor(); // key -> {p, exp}
+  define('cache', Object.freeze({
+    load(key, ttl, fn) {
+      if (typeof ttl === 'function' && fn === undefined) { fn = ttl; ttl = -1; }
+      if (typeof fn !== 'function') return PromiseCtor.reject(new TypeError('cache.load(key, ttl, fn): fn must be a function'));
+      key = String(key);
+      const now = dateNow();
+      const hit = cacheMap.get(key);
+      if (hit && (hit.exp === null || hit.exp > now)) return hit.p;
+      if (hit) cacheMap.delete(key);
+      const ttlMs = ttl == null || Number(ttl) < 0 || isNaN(Number(ttl)) ? -1 : Number(ttl);
+      const entry = { p: null, exp: null };
+      entry.p = new PromiseCtor((resolve) => resolve(fn())).then(
+        (v) => { if (ttlMs >= 0) entry.exp = dateNow() + ttlMs; return v; },
+        (e) => { if (cacheMap.get(key) === entry) cacheMap.delete(key); throw e; },
+      );
+      cacheMap.set(key, entry);
+      while (cacheMap.size > CACHE_MAX) cacheMap.delete(cacheMap.keys().next().value);
+      return entry.p;
+    },
+    delete(key) { cacheMap.delete(String(key)); },
+  }));
+
+  // ---- Segment emitter (source functions) ----------------------------------------
+  let events = [];
+  let objects = [];
+  const COMMON = ['userId', 'anonymousId', 'context', 'integrations', 'messageId', 'sentAt', 'timestamp'];
+  const SPEC = {
+    identify: ['traits'],
+    track: ['event', 'properties'],
+    page: ['name', 'properties'],
+    screen: ['name', 'properties'],
+    group: ['groupId', 'traits'],
+    alias: ['previousId'],
+  };
+  const REQUIRED = { track: 'event', group: 'groupId', alias: 'previousId' };
+  function emit(type, o) {
+    o = o || {};
+    const req = REQUIRED[type];
+    if (req && !o[req]) throw new ValidationError(`${req} is required but not defined`);
+    if (!o.userId && !o.anonymousId) throw new ValidationError('One of userId,anonymousId is required but not defined');
+    const m = {};
+    for (const k of COMMON) if (o[k]) m[k] = o[k];
+    for (const k of SPEC[type]) if (o[k]) m[k] = o[k];
+    m.type = type;
+    events.push(m);
+    return m;
+  }
+  const SegmentObj = {};
+  for (const type of ObjectKeys(SPEC)) SegmentObj[type] = function (o) { return emit(type, o); };
+  SegmentObj.set = function (o) {
+    o = o || {};
+    if (!o.collection) throw new ValidationError('collection is required but not defined');
+    if (!o.id) throw new ValidationError('id is required but not defined');
+    const m = {};
+    for (const k of ['collection', 'id', 'properties']) if (o[k]) m[k] = o[k];
+    objects.push(m);
+    return m;
+  };
+
+  // ---- source request object ---------------------------------------------------------
+  function defaultUrl(query) {
+    let qs = '';
+    if (typeof query === 'string') qs = query.replace(/^\?/, '');
+    else if (query && typeof query === 'object') {
+      const parts = [];
+      for (const k of ObjectKeys(query)) {
+        const v = query[k];
+        for (const x of isArray(v) ? v : [v]) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(x == null ? '' : x)}`);
+      }
+      qs = parts.join('&');
+    }
+    return `https://fn.segmentapis.com/${qs ? '?' + qs : ''}`;
+  }
+  function decodeForm(text) {
+    const out = {};
+    const USP = g.URLSearchParams;
+    for (const [k, v] of new USP(text)) {
+      if (Object.prototype.hasOwnProperty.call(out, k)) {
+        if (isArray(out[k])) out[k].push(v); else out[k] = [out[k], v];
+      } else out[k] = v;
+    }
+    return out;
+  }
+  class FunctionRequest {
+    constructor(p) {
+      p = p || {};
+      this._body = p.body;
+      this.method = p.method ? String(p.method).toUpperCase() : 'POST';
+      this.headers = new Headers(p.headers || {});
+      const U = g.URL;
+      const href = p.url ? String(p.url) : defaultUrl(p.query);
+      this.url = typeof U === 'function' ? new U(href) : href;
+      this._json = undefined;
+      this._text = undefined;
+    }
+    text() {
+      if (this._text === undefined) {
+        const b = this._body;
+        if (b == null) this._text = '';
+        else if (typeof b === 'string') this._text = b;
+        else if (typeof b === 'object') this._text = JSONstringify(b);
+        else throw new TypeError('unsupported body type');
+      }
+      return this._text;
+    }
+    json() {
+      if (this._json === undefined) {
+        const b = this._body;
+        if (b !== null && typeof b === 'object') this._json = b;
+        else if (typeof b === 'string' || b == null) {
+          const ct = this.headers.get('content-type') || '';
+          if (/application\/x-www-form-urlencoded/i.test(ct)) this._json = decodeForm(this.text());
+          else this._json = JSONparse(this.text());
+        } else throw new TypeError('unsupported body type');
+      }
+      return this._json;
+    }
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------
+  const TYPE_HANDLERS = {
+    identify: 'onIdentify', track: 'onTrack', page: 'onPage', screen: 'onScreen',
+    group: 'onGroup', alias: 'onAlias', delete: 'onDelete',
+  };
+  let resolver = null; // set by the host after the user's code ran; reads global + script-scope bindings
+  function getHandler(name) {
+    let h;
+    if (resolver) h = resolver(name);
+    else h = g[name];
+    return typeof h === 'function' ? h : undefined;
+  }
+  async function dispatch(kind, payload, settings) {
+    if (kind === 'source') {
+      const h = getHandler('onRequest');
+      if (!h) throw new EventNotSupported('onRequest is not defined');
+      return await h(new FunctionRequest(payload), settings);
+    }
+    if (isArray(payload)) {
+      const h = getHandler('onBatch');
+      if (!h) throw new EventNotSupported('onBatch is not defined');
+      return await h(payload, settings);
+    }
+    const type = payload && typeof payload === 'object' ? payload.type : undefined;
+    const name = typeof type === 'string' && Object.prototype.hasOwnProperty.call(TYPE_HANDLERS, type) ? TYPE_HANDLERS[type] : null;
+    if (!name) return undefined; // unknown type: no-op
+    const h = getHandler(name);
+    if (!h) throw new EventNotSupported(`${type} not supported (${name} is not defined)`);
+    return await h(payload, settings);
+  }
+  function serializeError(e) {
+    try {
+      if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+        let type = typeof e.name === 'string' && e.name ? e.name : '';
+        if (!type && e.constructor && typeof e.constructor.name === 'string') type = e.constructor.name;
+        const message = e.message === undefined ? '' : String(e.message);
+        const stack = typeof e.stack === 'string' ? e.stack : '';
+        return { type: type || 'Error', message, stack };
+      }
+      return { type: 'Error', message: String(e), stack: '' };
+    } catch (err) {
+      return { type: 'Error', message: 'unserialisable error', stack: '' };
+    }
+  }
+  function finish(out, returned) {
+    out.returned = returned === undefined ? null : returned;
+    out.logs = takeLogs();
+    try {
+      return JSONstringify(out);
+    } catch (e) {
+      out.returned = null;
+      if (out.status === 'success') {
+        out.logs.push({ level: 'warn', message: `[returned value is not JSON-serialisable: ${e.message}]`, time: new OrigDate(dateNow()).toISOString() });
+      }
+      try {
+        return JSONstringify(out);
+      } catch (e2) {
+        return JSONstringify({ status: 'error', error: { type: 'TypeError', message: `result is not JSON-serialisable: ${e2.message}`, stack: '' }, returned: null, events: [], objects: [], logs: out.logs });
+      }
+    }
+  }
+  async function invoke(kind, payloadJson, settingsJson) {
+    events = [];
+    objects = [];
+    const out = { status: 'success', error: null, returned: null, events: [], objects: [], logs: [] };
+    let returned;
+    try {
+      const payload = JSONparse(payloadJson);
+      const settings = JSONparse(settingsJson);
+      const failed = new PromiseCtor((_, reject) => { failCurrent = reject; });
+      failed.catch(() => {});
+      returned = await PromiseRace([dispatch(kind, payload, settings), failed]);
+      out.events = events;
+      out.objects = objects;
+    } catch (e) {
+      out.status = 'error';
+      out.error = serializeError(e);
+      returned = undefined;
+    }
+    failCurrent = null;
+    events = [];
+    objects = [];
+    return finish(out, returned);
+  }
+  function endCall() {
+    // Host-side timers and fetches of a finished call are cancelled; forget them here.
+    timers.clear();
+    pendingOps.clear();
+  }
+  function setResolver(fn) { resolver = fn; }
+
+  define('Segment', SegmentObj);
+  define('window', g);
+  define('self', g);
+
+  // Internals picked up by the host (as References) and then deleted before user code runs.
+  g.__sbInternals = { invoke, settle, setResolver, endCall };
+})(globalThis);
