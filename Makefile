@@ -1,0 +1,74 @@
+# Two commands: `make run` (the platform with demo data, embedded: SQLite, eager Celery)
+# and `make test` (the whole suite). Both install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+NODE_DIR := runtime/node
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-dev node env migrate demo lint format check-migrations \
+        test-unit test-node bench worker clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed node env
+install-dev: $(VENV)/.installed-dev node env
+node: $(NODE_DIR)/node_modules/.installed
+
+env:
+	@test -f .env || $(PY) scripts/write_env.py
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
+
+run: demo
+	$(PY) manage.py collectstatic --noinput -v 0
+	@echo "Serving on http://$(HOST):$(PORT)/admin/ (Ctrl-C to stop)"
+	$(VENV)/bin/gunicorn functions_platform.wsgi -b $(HOST):$(PORT) --workers 2 --threads 4 \
+		--access-logfile - --graceful-timeout 5
+
+worker: install
+	$(VENV)/bin/celery -A functions_platform worker -l INFO
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-migrations: install-dev
+	$(PY) manage.py makemigrations --check --dry-run
+
+test-node: node
+	cd $(NODE_DIR) && npm test
+
+test-unit: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint check-migrations test-node test-unit
+
+bench: install-dev
+	$(PY) bench/sandbox.py
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules staticfiles

@@ -1,0 +1,101 @@
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from catalog.choices import ResourceType
+from catalog.models import Function
+from catalog.services import function_create
+from runtime.services import instance_create
+from workspaces.models import Workspace
+from workspaces.services import user_ensure, workspace_create
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+SLUG = "demo"
+USERNAME = "admin"
+
+
+class Command(BaseCommand):
+    help = "Load the demo workspace (idempotent) and print how to log in and try the webhook."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default=settings.PUBLIC_BASE_URL)
+
+    def handle(self, *args, base_url, **options):
+        password = self._ensure_user()
+        with transaction.atomic():
+            workspace = self._workspace()
+            source_fn, dest_fn = self._functions(workspace)
+            hook = self._instances(source_fn, dest_fn)
+        self._print(base_url.rstrip("/"), password, hook)
+
+    def _ensure_user(self) -> str | None:
+        from django.contrib.auth import get_user_model
+
+        if get_user_model().objects.filter(username=USERNAME).exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        user, _ = user_ensure(username=USERNAME, password=password)
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
+        return password
+
+    def _workspace(self) -> Workspace:
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.get(username=USERNAME)
+        workspace = Workspace.objects.filter(slug=SLUG).first()
+        return workspace or workspace_create(slug=SLUG, name="Demo workspace", owner=user)
+
+    def _functions(self, workspace):
+        specs = [
+            ("Demo Webhook", ResourceType.SOURCE, "source.js",
+             "Turns a JSON webhook into track events.", [
+                 {"label": "Default Event", "type": "STRING",
+                  "description": "Event name when the payload has none."}]),
+            (f"Demo Forwarder ({workspace.name})", ResourceType.DESTINATION, "destination.js",
+             "Posts track events to an endpoint.", [
+                 {"label": "Endpoint", "type": "STRING", "required": True,
+                  "description": "Where events are posted."},
+                 {"label": "API Key", "type": "STRING", "sensitive": True,
+                  "description": "Basic auth user name."}]),
+        ]
+        found = []
+        for name, kind, filename, description, schema in specs:
+            function = Function.objects.filter(workspace=workspace, display_name=name).first()
+            if function is None:
+                function = function_create(
+                    workspace=workspace, resource_type=kind, display_name=name,
+                    description=description, code=(DEMO_DIR / filename).read_text(),
+                    settings=schema, created_by=workspace.memberships.first().user,
+                )
+            found.append(function)
+        return found
+
+    def _instances(self, source_fn, dest_fn):
+        source_instance = source_fn.instances.first() or instance_create(
+            function=source_fn, name="Demo webhook source",
+            settings={"defaultEvent": "Demo Event"},
+        )
+        if not dest_fn.instances.exists():
+            instance_create(
+                function=dest_fn, name="Demo forwarder", source=source_instance.source,
+                settings={"endpoint": "https://example.com/collect", "apiKey": "demo-secret"},
+            )
+        return source_instance.source
+
+    def _print(self, base_url, password, source):
+        hook = f"{base_url}/hooks/{source.webhook_token}"
+        login = f"{USERNAME} / {password}" if password else (
+            f"{USERNAME} (password printed when it was created; "
+            f"reset it with `manage.py changepassword {USERNAME}`)"
+        )
+        self.stdout.write(
+            "\nDemo data ready.\n"
+            f"  Admin:   {base_url}/admin/\n"
+            f"  Login:   {login}\n"
+            f"  Webhook: curl -X POST '{hook}' -H 'Content-Type: application/json' "
+            "-d '{\"event\": \"Order Completed\", \"userId\": \"u-1\", \"properties\": {\"total\": 42}}'\n"
+        )

@@ -1,0 +1,137 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from workspaces import ids
+from workspaces.models import Workspace
+
+from .choices import ResourceType, SettingType
+
+BATCH_MAX_COUNT_DEFAULT = 20
+BATCH_MAX_COUNT_LIMIT = 400
+
+
+class Function(models.Model):
+    """A function class in a workspace's catalog: code plus a settings schema.
+
+    `code` is the working copy, always equal to the LATEST version's code; every save creates
+    a FunctionVersion. Instances run the version they were last deployed with.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="functions")
+    public_id = models.CharField(max_length=40, unique=True, editable=False)
+    resource_type = models.CharField(max_length=24, choices=ResourceType.choices)
+    display_name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    logo_url = models.URLField(max_length=500, blank=True)
+    code = models.TextField()
+    batch_max_count = models.PositiveIntegerField(
+        default=BATCH_MAX_COUNT_DEFAULT,
+        validators=[MinValueValidator(1), MaxValueValidator(BATCH_MAX_COUNT_LIMIT)],
+    )
+    preview_token = models.CharField(
+        max_length=64, unique=True, default=ids.webhook_token, editable=False
+    )
+    timeout_ms = models.PositiveIntegerField(
+        default=5000, validators=[MinValueValidator(100), MaxValueValidator(60000)]
+    )
+    latest_version = models.ForeignKey(
+        "FunctionVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "display_name"], name="catalog_function_unique_display_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def preview_webhook_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/hooks/test/{self.preview_token}"
+
+
+class SettingDefinition(models.Model):
+    """One setting of a function's schema; instances supply its value, read as settings.<name>."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="setting_defs")
+    label = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=10, choices=SettingType.choices, default=SettingType.STRING)
+    description = models.TextField(blank=True)
+    required = models.BooleanField(default=False)
+    sensitive = models.BooleanField(default=False, verbose_name="encrypted")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["function", "name"], name="catalog_setting_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def as_schema(self) -> dict:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "description": self.description,
+            "type": self.type,
+            "required": self.required,
+            "sensitive": self.sensitive,
+        }
+
+
+class FunctionVersion(models.Model):
+    """An immutable snapshot of a function's code and settings schema, made by every save."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="versions")
+    public_id = models.CharField(max_length=32, unique=True, default=ids.ksuid, editable=False)
+    number = models.PositiveIntegerField()
+    code = models.TextField()
+    settings_schema = models.JSONField(default=list)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    restored_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function", "number"], name="catalog_version_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function} v{self.number}"
+
+
+class CapturedRequest(models.Model):
+    """The last requests POSTed to a function's test webhook, used to fill the editor's test form."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="captures")
+    method = models.CharField(max_length=10, default="POST")
+    headers = models.JSONField(default=dict)
+    query = models.JSONField(default=dict)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"capture for {self.function} at {self.created_at:%Y-%m-%d %H:%M:%S}"

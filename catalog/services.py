@@ -1,0 +1,191 @@
+"""Writes for the function catalog: create, save (a new version every time), restore, delete."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from workspaces.choices import AuditAction
+from workspaces.models import Workspace
+from workspaces.services import audit_record
+
+from .choices import ResourceType
+from .ids import function_public_id
+from .models import Function, FunctionVersion, SettingDefinition
+from .templates import template_code
+from .validation import code_validate, settings_schema_validate
+
+DUPLICATE_NAME = "A function named {name!r} already exists in this workspace."
+
+TEMPLATE_SETTINGS = {
+    ResourceType.DESTINATION: [
+        {"label": "Endpoint", "type": "STRING", "required": False,
+         "description": "The URL events are posted to."},
+        {"label": "API Key", "type": "STRING", "required": False, "sensitive": True,
+         "description": "Sent as the Basic auth user name."},
+    ],
+}
+
+
+@transaction.atomic
+def function_create(
+    *,
+    workspace: Workspace,
+    resource_type: str,
+    display_name: str,
+    created_by=None,
+    description: str = "",
+    logo_url: str = "",
+    code: str | None = None,
+    settings: list | None = None,
+    batch_max_count: int | None = None,
+) -> Function:
+    """Create a function with its first version.
+
+    Without `code` the type's template is used (with the template's settings when `settings`
+    is also omitted). Raises ValidationError for invalid code (with line and column), an
+    invalid settings schema or a display name already used in the workspace.
+    """
+    if resource_type not in ResourceType.values:
+        raise ValidationError({"resource_type": f"Must be one of {', '.join(ResourceType.values)}."})
+    if code is None:
+        code = template_code(resource_type)
+        if settings is None:
+            settings = TEMPLATE_SETTINGS.get(resource_type, [])
+    schema = settings_schema_validate(settings or [])
+    code_validate(code=code, resource_type=resource_type)
+    function = Function(
+        workspace=workspace,
+        public_id=function_public_id(resource_type),
+        resource_type=resource_type,
+        display_name=(display_name or "").strip(),
+        description=description or "",
+        logo_url=logo_url or "",
+        code=code,
+        created_by=created_by,
+    )
+    if batch_max_count is not None:
+        function.batch_max_count = batch_max_count
+    _clean_and_save(function)
+    _schema_replace(function, schema)
+    version = _version_create(function=function, author=created_by)
+    audit_record(
+        workspace=workspace, actor=created_by, action=AuditAction.CREATED, obj=function,
+        version_id=version.public_id,
+    )
+    return function
+
+
+@transaction.atomic
+def function_save(
+    *,
+    function: Function,
+    author=None,
+    code: str | None = None,
+    settings: list | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    logo_url: str | None = None,
+    batch_max_count: int | None = None,
+) -> FunctionVersion:
+    """Save a function (Segment's "Save"): every save makes a new LATEST version.
+
+    Only the given fields change. No instance changes what it runs; that is a deploy.
+    """
+    function = Function.objects.select_for_update().get(pk=function.pk)
+    if code is not None:
+        code_validate(code=code, resource_type=function.resource_type)
+        function.code = code
+    schema = settings_schema_validate(settings) if settings is not None else None
+    for field, value in (
+        ("display_name", display_name), ("description", description), ("logo_url", logo_url),
+        ("batch_max_count", batch_max_count),
+    ):
+        if value is not None:
+            setattr(function, field, value.strip() if field == "display_name" else value)
+    _clean_and_save(function)
+    if schema is not None:
+        _schema_replace(function, schema)
+    version = _version_create(function=function, author=author)
+    audit_record(
+        workspace=function.workspace, actor=author, action=AuditAction.SAVED, obj=function,
+        version_id=version.public_id,
+    )
+    return version
+
+
+@transaction.atomic
+def function_version_restore(*, function: Function, version: FunctionVersion, author=None):
+    """Restore: a new LATEST version copying `version`'s code and settings; deploys nothing."""
+    if version.function_id != function.pk:
+        raise ValidationError({"versionId": "That version belongs to another function."})
+    function = Function.objects.select_for_update().get(pk=function.pk)
+    function.code = version.code
+    _clean_and_save(function)
+    _schema_replace(function, version.settings_schema)
+    restored = _version_create(function=function, author=author, restored_from=version)
+    audit_record(
+        workspace=function.workspace, actor=author, action=AuditAction.RESTORED, obj=function,
+        version_id=restored.public_id, data={"restored_from": version.public_id},
+    )
+    return restored
+
+
+@transaction.atomic
+def function_delete(*, function: Function, actor=None) -> None:
+    """Delete a function with its versions and instances (and source functions' sources)."""
+    from workspaces.models import Source
+
+    owned_sources = []
+    if function.resource_type == ResourceType.SOURCE:
+        owned_sources = list(function.instances.values_list("source_id", flat=True))
+    audit_record(workspace=function.workspace, actor=actor, action=AuditAction.DELETED, obj=function)
+    Function.objects.filter(pk=function.pk).update(latest_version=None)
+    function.instances.all().delete()
+    function.delete()
+    Source.objects.filter(pk__in=owned_sources).delete()
+
+
+def _clean_and_save(function: Function) -> None:
+    function.full_clean(validate_unique=False, validate_constraints=False)
+    duplicate = Function.objects.filter(
+        workspace_id=function.workspace_id, display_name=function.display_name
+    ).exclude(pk=function.pk)
+    if duplicate.exists():
+        raise ValidationError({"display_name": DUPLICATE_NAME.format(name=function.display_name)})
+    try:
+        with transaction.atomic():
+            function.save()
+    except IntegrityError as exc:  # a concurrent create with the same name
+        raise ValidationError(
+            {"display_name": DUPLICATE_NAME.format(name=function.display_name)}
+        ) from exc
+
+
+def _schema_replace(function: Function, schema: list[dict]) -> None:
+    function.setting_defs.all().delete()
+    SettingDefinition.objects.bulk_create(
+        SettingDefinition(function=function, position=index, **item)
+        for index, item in enumerate(schema)
+    )
+
+
+def _version_create(*, function: Function, author, restored_from=None) -> FunctionVersion:
+    last = function.versions.aggregate(n=Max("number"))["n"] or 0
+    version = FunctionVersion.objects.create(
+        function=function,
+        number=last + 1,
+        code=function.code,
+        settings_schema=function_schema(function),
+        author=author if getattr(author, "pk", None) else None,
+        restored_from=restored_from,
+    )
+    function.latest_version = version
+    function.save(update_fields=["latest_version", "updated_at"])
+    return version
+
+
+def function_schema(function: Function) -> list[dict]:
+    """The function's current settings schema as a list of dicts."""
+    return [item.as_schema() for item in function.setting_defs.all()]

@@ -1,0 +1,120 @@
+"""System checks with stable ids for configuration a running platform depends on.
+
+functions_platform.E001  missing or malformed FIELD_ENCRYPTION_KEY
+functions_platform.E002  the encryption key cannot decrypt the stored canary (wrong key)
+functions_platform.E003  node missing or older than NODE_MIN_MAJOR
+functions_platform.E004  the Celery broker URL cannot be parsed
+"""
+
+import re
+import shutil
+import subprocess
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.db import DatabaseError
+
+BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "sqs", "sentinel"}
+
+
+@register()
+def encryption_key_check(app_configs=None, **kwargs):
+    problem = settings.FIELD_ENCRYPTION_KEY_PROBLEM
+    if problem:
+        return [
+            Error(
+                problem,
+                hint="Generate one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`; list older keys after it to rotate.",
+                id="functions_platform.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def encryption_canary_check(app_configs=None, **kwargs):
+    # django-encrypted-model-fields returns the ciphertext itself when the key is wrong, so a
+    # known value is decrypted at start-up to catch a swapped key before secrets are rewritten.
+    if settings.FIELD_ENCRYPTION_KEY_PROBLEM:
+        return []
+    from workspaces.models import EncryptionCanary
+
+    try:
+        canary = EncryptionCanary.objects.first()
+    except DatabaseError:
+        return []  # not migrated yet: nothing stored, nothing to check
+    if canary is None or canary.value == EncryptionCanary.PLAINTEXT:
+        return []
+    return [
+        Error(
+            "FIELD_ENCRYPTION_KEY cannot decrypt the stored encryption canary: stored secrets "
+            "would be unreadable and re-encrypted garbage on save.",
+            hint="Put the key the data was encrypted with in FIELD_ENCRYPTION_KEY "
+            "(a new key first, the old one after it, to rotate).",
+            id="functions_platform.E002",
+        )
+    ]
+
+
+def node_version(binary: str) -> tuple[int, ...] | None:
+    """The installed node's version as a tuple, or None when it cannot be run."""
+    path = shutil.which(binary)
+    if not path:
+        return None
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.match(r"v(\d+)\.(\d+)\.(\d+)", out.stdout.strip())
+    return tuple(int(p) for p in match.groups()) if match else None
+
+
+@register()
+def node_check(app_configs=None, **kwargs):
+    version = node_version(settings.NODE_BINARY)
+    if version is None:
+        return [
+            Error(
+                f"Node.js ({settings.NODE_BINARY!r}) was not found or does not run; "
+                "functions cannot be validated or executed.",
+                hint="Install Node.js 20 or set NODE_BINARY.",
+                id="functions_platform.E003",
+            )
+        ]
+    if version[0] < settings.NODE_MIN_MAJOR:
+        return [
+            Error(
+                f"Node.js {'.'.join(map(str, version))} is too old; "
+                f"{settings.NODE_MIN_MAJOR} or newer is required.",
+                id="functions_platform.E003",
+            )
+        ]
+    return []
+
+
+@register()
+def broker_url_check(app_configs=None, **kwargs):
+    url = settings.CELERY_BROKER_URL
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError as exc:
+        return [_broker_error(f"cannot be parsed: {exc}")]
+    scheme = parts.scheme.split("+")[0]
+    if scheme not in BROKER_SCHEMES:
+        return [_broker_error(f"has an unsupported scheme {parts.scheme!r}")]
+    if scheme in {"redis", "rediss", "amqp", "amqps", "pyamqp"} and not parts.hostname:
+        return [_broker_error("has no host")]
+    return []
+
+
+def _broker_error(what: str) -> Error:
+    return Error(
+        f"CELERY_BROKER_URL {what}.",
+        hint="Use a URL such as redis://127.0.0.1:6379/0.",
+        id="functions_platform.E004",
+    )

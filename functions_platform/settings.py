@@ -1,0 +1,189 @@
+"""Settings for the functions platform.
+
+Every knob is read here, from the environment or a `.env` file beside manage.py, through
+django-environ's FileAwareEnv (so each secret also accepts `NAME_FILE`). No other module reads
+os.environ. With no DATABASE_URL and no broker configured the platform runs embedded: a SQLite
+file, Celery tasks executed eagerly in-process, and a local-memory cache.
+"""
+
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.FileAwareEnv()
+environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("SECRET_KEY", default="")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+
+
+def _fernet_keys(raw: list[str]) -> tuple[list[str], str | None]:
+    """Return the usable keys and a problem description (None when all keys are valid)."""
+    if not raw:
+        return [], "FIELD_ENCRYPTION_KEY is not set"
+    for key in raw:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            return [], "FIELD_ENCRYPTION_KEY holds a value that is not a url-safe base64 32-byte key"
+    return raw, None
+
+
+# Newest key first; older keys still decrypt (rotation). django-encrypted-model-fields reads
+# the key when models are imported and raises there, so a bad key is replaced by a throwaway
+# one here and reported by the system check functions_platform.E001, which stops every
+# management command and the server before anything is stored with it.
+FIELD_ENCRYPTION_KEY_PROBLEM: str | None
+_keys, FIELD_ENCRYPTION_KEY_PROBLEM = _fernet_keys(env.list("FIELD_ENCRYPTION_KEY", default=[]))
+FIELD_ENCRYPTION_KEY = _keys or [Fernet.generate_key().decode()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "guardian",
+    "django_ace",
+    "encrypted_model_fields",
+    "functions_platform.apps.FunctionsPlatformConfig",
+    "workspaces",
+    "catalog",
+    "runtime",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "functions_platform.urls"
+WSGI_APPLICATION = "functions_platform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "functions_platform" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Embedded mode: nothing configured means no services at all.
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+EMBEDDED = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=EMBEDDED)
+CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+# Redis redelivers an unacknowledged task after this many seconds; it must exceed the longest
+# task (a 60 s function deadline plus retries inside one batch).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+}
+CELERY_BEAT_SCHEDULE: dict = {}
+
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL", default=f"{REDIS_URL.rstrip('/')}" if REDIS_URL else "locmemcache://"
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+GUARDIAN_RAISE_403 = False
+GUARDIAN_MONKEY_PATCH_USER = False
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": env(
+            "STATICFILES_BACKEND",
+            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage",
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "admin:login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Functions Platform API",
+    "DESCRIPTION": "A Segment Public API compatible interface to functions, versions and instances.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# The sandbox (runtime/sandbox.py starts one Node host per process).
+NODE_BINARY = env("NODE_BINARY", default="node")
+NODE_MIN_MAJOR = 20
+FUNCTIONS_EGRESS_ALLOW = env("FUNCTIONS_EGRESS_ALLOW", default="")
+FUNCTIONS_DEFAULT_TIMEOUT_MS = env.int("FUNCTIONS_DEFAULT_TIMEOUT_MS", default=5000)
+FUNCTIONS_MAX_TIMEOUT_MS = 60000
+FUNCTIONS_MAX_WARM = env.int("FUNCTIONS_MAX_WARM", default=500)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

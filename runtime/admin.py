@@ -1,0 +1,274 @@
+import json
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from catalog.choices import ResourceType, SettingType
+from catalog.validation import MASK, instance_settings_validate
+from workspaces import permissions
+from workspaces.admin_mixins import ScopedAdmin
+
+from .models import Deployment, ErrorLog, FunctionInstance
+from .services import instance_create, instance_delete, instance_schema, instance_update
+
+PREFIX = "setting__"
+
+
+def setting_field(item: dict, *, has_secret: bool) -> forms.Field:
+    """A form field for one setting of the schema; sensitive values are never rendered."""
+    label, help_text = item["label"], item.get("description", "")
+    kind = item["type"]
+    if kind == SettingType.BOOLEAN:
+        return forms.BooleanField(label=label, help_text=help_text, required=False)
+    if item["sensitive"]:
+        hint = "Encrypted. Leave empty to keep the stored value." if has_secret else "Encrypted."
+        return forms.CharField(
+            label=label, required=False, help_text=f"{help_text} {hint}".strip(),
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        )
+    if kind == SettingType.ARRAY:
+        return forms.CharField(label=label, required=False, widget=forms.Textarea({"rows": 3}),
+                               help_text=f"{help_text} One value per line.".strip())
+    if kind == SettingType.TEXT_MAP:
+        return forms.CharField(label=label, required=False, widget=forms.Textarea({"rows": 3}),
+                               help_text=f"{help_text} One key=value per line.".strip())
+    return forms.CharField(label=label, help_text=help_text, required=False)
+
+
+def field_value(item: dict, raw):
+    kind = item["type"]
+    if kind == SettingType.BOOLEAN:
+        return bool(raw)
+    if raw in (None, ""):
+        return None
+    if kind == SettingType.ARRAY:
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+    if kind == SettingType.TEXT_MAP:
+        pairs = [line.split("=", 1) for line in raw.splitlines() if line.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValidationError("Write one key=value per line.")
+        return {k.strip(): v.strip() for k, v in pairs}
+    return raw
+
+
+def initial_value(item: dict, value):
+    if item["type"] == SettingType.ARRAY and isinstance(value, list):
+        return "\n".join(value)
+    if item["type"] == SettingType.TEXT_MAP and isinstance(value, dict):
+        return "\n".join(f"{k}={v}" for k, v in value.items())
+    return value
+
+
+class InstanceForm(forms.ModelForm):
+    class Meta:
+        model = FunctionInstance
+        fields = ["function", "name", "source", "destination", "enabled"]
+
+    def __init__(self, *args, schema=None, secrets=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.schema = schema or []
+        secrets = secrets or {}
+        for item in self.schema:
+            name = PREFIX + item["name"]
+            self.fields[name] = setting_field(item, has_secret=item["name"] in secrets)
+            if self.instance.pk and not item["sensitive"]:
+                self.fields[name].initial = initial_value(item, self.instance.settings.get(item["name"]))
+            self.fields[name].label = f"{item['label']}{' *' if item['required'] else ''}"
+
+    def setting_values(self) -> dict:
+        values = {}
+        for item in self.schema:
+            raw = self.cleaned_data.get(PREFIX + item["name"])
+            try:
+                value = field_value(item, raw)
+            except ValidationError as exc:
+                self.add_error(PREFIX + item["name"], exc)
+                continue
+            if value is not None:
+                values[item["name"]] = value
+        return values
+
+    def clean(self):
+        data = super().clean()
+        values = self.setting_values()
+        previous = self.instance.secret_values() if self.instance.pk else {}
+        try:
+            instance_settings_validate(schema=self.schema, values=values, previous_secrets=previous)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                field = PREFIX + name if PREFIX + name in self.fields else None
+                self.add_error(field, messages)
+        data["settings_values"] = values
+        return data
+
+
+@admin.register(FunctionInstance)
+class FunctionInstanceAdmin(ScopedAdmin):
+    form = InstanceForm
+    list_display = ["name", "function", "source", "enabled", "running_version", "deployed_at"]
+    list_filter = ["enabled", "function__resource_type"]
+    search_fields = ["name", "public_id", "function__display_name"]
+    readonly_fields = ["public_id", "running_version", "webhook", "masked_settings"]
+
+    def visible(self, request):
+        return permissions.instances_visible(request.user).select_related(
+            "function__workspace", "source", "deployed_version"
+        )
+
+    def can_view(self, request, obj):
+        return permissions.can_view_instance(request.user, obj)
+
+    def can_change(self, request, obj):
+        return permissions.can_configure_instance(request.user, obj)
+
+    def can_add(self, request):
+        return (permissions.functions_administered(request.user).exists()
+                and permissions.sources_administered(request.user).exists()) or (
+            permissions.functions_administered(request.user)
+            .filter(resource_type=ResourceType.SOURCE).exists()
+        )
+
+    def _function_for(self, request, obj):
+        if obj is not None:
+            return obj.function
+        raw = request.POST.get("function") or request.GET.get("function")
+        if raw and str(raw).isdigit():
+            return permissions.functions_administered(request.user).filter(pk=raw).first()
+        return None
+
+    def get_fields(self, request, obj=None):
+        if obj is not None:
+            fields = ["public_id", "function", "name", "enabled", "running_version", "webhook"]
+            fields += ["source"] if obj.function.resource_type != ResourceType.SOURCE else []
+        else:
+            fields = ["function", "name", "source", "destination", "enabled"]
+            function = self._function_for(request, None)
+            if function is not None:
+                if function.resource_type == ResourceType.SOURCE:
+                    fields.remove("source")
+                if function.resource_type != ResourceType.INSERT_DESTINATION:
+                    fields.remove("destination")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        readonly = ["public_id", "function", "source", "running_version", "webhook"]
+        if not self.can_change(request, obj):
+            readonly += ["name", "enabled"]
+        return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        function = self._function_for(request, obj)
+        can_edit = obj is None or self.can_change(request, obj)
+        schema = []
+        if function is not None and can_edit:
+            schema = instance_schema(obj) if obj else function.latest_version.settings_schema
+        secrets = obj.secret_values() if obj else {}
+        kwargs["fields"] = None
+        base = super().get_form(request, obj, change=change, **kwargs)
+
+        class Form(base):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, schema=schema, secrets=secrets, **kw)
+
+        return Form
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": self.get_fields(request, obj)})]
+        function = self._function_for(request, obj)
+        if function is None:
+            return fieldsets
+        if obj is not None and not self.can_change(request, obj):
+            return [*fieldsets, ("Settings", {"fields": ["masked_settings"]})]
+        schema = instance_schema(obj) if obj else function.latest_version.settings_schema
+        if schema:
+            fieldsets.append(("Settings", {"fields": [PREFIX + i["name"] for i in schema]}))
+        return fieldsets
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        user = request.user
+        if db_field.name == "function":
+            kwargs["queryset"] = permissions.functions_administered(user)
+        elif db_field.name == "source":
+            kwargs["queryset"] = permissions.sources_administered(user)
+        elif db_field.name == "destination":
+            kwargs["queryset"] = permissions.instances_visible(user).filter(
+                function__resource_type=ResourceType.DESTINATION,
+                source__in=permissions.sources_administered(user),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="Running version")
+    def running_version(self, obj):
+        version = obj.deployed_version
+        return f"v{version.number} ({version.public_id})" if version else "-"
+
+    @admin.display(description="Webhook URL")
+    def webhook(self, obj):
+        url = obj.source.webhook_url if obj.source_id else None
+        if not url or obj.function.resource_type != ResourceType.SOURCE:
+            return "-"
+        return format_html("<code>{}</code>", url)
+
+    @admin.display(description="Settings")
+    def masked_settings(self, obj):
+        shown = dict(obj.settings)
+        for name in obj.secret_values():
+            shown[name] = MASK
+        return format_html("<pre>{}</pre>", json.dumps(shown, indent=2))
+
+    def save_model(self, request, obj, form, change):
+        values = form.cleaned_data.get("settings_values", {})
+        if change:
+            instance_update(
+                instance=obj, actor=request.user, name=obj.name, enabled=obj.enabled,
+                settings=values if form.schema else None,
+            )
+            return
+        created = instance_create(
+            function=obj.function, name=obj.name, source=form.cleaned_data.get("source"),
+            destination=form.cleaned_data.get("destination"), settings=values,
+            enabled=obj.enabled, created_by=request.user,
+        )
+        obj.pk, obj.source, obj._state.adding = created.pk, created.source, False
+
+    def delete_model(self, request, obj):
+        instance_delete(instance=obj, actor=request.user)
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(ScopedAdmin):
+    list_display = ["instance", "version", "status", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status"]
+
+    def visible(self, request):
+        return Deployment.objects.filter(
+            instance__in=permissions.instances_visible(request.user)
+        ).select_related("instance", "version__function")
+
+    def can_change(self, request, obj):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ErrorLog)
+class ErrorLogAdmin(ScopedAdmin):
+    list_display = ["created_at", "instance", "category", "error_type", "message"]
+    list_filter = ["category"]
+
+    def visible(self, request):
+        return ErrorLog.objects.filter(
+            instance__in=permissions.instances_visible(request.user)
+        ).select_related("instance")
+
+    def can_change(self, request, obj):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+

@@ -1,0 +1,30 @@
+from django.db import models
+
+
+class DeploymentStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+    SUPERSEDED = "SUPERSEDED", "Superseded"
+
+
+DEPLOYMENT_ACTIVE = (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
+DEPLOYMENT_TERMINAL = (
+    DeploymentStatus.SUCCEEDED,
+    DeploymentStatus.FAILED,
+    DeploymentStatus.SUPERSEDED,
+)
+
+
+class ErrorCategory(models.TextChoices):
+    """Segment's error categories as shown in the Errors / Event Delivery tabs."""
+
+    BAD_REQUEST = "bad_request", "Bad Request"
+    INVALID_SETTINGS = "invalid_settings", "Invalid Settings"
+    MESSAGE_REJECTED = "message_rejected", "Message Rejected"
+    UNSUPPORTED_EVENT_TYPE = "unsupported_event_type", "Unsupported Event Type"
+    RETRY = "retry", "Retry"
+    TIMEOUT = "gateway_timeout", "Timeout"
+    MEMORY = "memory_limit", "Memory Limit"
+    INTERNAL = "internal", "Internal"

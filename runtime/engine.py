@@ -1,0 +1,14 @@
+"""The process's sandbox, configured from Django settings (runtime/sandbox.py has no Django)."""
+
+from django.conf import settings
+
+from .sandbox import Sandbox, get_sandbox
+
+
+def sandbox() -> Sandbox:
+    """This process's Node sandbox host, started lazily (one per web or worker process)."""
+    return get_sandbox(
+        node_binary=settings.NODE_BINARY,
+        egress_allow=settings.FUNCTIONS_EGRESS_ALLOW,
+        max_warm=settings.FUNCTIONS_MAX_WARM,
+    )

@@ -1,0 +1,116 @@
+import json
+
+from django.conf import settings as django_settings
+from django.db import models
+from encrypted_model_fields.fields import EncryptedTextField
+
+from catalog.models import Function, FunctionVersion
+from workspaces import ids
+from workspaces.models import Source
+
+from .choices import DeploymentStatus, ErrorCategory
+
+
+class FunctionInstance(models.Model):
+    """A configured, deployed use of a function.
+
+    A source function's instance owns its Source (the webhook); a destination or source-insert
+    instance is connected to a Source; a destination-insert instance also sits in front of one
+    destination instance. Non-sensitive setting values live in `settings`, sensitive ones only
+    in `encrypted_settings` (a JSON object, Fernet-encrypted at rest). An instance keeps running
+    `deployed_version` until it is deployed again.
+    """
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="instances")
+    public_id = models.CharField(max_length=32, unique=True, default=ids.hex24, editable=False)
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="instances")
+    destination = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="insert_instances",
+        help_text="For destination insert functions: the destination instance it runs before.",
+    )
+    deployed_version = models.ForeignKey(
+        FunctionVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    encrypted_settings = EncryptedTextField(default="{}", blank=True)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def workspace(self):
+        return self.function.workspace
+
+    def secret_values(self) -> dict:
+        return json.loads(self.encrypted_settings or "{}")
+
+    def all_settings(self) -> dict:
+        """Every setting value in clear, for the sandbox call only."""
+        return {**self.settings, **self.secret_values()}
+
+
+class Deployment(models.Model):
+    """One instance's switch to a version, requested by a Save & Deploy (one row per instance)."""
+
+    instance = models.ForeignKey(
+        FunctionInstance, on_delete=models.CASCADE, related_name="deployments"
+    )
+    version = models.ForeignKey(FunctionVersion, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING
+    )
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["instance", "status"], name="runtime_deploy_inst_status")]
+
+    def __str__(self) -> str:
+        return f"{self.instance} → v{self.version.number} ({self.status})"
+
+
+class ErrorLog(models.Model):
+    """A failed invocation kept for the Errors tab (the last 100 per instance, 30 days)."""
+
+    instance = models.ForeignKey(
+        FunctionInstance, on_delete=models.CASCADE, related_name="error_logs"
+    )
+    category = models.CharField(max_length=32, choices=ErrorCategory.choices)
+    error_type = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    stack = models.TextField(blank=True)
+    input = models.JSONField(default=dict, blank=True)
+    logs = models.JSONField(default=list, blank=True)
+    requests = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    version = models.ForeignKey(
+        FunctionVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.instance}: {self.error_type} {self.message[:60]}"

@@ -1,0 +1,103 @@
+"""Workspace scoping for every ModelAdmin, answered by workspaces.permissions.
+
+Django's admin asks model-level permissions and looks objects up in get_queryset; here both go
+through the authorization module: the queryset is what the user may see, an object outside it
+is a 404 (not Django's redirect), and the verbs are per object (403 when refused).
+"""
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from . import permissions
+
+
+def is_member_anywhere(user) -> bool:
+    return permissions.workspaces_visible(user).exists()
+
+
+class WorkspaceFilter(admin.SimpleListFilter):
+    """A workspace filter listing only the workspaces the user belongs to."""
+
+    title = "workspace"
+    parameter_name = "workspace"
+    lookup = "workspace"
+
+    def lookups(self, request, model_admin):
+        return [(ws.pk, str(ws)) for ws in permissions.workspaces_visible(request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.lookup}__pk": self.value()})
+        return queryset
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    """Base admin: subclasses say what is visible and what each verb needs."""
+
+    def visible(self, request):
+        raise NotImplementedError
+
+    def can_view(self, request, obj) -> bool:
+        return True  # obj comes from visible(), so it is readable
+
+    def can_change(self, request, obj) -> bool:
+        raise NotImplementedError
+
+    def can_add(self, request) -> bool:
+        return False
+
+    def can_delete(self, request, obj) -> bool:
+        return self.can_change(request, obj)
+
+    def get_queryset(self, request):
+        return self.visible(request)
+
+    def has_module_permission(self, request):
+        return is_member_anywhere(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return is_member_anywhere(request.user)
+        return self.can_view(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return is_member_anywhere(request.user)
+        return self.can_change(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is None:
+            return is_member_anywhere(request.user)
+        return self.can_delete(request, obj)
+
+    def has_add_permission(self, request):
+        return self.can_add(request)
+
+    def _visible_or_404(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("Not found.")
+        return obj
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self._visible_or_404(request, object_id)
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            if not self.has_delete_permission(request, obj):
+                raise PermissionDenied
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -1,0 +1,28 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """Segment's workspace roles; a grant covers all current and future objects or a list."""
+
+    OWNER = "owner", "Workspace Owner"
+    FUNCTIONS_ADMIN = "functions-admin", "Functions Admin"
+    FUNCTIONS_READ_ONLY = "functions-read-only", "Functions Read-only"
+    SOURCE_ADMIN = "source-admin", "Source Admin"
+    SOURCE_READ_ONLY = "source-read-only", "Source Read-only"
+
+
+class SourceKind(models.TextChoices):
+    FUNCTION = "FUNCTION", "Source function"
+    TRACKING_API = "TRACKING_API", "Tracking API"
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", "Created"
+    SAVED = "saved", "Saved"
+    RESTORED = "restored", "Restored"
+    DEPLOYED = "deployed", "Deployed"
+    CONNECTED = "connected", "Connected"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+    GRANTED = "granted", "Granted"
+    REVOKED = "revoked", "Revoked"

@@ -1,0 +1,238 @@
+"""The one authorization module: may user U do V on X?
+
+Roles (Segment's) are stored as django-guardian object permissions:
+
+- Workspace Owner: `workspaces.workspace_owner` on the Workspace. Everything in it.
+- Functions Admin / Read-only on all current and future functions: `workspaces.functions_admin`
+  / `workspaces.functions_read` on the Workspace; on a list of functions: `catalog.change_function`
+  / `catalog.view_function` on each Function row.
+- Source Admin / Read-only: `workspaces.sources_admin` / `workspaces.sources_read` on the
+  Workspace, or `workspaces.change_source` / `workspaces.view_source` on Source rows.
+
+Grants may be made to users or to groups; guardian combines them, so the most permissive wins.
+Superusers may do everything. Everything else in the platform (admin, API, commands) asks this
+module; callers answer 404 when `*_visible` excludes an object and 403 when it is visible but the
+`can_*` verb is refused.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+OWNER = "workspaces.workspace_owner"
+FUNCTIONS_ADMIN = "workspaces.functions_admin"
+FUNCTIONS_READ = "workspaces.functions_read"
+SOURCES_ADMIN = "workspaces.sources_admin"
+SOURCES_READ = "workspaces.sources_read"
+WORKSPACE_PERMS = [OWNER, FUNCTIONS_ADMIN, FUNCTIONS_READ, SOURCES_ADMIN, SOURCES_READ]
+
+FUNCTION_CHANGE = "catalog.change_function"
+FUNCTION_VIEW = "catalog.view_function"
+SOURCE_CHANGE = "workspaces.change_source"
+SOURCE_VIEW = "workspaces.view_source"
+
+
+def _model(label: str):
+    return apps.get_model(label)
+
+
+def _active(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def _ws_perm(user, perm: str, workspace) -> bool:
+    if not _active(user):
+        return False
+    if user.is_superuser:
+        return True
+    return user.has_perm(OWNER, workspace) or user.has_perm(perm, workspace)
+
+
+def _workspaces_with(user, perms: list[str]) -> QuerySet:
+    Workspace = _model("workspaces.Workspace")
+    if not _active(user):
+        return Workspace.objects.none()
+    if user.is_superuser:
+        return Workspace.objects.all()
+    return get_objects_for_user(
+        user, [OWNER, *perms], Workspace, any_perm=True, accept_global_perms=False
+    )
+
+
+def _objects_with(user, perms: list[str], model_label: str) -> QuerySet:
+    return get_objects_for_user(
+        user, perms, _model(model_label), any_perm=True, accept_global_perms=False
+    )
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+def workspaces_visible(user) -> QuerySet:
+    """Workspaces the user belongs to (a membership or any grant in it)."""
+    Workspace = _model("workspaces.Workspace")
+    if not _active(user):
+        return Workspace.objects.none()
+    if user.is_superuser:
+        return Workspace.objects.all()
+    granted = _workspaces_with(user, WORKSPACE_PERMS).values("pk")
+    return Workspace.objects.filter(Q(memberships__user=user) | Q(pk__in=granted)).distinct()
+
+
+def is_owner(user, workspace) -> bool:
+    return _ws_perm(user, OWNER, workspace)
+
+
+def workspaces_owned(user) -> QuerySet:
+    return _workspaces_with(user, [])
+
+
+# --- functions --------------------------------------------------------------------------------
+
+
+def functions_visible(user) -> QuerySet:
+    """Functions the user may read: Functions Read-only or Admin covering them, or Owner."""
+    Function = _model("catalog.Function")
+    if not _active(user):
+        return Function.objects.none()
+    if user.is_superuser:
+        return Function.objects.all()
+    all_ws = _workspaces_with(user, [FUNCTIONS_ADMIN, FUNCTIONS_READ]).values("pk")
+    listed = _objects_with(user, [FUNCTION_VIEW, FUNCTION_CHANGE], "catalog.Function").values("pk")
+    return Function.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+
+
+def functions_administered(user) -> QuerySet:
+    Function = _model("catalog.Function")
+    if not _active(user):
+        return Function.objects.none()
+    if user.is_superuser:
+        return Function.objects.all()
+    all_ws = _workspaces_with(user, [FUNCTIONS_ADMIN]).values("pk")
+    listed = _objects_with(user, [FUNCTION_CHANGE], "catalog.Function").values("pk")
+    return Function.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+
+
+def can_view_function(user, function) -> bool:
+    if _ws_perm(user, FUNCTIONS_ADMIN, function.workspace):
+        return True
+    if _ws_perm(user, FUNCTIONS_READ, function.workspace):
+        return True
+    return user.has_perm(FUNCTION_CHANGE, function) or user.has_perm(FUNCTION_VIEW, function)
+
+
+def can_admin_function(user, function) -> bool:
+    """Edit, save, delete and restore."""
+    if _ws_perm(user, FUNCTIONS_ADMIN, function.workspace):
+        return True
+    return _active(user) and user.has_perm(FUNCTION_CHANGE, function)
+
+
+def can_create_function(user, workspace) -> bool:
+    """Creating needs Functions Admin on all functions of the workspace."""
+    return _ws_perm(user, FUNCTIONS_ADMIN, workspace)
+
+
+def workspaces_for_function_create(user) -> QuerySet:
+    return _workspaces_with(user, [FUNCTIONS_ADMIN])
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def sources_visible(user) -> QuerySet:
+    Source = _model("workspaces.Source")
+    if not _active(user):
+        return Source.objects.none()
+    if user.is_superuser:
+        return Source.objects.all()
+    all_ws = _workspaces_with(user, [SOURCES_ADMIN, SOURCES_READ]).values("pk")
+    listed = _objects_with(user, [SOURCE_VIEW, SOURCE_CHANGE], "workspaces.Source").values("pk")
+    return Source.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+
+
+def sources_administered(user) -> QuerySet:
+    Source = _model("workspaces.Source")
+    if not _active(user):
+        return Source.objects.none()
+    if user.is_superuser:
+        return Source.objects.all()
+    all_ws = _workspaces_with(user, [SOURCES_ADMIN]).values("pk")
+    listed = _objects_with(user, [SOURCE_CHANGE], "workspaces.Source").values("pk")
+    return Source.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+
+
+def can_view_source(user, source) -> bool:
+    if _ws_perm(user, SOURCES_ADMIN, source.workspace):
+        return True
+    if _ws_perm(user, SOURCES_READ, source.workspace):
+        return True
+    return user.has_perm(SOURCE_CHANGE, source) or user.has_perm(SOURCE_VIEW, source)
+
+
+def can_admin_source(user, source) -> bool:
+    if _ws_perm(user, SOURCES_ADMIN, source.workspace):
+        return True
+    return _active(user) and user.has_perm(SOURCE_CHANGE, source)
+
+
+def can_create_source(user, workspace) -> bool:
+    return _ws_perm(user, SOURCES_ADMIN, workspace)
+
+
+def workspaces_for_source_create(user) -> QuerySet:
+    return _workspaces_with(user, [SOURCES_ADMIN])
+
+
+# --- instances --------------------------------------------------------------------------------
+
+
+def instances_visible(user) -> QuerySet:
+    """Instances whose function or whose source the user may read (error logs included)."""
+    FunctionInstance = _model("runtime.FunctionInstance")
+    if not _active(user):
+        return FunctionInstance.objects.none()
+    if user.is_superuser:
+        return FunctionInstance.objects.all()
+    return FunctionInstance.objects.filter(
+        Q(function__in=functions_visible(user).values("pk"))
+        | Q(source__in=sources_visible(user).values("pk"))
+    )
+
+
+def can_view_instance(user, instance) -> bool:
+    return can_view_function(user, instance.function) or can_view_source(user, instance.source)
+
+
+def can_configure_instance(user, instance) -> bool:
+    """Change settings, enable or disable, delete: Source Admin on its source."""
+    return can_admin_source(user, instance.source) and can_view_function(user, instance.function)
+
+
+def can_connect(user, function, source) -> bool:
+    """Create an instance of `function` on `source`."""
+    return can_admin_function(user, function) and can_admin_source(user, source)
+
+
+def can_deploy(user, function, instances) -> bool:
+    """Save & Deploy: Functions Admin on the function plus Source Admin on every affected source."""
+    if not can_admin_function(user, function):
+        return False
+    return all(can_admin_source(user, instance.source) for instance in instances)
+
+
+# --- workspace administration -----------------------------------------------------------------
+
+
+def can_manage_members(user, workspace) -> bool:
+    return is_owner(user, workspace)
+
+
+def can_manage_tokens(user, workspace) -> bool:
+    return is_owner(user, workspace)
+
+
+def can_view_audit(user, workspace) -> bool:
+    return is_owner(user, workspace)

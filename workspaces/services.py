@@ -1,0 +1,177 @@
+"""Writes for workspaces, memberships, sources and the audit trail."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from .choices import AuditAction, SourceKind
+from .models import AuditEvent, Membership, Source, Workspace
+
+User = get_user_model()
+
+
+@transaction.atomic
+def workspace_create(*, slug: str, name: str = "", owner=None) -> Workspace:
+    """Create a workspace; `owner`, when given, becomes a member with the Workspace Owner role."""
+    workspace = Workspace(slug=slug, name=name or slug)
+    workspace.full_clean()
+    workspace.save()
+    if owner is not None:
+        membership_set_owner(workspace=workspace, user=owner)
+    return workspace
+
+
+def membership_ensure(*, workspace: Workspace, user) -> Membership:
+    """Make `user` a member of `workspace` (no role by itself); idempotent."""
+    membership, _ = Membership.objects.get_or_create(workspace=workspace, user=user)
+    return membership
+
+
+@transaction.atomic
+def membership_set_owner(*, workspace: Workspace, user) -> Membership:
+    """Grant the Workspace Owner role (membership flag plus the guardian permission)."""
+    from guardian.shortcuts import assign_perm
+
+    membership = membership_ensure(workspace=workspace, user=user)
+    if not membership.is_owner:
+        membership.is_owner = True
+        membership.save(update_fields=["is_owner"])
+    assign_perm("workspaces.workspace_owner", user, workspace)
+    return membership
+
+
+def user_ensure(*, username: str, password: str | None = None) -> tuple[object, bool]:
+    """Get or create a staff user who can log in to the admin; returns (user, created)."""
+    user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+    changed = []
+    if not user.is_staff:
+        user.is_staff = True
+        changed.append("is_staff")
+    if password:
+        user.set_password(password)
+        changed.append("password")
+    elif created:
+        user.set_unusable_password()
+        changed.append("password")
+    if changed:
+        user.save(update_fields=changed)
+    return user, created
+
+
+def source_create(
+    *, workspace: Workspace, name: str, kind: str = SourceKind.TRACKING_API, enabled: bool = True,
+    actor=None,
+) -> Source:
+    """Create a source; a write key and a webhook token are generated for it."""
+    source = Source(workspace=workspace, name=name, kind=kind, enabled=enabled)
+    source.full_clean()
+    source.save()
+    audit_record(workspace=workspace, actor=actor, action=AuditAction.CREATED, obj=source)
+    return source
+
+
+def source_update(*, source: Source, actor=None, **fields) -> Source:
+    """Update a source's name or enabled flag."""
+    allowed = {"name", "enabled"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"cannot update {sorted(unknown)}")
+    for key, value in fields.items():
+        setattr(source, key, value)
+    source.full_clean()
+    source.save(update_fields=[*fields, "updated_at"])
+    audit_record(
+        workspace=source.workspace, actor=actor, action=AuditAction.UPDATED, obj=source,
+        data={"fields": sorted(fields)},
+    )
+    return source
+
+
+def audit_record(
+    *, workspace: Workspace, actor, action: str, obj, version_id: str = "", data: dict | None = None
+) -> AuditEvent:
+    """Append an entry to the workspace's audit trail."""
+    return AuditEvent.objects.create(
+        workspace=workspace,
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(getattr(obj, "public_id", None) or obj.pk),
+        object_repr=str(obj)[:300],
+        version_id=version_id,
+        data=data or {},
+    )
+
+
+ROLE_WORKSPACE_PERM = {
+    "owner": "workspaces.workspace_owner",
+    "functions-admin": "workspaces.functions_admin",
+    "functions-read-only": "workspaces.functions_read",
+    "source-admin": "workspaces.sources_admin",
+    "source-read-only": "workspaces.sources_read",
+}
+ROLE_OBJECT_PERM = {
+    "functions-admin": "catalog.change_function",
+    "functions-read-only": "catalog.view_function",
+    "source-admin": "workspaces.change_source",
+    "source-read-only": "workspaces.view_source",
+}
+
+
+@transaction.atomic
+def role_grant(
+    *, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None
+) -> None:
+    """Grant a role to a user or a group, workspace-wide (no `objects`) or on the listed objects.
+
+    Functions roles take Function rows, Source roles take Source rows; every object must belong
+    to `workspace`. Grants add up: granting never removes a broader grant.
+    """
+    from guardian.shortcuts import assign_perm
+    from django.core.exceptions import ValidationError
+
+    if (user is None) == (group is None):
+        raise ValueError("grant to exactly one of user or group")
+    if role not in ROLE_WORKSPACE_PERM:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    grantee = user or group
+    if user is not None:
+        membership_ensure(workspace=workspace, user=user)
+    if role == "owner":
+        if objects:
+            raise ValidationError({"role": "The owner role covers the whole workspace."})
+        if user is not None:
+            membership_set_owner(workspace=workspace, user=user)
+        else:
+            assign_perm(ROLE_WORKSPACE_PERM[role], group, workspace)
+    elif objects:
+        for obj in objects:
+            if obj.workspace_id != workspace.pk:
+                raise ValidationError(f"{obj} does not belong to workspace {workspace.slug}.")
+            assign_perm(ROLE_OBJECT_PERM[role], grantee, obj)
+    else:
+        assign_perm(ROLE_WORKSPACE_PERM[role], grantee, workspace)
+    audit_record(
+        workspace=workspace, actor=actor, action=AuditAction.GRANTED, obj=grantee,
+        data={"role": role, "objects": [getattr(o, "public_id", o.pk) for o in objects]},
+    )
+
+
+@transaction.atomic
+def role_revoke(
+    *, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None
+) -> None:
+    """Remove a role grant made by role_grant (workspace-wide or on the listed objects)."""
+    from guardian.shortcuts import remove_perm
+
+    grantee = user or group
+    if objects:
+        for obj in objects:
+            remove_perm(ROLE_OBJECT_PERM[role], grantee, obj)
+    else:
+        remove_perm(ROLE_WORKSPACE_PERM[role], grantee, workspace)
+        if role == "owner" and user is not None:
+            Membership.objects.filter(workspace=workspace, user=user).update(is_owner=False)
+    audit_record(
+        workspace=workspace, actor=actor, action=AuditAction.REVOKED, obj=grantee,
+        data={"role": role, "objects": [getattr(o, "public_id", o.pk) for o in objects]},
+    )
