@@ -115,12 +115,12 @@ class Entry {
     const internals = jail.getSync('__sbInternals', { reference: true });
     this.invokeRef = internals.getSync('invoke', { reference: true });
     this.settleRef = internals.getSync('settle', { reference: true });
-    this.endCallRef = internals.getSync('endCall', { reference: true });
     const setResolverRef = internals.getSync('setResolver', { reference: true });
     internals.release();
     jail.deleteSync('__sbInternals');
     this.isolate = isolate;
     this.context = context;
+    this.lastCpu = 0n;
     return setResolverRef;
   }
 
@@ -262,6 +262,23 @@ function classify(e, call, entry) {
   return errorResult(type, msg, e && typeof e.stack === 'string' ? e.stack : '');
 }
 
+// ---- wall-clock watchdog ----------------------------------------------------------------
+// One sweep every WATCHDOG_TICK_MS instead of a timer per call (cheaper at high call
+// rates). A call past its deadline gets its isolate disposed: this is the only way to
+// stop code that spins after an await or never settles.
+const WATCHDOG_TICK_MS = 10;
+const running = new Set();
+setInterval(() => {
+  if (!running.size) return;
+  const now = Date.now();
+  for (const call of running) {
+    if (now >= call.deadline && !call.timedOut) {
+      call.timedOut = true;
+      call.entry.dispose();
+    }
+  }
+}, WATCHDOG_TICK_MS);
+
 // ---- run ------------------------------------------------------------------------------
 function lookupEntry(msg) {
   const hash = msg.code_hash || crypto.createHash('sha256').update(msg.code).digest('hex');
@@ -295,7 +312,8 @@ async function execute(entry, msg) {
   let cpuNs = 0n;
   inflight.add(msg.id);
   entry.current = call;
-  const watchdog = setTimeout(() => { call.timedOut = true; entry.dispose(); }, timeoutMs);
+  call.entry = entry;
+  running.add(call);
   try {
     if (!entry.isolate || entry.isolate.isDisposed) {
       entry.dispose();
@@ -310,7 +328,7 @@ async function execute(entry, msg) {
     }
     if (!result) {
       const iso = entry.isolate;
-      const cpu0 = iso.cpuTime;
+      if (entry.lastCpu === undefined) entry.lastCpu = 0n;
       try {
         const json = await entry.invokeRef.apply(undefined, [msg.kind, msg.payload, msg.settings],
           { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
@@ -319,17 +337,17 @@ async function execute(entry, msg) {
         result = classify(e, call, entry);
         if (call.timedOut || /memory limit/i.test(String(e && e.message))) entry.dispose();
       }
-      try { if (!iso.isDisposed) cpuNs = iso.cpuTime - cpu0; } catch (e) { /* disposed */ }
+      // One cpuTime read per call: the isolate only runs on behalf of the current call.
+      try {
+        if (!iso.isDisposed) { const now = iso.cpuTime; cpuNs = now - entry.lastCpu; entry.lastCpu = now; }
+      } catch (e) { /* disposed */ }
     }
   } finally {
-    clearTimeout(watchdog);
+    running.delete(call);
     for (const h of call.timers.values()) { clearTimeout(h); clearInterval(h); }
     for (const r of call.httpReqs) r.destroy();
     entry.current = null;
     inflight.delete(msg.id);
-    if (entry.isolate && !entry.isolate.isDisposed) {
-      try { entry.endCallRef.applySync(undefined, [], { timeout: 100 }); } catch (e) { /* ignore */ }
-    }
     if (!entry.key || entry.evicted) entry.dispose();
   }
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -372,7 +390,8 @@ async function handleCheck(msg) {
   const entry = new Entry(null, String(msg.code || ''), msg.kind);
   const call = { id: msg.id, timeoutMs: CONFIG.checkTimeoutMs, deadline: Date.now() + CONFIG.checkTimeoutMs, timers: new Map(), httpReqs: new Set(), requests: [], fetchCount: 0, timedOut: false };
   entry.current = call;
-  const watchdog = setTimeout(() => { call.timedOut = true; entry.dispose(); }, CONFIG.checkTimeoutMs);
+  call.entry = entry;
+  running.add(call);
   let out;
   try {
     await entry.build(CONFIG.checkTimeoutMs);
@@ -382,7 +401,7 @@ async function handleCheck(msg) {
     const r = classify(e, call, entry);
     out = { ok: false, error: Object.assign({ type: r.error.type, message: r.error.message }, errorPosition(e)), handlers: [] };
   } finally {
-    clearTimeout(watchdog);
+    running.delete(call);
     for (const h of call.timers.values()) { clearTimeout(h); clearInterval(h); }
     for (const r of call.httpReqs) r.destroy();
     entry.current = null;

@@ -777,12 +777,10 @@
     failCurrent = null;
     events = [];
     objects = [];
-    return finish(out, returned);
-  }
-  function endCall() {
-    // Host-side timers and fetches of a finished call are cancelled; forget them here.
+    // The host cancels this call's timers and fetches when it ends; forget them here.
     timers.clear();
     pendingOps.clear();
+    return finish(out, returned);
   }
   function setResolver(fn) { resolver = fn; }
 
@@ -791,5 +789,5 @@
   define('self', g);
 
   // Internals picked up by the host (as References) and then deleted before user code runs.
-  g.__sbInternals = { invoke, settle, setResolver, endCall };
+  g.__sbInternals = { invoke, settle, setResolver };
 })(globalThis);
