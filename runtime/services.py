@@ -1,21 +1,26 @@
-"""Writes for function instances: connect, configure, enable, delete."""
+"""Writes for function instances: connect, configure, enable, delete; Save & Deploy fan-out."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from catalog.choices import ResourceType
-from catalog.models import Function
-from catalog.validation import instance_settings_validate
+from catalog.choices import SANDBOX_KIND, ResourceType
+from catalog.models import Function, FunctionVersion
+from catalog.services import function_save
+from catalog.validation import code_error_message, instance_settings_validate
 from workspaces.choices import AuditAction, SourceKind
 from workspaces.models import Source
 from workspaces.services import audit_record
 
-from .models import FunctionInstance
+from .choices import DeploymentStatus
+from .models import Deployment, FunctionInstance
 
 
 def instance_schema(instance: FunctionInstance) -> list[dict]:
@@ -145,3 +150,161 @@ def instance_delete(*, instance: FunctionInstance, actor=None) -> None:
     instance.delete()
     if owned:
         Source.objects.filter(pk=owned).delete()
+
+
+# --- deployment (Save & Deploy fan-out) -------------------------------------------------------
+# The services below check no permissions (interfaces do, before calling) but audit every deploy.
+
+
+@dataclass(frozen=True)
+class SaveAndDeployResult:
+    """What a Save & Deploy produced: the new LATEST version and one Deployment per instance."""
+
+    version: FunctionVersion
+    deployments: list[Deployment]
+
+
+@transaction.atomic
+def function_save_and_deploy(
+    *, function: Function, author, instance_ids=None, **save_fields
+) -> SaveAndDeployResult:
+    """Save (a new version) then deploy it to every instance, or to those in `instance_ids`.
+
+    `instance_ids` takes instance public ids (or primary keys); an id that is not an instance
+    of this function raises ValidationError and nothing is saved.
+    """
+    version = function_save(function=function, author=author, **save_fields)
+    instances = instances_for_deploy(function=function, instance_ids=instance_ids)
+    deployments = deployment_request(
+        function=function, version=version, instances=instances, requested_by=author
+    )
+    return SaveAndDeployResult(version=version, deployments=deployments)
+
+
+def instances_for_deploy(*, function: Function, instance_ids=None) -> list[FunctionInstance]:
+    """The function's instances a deploy targets: all of them, or the listed ones (all must exist)."""
+    queryset = FunctionInstance.objects.filter(function=function).only("pk", "public_id", "source_id")
+    if instance_ids is None:
+        return list(queryset)
+    wanted = {str(value) for value in instance_ids}
+    numeric = [int(value) for value in wanted if value.isdigit()]
+    found = list(queryset.filter(Q(public_id__in=wanted) | Q(pk__in=numeric)))
+    known = {i.public_id for i in found} | {str(i.pk) for i in found}
+    missing = sorted(wanted - known)
+    if missing:
+        raise ValidationError({"instanceIds": f"Not instances of this function: {', '.join(missing)}."})
+    return found
+
+
+@transaction.atomic
+def deployment_request(
+    *, function: Function, version: FunctionVersion, instances, requested_by
+) -> list[Deployment]:
+    """Ask for `instances` to run `version`: one PENDING row each, one task each after commit."""
+    if version.function_id != function.pk:
+        raise ValidationError({"versionId": "That version belongs to another function."})
+    instances = list(instances)
+    if any(instance.function_id != function.pk for instance in instances):
+        raise ValidationError({"instanceIds": "Every instance must be an instance of this function."})
+    requester = requested_by if getattr(requested_by, "pk", None) else None
+    deployments = Deployment.objects.bulk_create(
+        Deployment(instance_id=instance.pk, version=version, requested_by=requester)
+        for instance in instances
+    )
+    audit_record(
+        workspace=function.workspace, actor=requested_by, action=AuditAction.DEPLOYED, obj=function,
+        version_id=version.public_id,
+        data={"instances": [instance.public_id for instance in instances]},
+    )
+    ids = [deployment.pk for deployment in deployments]
+    if ids:
+        transaction.on_commit(lambda: _deployments_publish(ids))
+    return deployments
+
+
+def _deployments_publish(deployment_ids: list[int]) -> None:
+    # Imported here: tasks.py imports this module.
+    from .tasks import deployment_tasks_publish
+
+    deployment_tasks_publish(deployment_ids)
+
+
+def deployment_apply(*, deployment_id: int) -> Deployment | None:
+    """Carry out one Deployment; safe to run twice or late.
+
+    Claims the row (PENDING→RUNNING, only one runner wins), marks it SUPERSEDED when a newer
+    deployment of the same instance exists, pre-flights the code in the sandbox (FAILED, with
+    the reason, leaves the instance on its previous version) and switches the instance.
+    Returns the finished row, or None when another run already claimed it.
+    """
+    claimed = Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.PENDING).update(
+        status=DeploymentStatus.RUNNING, started_at=timezone.now()
+    )
+    if claimed != 1:
+        return None
+    deployment = Deployment.objects.select_related("version__function").get(pk=deployment_id)
+    if _newer_deployment_exists(deployment):
+        return _deployment_finish(deployment, DeploymentStatus.SUPERSEDED)
+    error = preflight_error(deployment.version)
+    if error:
+        return _deployment_finish(deployment, DeploymentStatus.FAILED, error)
+    return _deployment_switch(deployment)
+
+
+def _newer_deployment_exists(deployment: Deployment) -> bool:
+    return Deployment.objects.filter(
+        instance_id=deployment.instance_id, pk__gt=deployment.pk
+    ).exists()
+
+
+@transaction.atomic
+def _deployment_switch(deployment: Deployment) -> Deployment:
+    # The instance row lock orders concurrent deployments of one instance: whoever switches
+    # second re-checks for a newer request under the lock, so an old version never wins late.
+    FunctionInstance.objects.select_for_update().filter(pk=deployment.instance_id).values("pk").first()
+    if _newer_deployment_exists(deployment):
+        return _deployment_finish(deployment, DeploymentStatus.SUPERSEDED)
+    now = timezone.now()
+    FunctionInstance.objects.filter(pk=deployment.instance_id).update(
+        deployed_version=deployment.version_id, deployed_at=now, updated_at=now
+    )
+    return _deployment_finish(deployment, DeploymentStatus.SUCCEEDED)
+
+
+def _deployment_finish(deployment: Deployment, status: str, error: str = "") -> Deployment:
+    deployment.status, deployment.error = status, error
+    deployment.finished_at = timezone.now()
+    deployment.save(update_fields=["status", "error", "finished_at"])
+    return deployment
+
+
+_PREFLIGHT_CACHE: dict[tuple[str, str], str] = {}
+_PREFLIGHT_CACHE_MAX = 512
+
+
+def preflight_error(version: FunctionVersion) -> str:
+    """Why `version` cannot run ("" when it compiles and defines its handlers).
+
+    Memoised per process by code hash: a fan-out of a thousand rows shares one version, and
+    the same code always gives the same answer.
+    """
+    kind = SANDBOX_KIND[version.function.resource_type]
+    key = (hashlib.sha256(version.code.encode()).hexdigest(), kind)
+    if key not in _PREFLIGHT_CACHE:
+        if len(_PREFLIGHT_CACHE) >= _PREFLIGHT_CACHE_MAX:
+            _PREFLIGHT_CACHE.clear()
+        _PREFLIGHT_CACHE[key] = _preflight_run(version.code, kind)
+    return _PREFLIGHT_CACHE[key]
+
+
+def _preflight_run(code: str, kind: str) -> str:
+    from .engine import sandbox
+    from .sandbox import SandboxUnavailable
+
+    try:
+        result = sandbox().check(code, kind)
+    except SandboxUnavailable as exc:
+        return f"Sandbox unavailable: {exc}"
+    if result.ok:
+        return ""
+    return f"Pre-flight failed: {code_error_message(result.error or {})}"

@@ -1,0 +1,116 @@
+"""Reads for the function catalog: version history with its labels, and version diffs."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from .models import Function, FunctionVersion
+
+LATEST = "LATEST"
+DEPLOYED = "DEPLOYED"
+
+
+def function_versions(*, function: Function) -> list[FunctionVersion]:
+    """Every version of `function`, newest first, each with `.labels` (LATEST and/or DEPLOYED).
+
+    A version is DEPLOYED when any instance runs it; instances may run different versions.
+    """
+    deployed = deployed_version_ids(function=function)
+    versions = list(function.versions.select_related("author", "restored_from").order_by("-number"))
+    for version in versions:
+        version.labels = version_labels(function=function, version=version, deployed=deployed)
+    return versions
+
+
+def deployed_version_ids(*, function: Function) -> set[int]:
+    """Primary keys of the versions some instance of `function` runs."""
+    from runtime.models import FunctionInstance
+
+    return set(
+        FunctionInstance.objects.filter(function=function, deployed_version__isnull=False)
+        .values_list("deployed_version_id", flat=True)
+        .distinct()
+    )
+
+
+def version_labels(
+    *, function: Function, version: FunctionVersion, deployed: set[int] | None = None
+) -> list[str]:
+    """LATEST and DEPLOYED, as they apply to `version`."""
+    if deployed is None:
+        deployed = deployed_version_ids(function=function)
+    labels = [LATEST] if version.pk == function.latest_version_id else []
+    return [*labels, DEPLOYED] if version.pk in deployed else labels
+
+
+def version_get(*, function: Function, version_id: str) -> FunctionVersion:
+    """One version of `function` by public id (or number); raises FunctionVersion.DoesNotExist."""
+    versions = function.versions.all()
+    if str(version_id).isdigit():
+        return versions.get(number=int(version_id))
+    return versions.get(public_id=version_id)
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """Differences between two versions: a unified diff of the code and a settings-schema diff."""
+
+    old: FunctionVersion
+    new: FunctionVersion
+    code: str
+    settings_added: list[dict] = field(default_factory=list)
+    settings_removed: list[dict] = field(default_factory=list)
+    settings_changed: list[dict] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.code or self.settings_added or self.settings_removed or self.settings_changed)
+
+    def as_dict(self) -> dict:
+        return {
+            "from": self.old.public_id,
+            "to": self.new.public_id,
+            "code": self.code,
+            "settings": {
+                "added": self.settings_added,
+                "removed": self.settings_removed,
+                "changed": self.settings_changed,
+            },
+        }
+
+
+def version_diff(*, old: FunctionVersion, new: FunctionVersion) -> VersionDiff:
+    """Diff any two versions of one function (in either order)."""
+    if old.function_id != new.function_id:
+        raise ValueError("Versions of different functions cannot be compared.")
+    code = "".join(
+        difflib.unified_diff(
+            _lines(old.code), _lines(new.code), fromfile=f"v{old.number}", tofile=f"v{new.number}"
+        )
+    )
+    added, removed, changed = settings_schema_diff(old.settings_schema, new.settings_schema)
+    return VersionDiff(old, new, code, added, removed, changed)
+
+
+def _lines(text: str) -> list[str]:
+    # Keep every line newline-terminated so the last line diffs cleanly.
+    lines = text.splitlines(keepends=True)
+    return [line if line.endswith("\n") else line + "\n" for line in lines]
+
+
+def settings_schema_diff(old: list[dict], new: list[dict]) -> tuple[list, list, list]:
+    """(added, removed, changed) settings, matched by name; `changed` lists the changed keys."""
+    before = {item["name"]: item for item in old or []}
+    after = {item["name"]: item for item in new or []}
+    added = [after[name] for name in after if name not in before]
+    removed = [before[name] for name in before if name not in after]
+    changed = []
+    for name in after:
+        if name in before and before[name] != after[name]:
+            keys = sorted(
+                k for k in set(before[name]) | set(after[name]) if before[name].get(k) != after[name].get(k)
+            )
+            changes = {k: {"before": before[name].get(k), "after": after[name].get(k)} for k in keys}
+            changed.append({"name": name, "changes": changes})
+    return added, removed, changed

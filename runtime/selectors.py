@@ -1,0 +1,67 @@
+"""Reads for the runtime: sections per area (deployment here; the pipeline appends its own)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max
+
+from catalog.models import Function, FunctionVersion
+
+from .models import Deployment, FunctionInstance
+
+# --- deployment -------------------------------------------------------------------------------
+
+
+def deployments_for_function(*, function: Function, version: FunctionVersion | None = None):
+    """Deployment rows of `function`'s instances, newest first (optionally of one version)."""
+    queryset = Deployment.objects.filter(instance__function=function).select_related(
+        "instance", "version", "requested_by"
+    )
+    return queryset.filter(version=version) if version is not None else queryset
+
+
+def deployment_status_by_instance(*, function: Function) -> list[dict]:
+    """Per instance of `function`: the version it runs and its latest deployment's status.
+
+    The shape the API returns: {instanceId, name, runningVersion, deployedAt, deployment}
+    where deployment is {id, versionId, status, error, createdAt, finishedAt} or None.
+    """
+    instances = list(FunctionInstance.objects.filter(function=function).select_related("deployed_version"))
+    latest_ids = (
+        Deployment.objects.filter(instance__function=function)
+        .values("instance_id")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    latest = {
+        d.instance_id: d for d in Deployment.objects.filter(pk__in=list(latest_ids)).select_related("version")
+    }
+    return [_instance_status(instance, latest.get(instance.pk)) for instance in instances]
+
+
+def _instance_status(instance: FunctionInstance, deployment: Deployment | None) -> dict:
+    running = instance.deployed_version
+    return {
+        "instanceId": instance.public_id,
+        "name": instance.name,
+        "runningVersion": running.public_id if running else None,
+        "deployedAt": instance.deployed_at,
+        "deployment": None if deployment is None else deployment_as_dict(deployment),
+    }
+
+
+def deployment_as_dict(deployment: Deployment) -> dict:
+    """One Deployment row as plain data (for the API and the admin)."""
+    return {
+        "id": deployment.pk,
+        "versionId": deployment.version.public_id,
+        "status": deployment.status,
+        "error": deployment.error,
+        "createdAt": deployment.created_at,
+        "finishedAt": deployment.finished_at,
+    }
+
+
+def deployment_counts(*, version: FunctionVersion) -> dict[str, int]:
+    """How many deployments of `version` are in each status (e.g. {"SUCCEEDED": 998, ...})."""
+    rows = Deployment.objects.filter(version=version).values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}
