@@ -66,8 +66,11 @@ def instance_create(
     instance.full_clean()
     instance.save()
     audit_record(
-        workspace=function.workspace, actor=created_by, action=AuditAction.CONNECTED,
-        obj=instance, version_id=version.public_id,
+        workspace=function.workspace,
+        actor=created_by,
+        action=AuditAction.CONNECTED,
+        obj=instance,
+        version_id=version.public_id,
         data={"function": function.public_id, "source": source.public_id},
     )
     return instance
@@ -116,7 +119,8 @@ def instance_update(
         fields.append("enabled")
     if settings is not None:
         plain, secret = instance_settings_validate(
-            schema=instance_schema(instance), values=settings,
+            schema=instance_schema(instance),
+            values=settings,
             previous_secrets=instance.secret_values(),
         )
         instance.settings = plain
@@ -127,8 +131,11 @@ def instance_update(
     if instance.function.resource_type == ResourceType.SOURCE and fields:
         _sync_owned_source(instance)
     audit_record(
-        workspace=instance.function.workspace, actor=actor, action=AuditAction.UPDATED,
-        obj=instance, data={"fields": [f for f in fields if f != "encrypted_settings"]},
+        workspace=instance.function.workspace,
+        actor=actor,
+        action=AuditAction.UPDATED,
+        obj=instance,
+        data={"fields": [f for f in fields if f != "encrypted_settings"]},
     )
     return instance
 
@@ -143,9 +150,7 @@ def _sync_owned_source(instance: FunctionInstance) -> None:
 @transaction.atomic
 def instance_delete(*, instance: FunctionInstance, actor=None) -> None:
     """Delete an instance; a source function's own Source goes with it."""
-    audit_record(
-        workspace=instance.function.workspace, actor=actor, action=AuditAction.DELETED, obj=instance
-    )
+    audit_record(workspace=instance.function.workspace, actor=actor, action=AuditAction.DELETED, obj=instance)
     owned = instance.source_id if instance.function.resource_type == ResourceType.SOURCE else None
     instance.delete()
     if owned:
@@ -208,11 +213,13 @@ def deployment_request(
         raise ValidationError({"instanceIds": "Every instance must be an instance of this function."})
     requester = requested_by if getattr(requested_by, "pk", None) else None
     deployments = Deployment.objects.bulk_create(
-        Deployment(instance_id=instance.pk, version=version, requested_by=requester)
-        for instance in instances
+        Deployment(instance_id=instance.pk, version=version, requested_by=requester) for instance in instances
     )
     audit_record(
-        workspace=function.workspace, actor=requested_by, action=AuditAction.DEPLOYED, obj=function,
+        workspace=function.workspace,
+        actor=requested_by,
+        action=AuditAction.DEPLOYED,
+        obj=function,
         version_id=version.public_id,
         data={"instances": [instance.public_id for instance in instances]},
     )
@@ -252,9 +259,7 @@ def deployment_apply(*, deployment_id: int) -> Deployment | None:
 
 
 def _newer_deployment_exists(deployment: Deployment) -> bool:
-    return Deployment.objects.filter(
-        instance_id=deployment.instance_id, pk__gt=deployment.pk
-    ).exists()
+    return Deployment.objects.filter(instance_id=deployment.instance_id, pk__gt=deployment.pk).exists()
 
 
 @transaction.atomic
