@@ -22,6 +22,7 @@ CODE_WIDGET = AceWidget(
 
 
 class FunctionForm(forms.ModelForm):
+    logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
     code = forms.CharField(widget=CODE_WIDGET, required=False,
                            help_text="Leave empty on creation to start from the type's template.")
 
@@ -206,6 +207,8 @@ class FunctionAdmin(ScopedAdmin):
         pass
 
     def save_related(self, request, form, formsets, change):
+        for formset in formsets:  # the admin's change message reads these
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         schema = next(
             (fs.schema() for fs in formsets if isinstance(fs, SettingDefinitionFormSet)), None
         )

@@ -167,7 +167,8 @@ class FunctionInstanceAdmin(ScopedAdmin):
         if function is not None and can_edit:
             schema = instance_schema(obj) if obj else function.latest_version.settings_schema
         secrets = obj.secret_values() if obj else {}
-        kwargs["fields"] = None
+        readonly = self.get_readonly_fields(request, obj)
+        kwargs["fields"] = [f for f in self.get_fields(request, obj) if f not in readonly]
         base = super().get_form(request, obj, change=change, **kwargs)
 
         class Form(base):

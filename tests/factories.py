@@ -20,7 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
+    password = factory.django.Password("pw-for-tests-1")
 
 
 class WorkspaceFactory(factory.django.DjangoModelFactory):
@@ -52,6 +52,7 @@ class SourceFactory(factory.django.DjangoModelFactory):
 class FunctionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Function
+        skip_postgeneration_save = True
 
     workspace = factory.SubFactory(WorkspaceFactory)
     resource_type = ResourceType.DESTINATION
