@@ -1,0 +1,107 @@
+"""Benchmark of the JavaScript sandbox (runtime/sandbox.py -> Node host -> isolate).
+
+Usage: python bench/sandbox.py [--json]
+Prints readable figures; with --json the LAST line is one JSON object with the keys
+cold_ms, cold_lodash_ms, warm_p50_ms, warm_p99_ms, events_per_s_batch1,
+events_per_s_batch100, events_per_s_batch100_onbatch, restart_ms.
+Bounded in time (well under 60 s).
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from runtime.sandbox import Sandbox, SandboxRequest  # noqa: E402
+
+EVENT = {"type": "track", "event": "Order Completed", "userId": "u1", "properties": {"total": 10.5, "currency": "usd"}}
+SMALL = "async function onTrack(event, settings) { return { e: event.event, c: event.properties.currency.toUpperCase() } }"
+LODASH = "async function onTrack(event, settings) { return _.pick(event, ['event', 'userId']) }"
+TRIVIAL = "async function onTrack(event) { return 1 }"
+BATCH = "async function onBatch(events) { return events.length }"
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def main():
+    as_json = "--json" in sys.argv
+    sb = Sandbox()
+    out = {}
+    try:
+        sb.run(SandboxRequest(SMALL, "destination", EVENT, {}))  # start the host, warm code caches
+        sb.run(SandboxRequest(LODASH, "destination", EVENT, {}))
+
+        # cold: a new isolate + first call (instance_key=None -> fresh isolate each time); the
+        # host's own duration_ms is used so the Python round trip is not counted twice.
+        cold = [sb.run(SandboxRequest(SMALL, "destination", EVENT, {})).duration_ms for _ in range(60)]
+        cold_l = [sb.run(SandboxRequest(LODASH, "destination", EVENT, {})).duration_ms for _ in range(40)]
+        out["cold_ms"] = round(statistics.median(cold), 3)
+        out["cold_lodash_ms"] = round(statistics.median(cold_l), 3)
+
+        # warm: full Python -> Node -> isolate -> Python round trip
+        req = SandboxRequest(TRIVIAL, "destination", EVENT, {}, instance_key="bench-warm")
+        for _ in range(500):
+            sb.run(req)
+        lat = []
+        for _ in range(5000):
+            t = time.perf_counter()
+            sb.run(req)
+            lat.append((time.perf_counter() - t) * 1000)
+        out["warm_p50_ms"] = round(pct(lat, 50), 4)
+        out["warm_p99_ms"] = round(pct(lat, 99), 4)
+
+        n = 5000
+        t = time.perf_counter()
+        for _ in range(n):
+            sb.run(req)
+        out["events_per_s_batch1"] = round(n / (time.perf_counter() - t))
+
+        # batch100 = run_many() of 100 single-event requests for one warm instance (pipelined)
+        reqs = [SandboxRequest(TRIVIAL, "destination", dict(EVENT, i=i), {}, instance_key="bench-warm") for i in range(100)]
+        sb.run_many(reqs)
+        t = time.perf_counter()
+        for _ in range(100):
+            sb.run_many(reqs)
+        out["events_per_s_batch100"] = round(100 * 100 / (time.perf_counter() - t))
+
+        # the same 100 events as one onBatch call
+        breq = SandboxRequest(BATCH, "destination", [dict(EVENT, i=i) for i in range(100)], {}, instance_key="bench-batch")
+        sb.run(breq)
+        t = time.perf_counter()
+        for _ in range(200):
+            sb.run(breq)
+        out["events_per_s_batch100_onbatch"] = round(200 * 100 / (time.perf_counter() - t))
+
+        # restart: kill the host, time until the next call succeeds
+        rs = []
+        for _ in range(5):
+            pid = sb.pid
+            os.kill(pid, 9)
+            time.sleep(0.05)  # let the reader thread notice
+            t = time.perf_counter()
+            r = sb.run(SandboxRequest(TRIVIAL, "destination", EVENT, {}))
+            assert r.status == "success"
+            rs.append((time.perf_counter() - t) * 1000)
+        out["restart_ms"] = round(statistics.median(rs), 1)
+    finally:
+        sb.close()
+
+    print("sandbox benchmark (medians unless noted)")
+    print(f"  cold start, small handler        {out['cold_ms']:8.2f} ms   (new isolate + first call, host-side)")
+    print(f"  cold start, handler using lodash {out['cold_lodash_ms']:8.2f} ms")
+    print(f"  warm call Python->isolate->Python p50 {out['warm_p50_ms']:.3f} ms, p99 {out['warm_p99_ms']:.3f} ms")
+    print(f"  throughput, run() one at a time  {out['events_per_s_batch1']:8d} events/s")
+    print(f"  throughput, run_many() x100      {out['events_per_s_batch100']:8d} events/s  (events_per_s_batch100)")
+    print(f"  throughput, one onBatch(100)     {out['events_per_s_batch100_onbatch']:8d} events/s")
+    print(f"  host restart after kill          {out['restart_ms']:8.1f} ms")
+    if as_json:
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
