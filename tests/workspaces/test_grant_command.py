@@ -68,12 +68,13 @@ def test_group_grant_reaches_members(workspace, function, bob):
         ),
         (
             ["source-admin", "--workspace", "acme", "--user", "bob", "--source", "FUNCTION_ID"],
-            "--source ids cannot",
+            "Unknown source id",  # a function id passed to a source role
         ),
         (
             ["owner", "--workspace", "acme", "--user", "bob", "--function", "FUNCTION_ID"],
             "--function ids cannot",
         ),
+        (["functions-admin", "--workspace", "acme", "--user", "bob", "--source", "x"], "--source ids cannot"),
     ],
 )
 def test_clear_errors(workspace, function, bob, args, message):
