@@ -1,10 +1,17 @@
 """Writes for workspaces, memberships, sources and the audit trail."""
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
+import hashlib
+import hmac
+from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import ids
 from .choices import AuditAction, SourceKind
-from .models import AuditEvent, Membership, Source, Workspace
+from .models import AccessToken, AuditEvent, Membership, Source, Workspace
 
 User = get_user_model()
 
@@ -127,7 +134,6 @@ def role_grant(
     to `workspace`. Grants add up: granting never removes a broader grant.
     """
     from guardian.shortcuts import assign_perm
-    from django.core.exceptions import ValidationError
 
     if (user is None) == (group is None):
         raise ValueError("grant to exactly one of user or group")
@@ -175,3 +181,66 @@ def role_revoke(
         workspace=workspace, actor=actor, action=AuditAction.REVOKED, obj=grantee,
         data={"role": role, "objects": [getattr(o, "public_id", o.pk) for o in objects]},
     )
+
+
+# --- access tokens (Public API) ---------------------------------------------------------------
+
+TOKEN_PREFIX = "sgp_"
+TOKEN_LOOKUP_CHARS = 12  # "sgp_" + 8 random characters, stored in clear to find the row
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def access_token_create(*, workspace: Workspace, user, name: str, actor=None):
+    """Create a Public API token acting as `user` in `workspace`; returns (token, secret).
+
+    The secret is shown once: only its SHA-256 is stored (the secret is 48 random base62
+    characters, so a fast hash is enough). The user must be a member of the workspace.
+    """
+    if not Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ValidationError({"user": f"{user} is not a member of {workspace.slug}."})
+    secret = TOKEN_PREFIX + ids.base62(48)
+    token = AccessToken(
+        workspace=workspace, user=user, name=(name or "").strip() or "API token",
+        prefix=secret[:TOKEN_LOOKUP_CHARS], secret_hash=_token_hash(secret),
+    )
+    token.full_clean()
+    token.save()
+    audit_record(workspace=workspace, actor=actor, action=AuditAction.CREATED, obj=token)
+    return token, secret
+
+
+def access_token_revoke(*, token, actor=None):
+    """Revoke a token; it stops authenticating at once (idempotent)."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(workspace=token.workspace, actor=actor, action=AuditAction.REVOKED, obj=token)
+    return token
+
+
+def access_token_authenticate(*, secret: str):
+    """The live token whose secret this is, or None; records the last use (at most once a minute)."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) < TOKEN_LOOKUP_CHARS:
+        return None
+    digest = _token_hash(secret)
+    candidates = AccessToken.objects.filter(
+        prefix=secret[:TOKEN_LOOKUP_CHARS], revoked_at__isnull=True
+    ).select_related("workspace", "user")
+    token = next((t for t in candidates if hmac.compare_digest(t.secret_hash, digest)), None)
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def source_delete(*, source: Source, actor=None) -> None:
+    """Delete a source with the instances connected to it (their error logs go with them)."""
+    audit_record(workspace=source.workspace, actor=actor, action=AuditAction.DELETED, obj=source)
+    source.delete()

@@ -1,0 +1,188 @@
+"""Shapes of Segment's Function, Version and FunctionSetting objects (camelCase, as the SDK).
+
+Serializers only translate: every rule (names, code, settings schemas) is enforced by
+catalog.services and catalog.validation.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Max
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.choices import ResourceType, SettingType
+from catalog.models import BATCH_MAX_COUNT_LIMIT
+from functions_platform.api.schema import StrictSerializer
+
+PREFIXES = ("sfnc_", "dfn_", "ifnd_", "ifns_")
+
+
+def catalog_id(public_id: str) -> str:
+    """The function id without its type prefix (Segment's catalogId / insert classId)."""
+    for prefix in PREFIXES:
+        if public_id.startswith(prefix):
+            return public_id[len(prefix) :]
+    return public_id
+
+
+class FunctionSettingSerializer(StrictSerializer):
+    name = serializers.CharField(required=False, allow_blank=True)
+    label = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    type = serializers.ChoiceField(choices=SettingType.values, required=False, default=SettingType.STRING)
+    required = serializers.BooleanField(required=False, default=False)
+    sensitive = serializers.BooleanField(required=False, default=False)
+
+
+class CreateFunctionSerializer(StrictSerializer):
+    code = serializers.CharField(trim_whitespace=False)
+    displayName = serializers.CharField(max_length=120)
+    resourceType = serializers.ChoiceField(choices=ResourceType.values)
+    settings = FunctionSettingSerializer(many=True, required=False)
+    logoUrl = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True)
+    batchMaxCount = serializers.IntegerField(required=False, min_value=1, max_value=BATCH_MAX_COUNT_LIMIT)
+
+
+class UpdateFunctionSerializer(StrictSerializer):
+    code = serializers.CharField(required=False, trim_whitespace=False)
+    displayName = serializers.CharField(required=False, max_length=120)
+    settings = FunctionSettingSerializer(many=True, required=False)
+    logoUrl = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True)
+    batchMaxCount = serializers.IntegerField(required=False, min_value=1, max_value=BATCH_MAX_COUNT_LIMIT)
+
+
+class ListFunctionItemSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    workspaceId = serializers.CharField(source="workspace.slug")
+    resourceType = serializers.CharField(source="resource_type")
+    displayName = serializers.CharField(source="display_name")
+    description = serializers.CharField()
+    logoUrl = serializers.CharField(source="logo_url")
+    catalogId = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    createdBy = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_catalogId(self, function) -> str:
+        return catalog_id(function.public_id)
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_createdBy(self, function):
+        return function.created_by.username if function.created_by_id else None
+
+
+class FunctionSerializer(ListFunctionItemSerializer):
+    code = serializers.CharField()
+    settings = serializers.SerializerMethodField()
+    deployedAt = serializers.SerializerMethodField()
+    isLatestVersion = serializers.SerializerMethodField()
+    previewWebhookUrl = serializers.CharField(source="preview_webhook_url")
+    batchMaxCount = serializers.IntegerField(source="batch_max_count")
+    buildpack = serializers.SerializerMethodField()
+
+    @extend_schema_field(FunctionSettingSerializer(many=True))
+    def get_settings(self, function):
+        return [definition.as_schema() for definition in function.setting_defs.all()]
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_deployedAt(self, function):
+        value = function.instances.aggregate(last=Max("deployed_at"))["last"]
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_isLatestVersion(self, function) -> bool:
+        # Segment: whether what is deployed is the latest version (true when nothing runs an older one).
+        return not function.instances.exclude(deployed_version_id=function.latest_version_id).exists()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_buildpack(self, function) -> str:
+        return "boreal"
+
+
+class VersionSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    number = serializers.IntegerField()
+    code = serializers.CharField()
+    author = serializers.SerializerMethodField()
+    isDeployed = serializers.SerializerMethodField()
+    isLatest = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="created_at")
+    deployedAt = serializers.SerializerMethodField()
+    restoredFrom = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_author(self, version):
+        return version.author.username if version.author_id else None
+
+    def _deployed_at(self, version):
+        return version.function.instances.filter(deployed_version=version).aggregate(last=Max("deployed_at"))[
+            "last"
+        ]
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_isDeployed(self, version) -> bool:
+        return self._deployed_at(version) is not None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_isLatest(self, version) -> bool:
+        return version.function.latest_version_id == version.pk
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_deployedAt(self, version):
+        value = self._deployed_at(version)
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_restoredFrom(self, version):
+        return version.restored_from.public_id if version.restored_from_id else None
+
+
+class RestoreVersionSerializer(StrictSerializer):
+    versionId = serializers.CharField()
+
+
+class DeploySerializer(StrictSerializer):
+    instanceIds = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False)
+
+
+class PreviewSerializer(StrictSerializer):
+    payload = serializers.JSONField()
+    settings = serializers.DictField(required=False, default=dict)
+    code = serializers.CharField(required=False, trim_whitespace=False)
+
+
+class AdHocPreviewSerializer(StrictSerializer):
+    code = serializers.CharField(trim_whitespace=False)
+    resourceType = serializers.ChoiceField(choices=ResourceType.values)
+    payload = serializers.JSONField()
+    settings = serializers.DictField(required=False, default=dict)
+
+
+class PreviewResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success", "error"])
+    error = serializers.DictField(allow_null=True)
+    returned = serializers.JSONField(allow_null=True)
+    events = serializers.ListField(child=serializers.JSONField())
+    objects = serializers.ListField(child=serializers.JSONField())
+    logs = serializers.ListField(child=serializers.JSONField())
+    requests = serializers.ListField(child=serializers.JSONField())
+    durationMs = serializers.FloatField()
+    cpuMs = serializers.FloatField()
+
+
+class InstanceDeploymentSerializer(serializers.Serializer):
+    instanceId = serializers.CharField()
+    name = serializers.CharField()
+    runningVersion = serializers.CharField(allow_null=True)
+    deployedAt = serializers.DateTimeField(allow_null=True)
+    deployment = serializers.DictField(allow_null=True)
+
+
+class FunctionDeploymentSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["SUCCESS", "PENDING", "FAILED"])
+    versionId = serializers.CharField()
+    instances = InstanceDeploymentSerializer(many=True)

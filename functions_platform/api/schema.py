@@ -1,0 +1,83 @@
+"""OpenAPI helpers: Segment's envelopes, error responses, pagination parameters, bearer auth."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+from .pagination import MAX_COUNT
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "functions_platform.api.authentication.BearerTokenAuthentication"
+    name = "token"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A workspace access token."}
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that rejects keys it does not declare (422 naming the field)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(required=False)
+    status = serializers.IntegerField(required=False)
+    data = serializers.DictField(required=False)
+
+
+class ErrorsSerializer(serializers.Serializer):
+    errors = ErrorItemSerializer(many=True)
+
+
+class PaginationSerializer(serializers.Serializer):
+    current = serializers.CharField()
+    next = serializers.CharField(allow_null=True, required=False)
+    previous = serializers.CharField(allow_null=True, required=False)
+    totalEntries = serializers.IntegerField()
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["SUCCESS"])
+
+
+ERROR_CODES = (400, 401, 403, 404, 422, 429)
+
+
+def envelope(name: str, **fields) -> type[serializers.Serializer]:
+    """A serializer for `{"data": {<fields>}}`, registered as `<name>` in the schema."""
+    inner = type(f"{name}Data", (serializers.Serializer,), dict(fields))
+    return type(f"{name}Envelope", (serializers.Serializer,), {"data": inner()})
+
+
+def page_envelope(name: str, key: str, item) -> type[serializers.Serializer]:
+    return envelope(name, **{key: item(many=True), "pagination": PaginationSerializer()})
+
+
+def responses(ok, status: int = 200, extra=()) -> dict:
+    """An operation's documented responses: its success plus the errors every endpoint may give."""
+    out = {status: ok}
+    for code in (*ERROR_CODES, *extra):
+        out[code] = ErrorsSerializer
+    return out
+
+
+PAGINATION_PARAMETERS = [
+    OpenApiParameter(
+        "pagination.count", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_COUNT} (default 200)."
+    ),
+    OpenApiParameter(
+        "pagination.cursor", OpenApiTypes.STR, description="Opaque cursor from a previous page."
+    ),
+]

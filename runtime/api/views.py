@@ -1,0 +1,309 @@
+"""Segment Public API insert-function instances, plus our source/destination instances,
+their error logs and delivery figures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+
+from catalog.choices import INSERT_TYPES, ResourceType
+from functions_platform.api.exceptions import UnprocessableEntity
+from functions_platform.api.schema import PAGINATION_PARAMETERS, envelope, page_envelope, responses
+from functions_platform.api.views import ApiView
+from runtime import services
+from runtime.models import ErrorLog, FunctionInstance
+from workspaces import permissions
+
+from . import serializers as s
+
+INSERT_PREFIXES = ("ifnd_", "ifns_")
+METRICS_WINDOW = timedelta(days=7)
+
+InsertEnvelope = envelope("InsertFunctionInstance", insertFunctionInstance=s.InsertInstanceSerializer())
+InsertListEnvelope = page_envelope("InsertFunctionInstanceList", "instances", s.InsertInstanceSerializer)
+InstanceEnvelope = envelope("FunctionInstance", instance=s.InstanceSerializer())
+InstanceListEnvelope = page_envelope("FunctionInstanceList", "instances", s.InstanceSerializer)
+StatusEnvelope = envelope("InstanceDeleteStatus", status=s.serializers.CharField())
+ErrorLogListEnvelope = page_envelope("ErrorLogList", "errorLogs", s.ErrorLogSerializer)
+MetricsEnvelope = envelope("InstanceMetrics", metrics=s.MetricsSerializer())
+
+RELATED = ("function__workspace", "source", "destination", "deployed_version")
+
+
+class InstanceScopedView(ApiView):
+    """Lookups of functions, sources and instances limited to what the caller may see."""
+
+    def instances(self):
+        visible = permissions.instances_visible(self.user).filter(function__workspace=self.workspace)
+        return visible.select_related(*RELATED)
+
+    def instance(self, instance_id: str, insert: bool | None = None) -> FunctionInstance:
+        queryset = self.instances()
+        if insert is True:
+            queryset = queryset.filter(function__resource_type__in=INSERT_TYPES)
+        elif insert is False:
+            queryset = queryset.exclude(function__resource_type__in=INSERT_TYPES)
+        return self.get_in_scope(queryset, public_id=instance_id)
+
+    def function(self, function_id: str, types=None):
+        queryset = permissions.functions_visible(self.user).filter(workspace=self.workspace)
+        if types:
+            queryset = queryset.filter(resource_type__in=types)
+        return self.get_in_scope(queryset, public_id=function_id)
+
+    def source(self, source_id: str):
+        visible = permissions.sources_visible(self.user).filter(workspace=self.workspace)
+        return self.get_in_scope(visible, public_id=source_id)
+
+    def configurable(self, instance: FunctionInstance) -> FunctionInstance:
+        self.require(
+            permissions.can_configure_instance(self.user, instance),
+            "Configuring an instance needs Source Admin on its source.",
+        )
+        return instance
+
+
+def _insert_function_ids(function_id: str) -> list[str]:
+    """Segment wants insert function ids without their ifnd_/ifns_ prefix; accept both."""
+    if function_id.startswith(INSERT_PREFIXES):
+        return [function_id]
+    return [prefix + function_id for prefix in INSERT_PREFIXES]
+
+
+def insert_out(instance) -> dict:
+    return s.InsertInstanceSerializer(instance).data
+
+
+def instance_out(instance) -> dict:
+    return s.InstanceSerializer(instance).data
+
+
+class InsertInstanceListView(InstanceScopedView):
+    @extend_schema(
+        operation_id="listInsertFunctionInstances",
+        parameters=[
+            OpenApiParameter("functionId", str, required=True, description="With or without ifnd_/ifns_."),
+            *PAGINATION_PARAMETERS,
+        ],
+        responses=responses(InsertListEnvelope),
+    )
+    def get(self, request):
+        function_id = request.query_params.get("functionId")
+        if not function_id:
+            raise UnprocessableEntity({"functionId": ["This parameter is required."]})
+        function = self._insert_function(function_id)
+        queryset = self.instances().filter(function=function).order_by("created_at", "pk")
+        return self.respond_page("instances", queryset, insert_out)
+
+    @extend_schema(
+        operation_id="createInsertFunctionInstance",
+        request=s.CreateInsertInstanceSerializer,
+        responses=responses(InsertEnvelope),
+    )
+    def post(self, request):
+        data = self.input(s.CreateInsertInstanceSerializer)
+        function = self._insert_function(data["functionId"])
+        source, destination = self._integration(function, data["integrationId"])
+        self.require(permissions.can_connect(self.user, function, source))
+        instance = services.instance_create(
+            function=function,
+            name=data["name"],
+            source=source if destination is None else None,
+            destination=destination,
+            settings=data["settings"],
+            enabled=data["enabled"],
+            created_by=self.user,
+        )
+        return self.respond({"insertFunctionInstance": insert_out(instance)})
+
+    def _insert_function(self, function_id: str):
+        queryset = permissions.functions_visible(self.user).filter(
+            workspace=self.workspace, resource_type__in=INSERT_TYPES
+        )
+        function = queryset.filter(public_id__in=_insert_function_ids(function_id)).first()
+        if function is None:
+            raise Http404
+        return function
+
+    def _integration(self, function, integration_id: str):
+        """(source, destination instance) the insert function is connected to."""
+        if function.resource_type == ResourceType.INSERT_SOURCE:
+            return self.source(integration_id), None
+        destination = self.get_in_scope(
+            self.instances().filter(function__resource_type=ResourceType.DESTINATION),
+            public_id=integration_id,
+        )
+        return destination.source, destination
+
+
+class InsertInstanceDetailView(InstanceScopedView):
+    @extend_schema(operation_id="getInsertFunctionInstance", responses=responses(InsertEnvelope))
+    def get(self, request, instance_id):
+        return self.respond({"insertFunctionInstance": insert_out(self.instance(instance_id, insert=True))})
+
+    @extend_schema(
+        operation_id="updateInsertFunctionInstance",
+        request=s.UpdateInsertInstanceSerializer,
+        responses=responses(InsertEnvelope),
+    )
+    def patch(self, request, instance_id):
+        instance = self.configurable(self.instance(instance_id, insert=True))
+        data = self.input(s.UpdateInsertInstanceSerializer)
+        instance = services.instance_update(instance=instance, actor=self.user, **data)
+        return self.respond({"insertFunctionInstance": insert_out(instance)})
+
+    @extend_schema(operation_id="deleteInsertFunctionInstance", responses=responses(StatusEnvelope))
+    def delete(self, request, instance_id):
+        instance = self.configurable(self.instance(instance_id, insert=True))
+        services.instance_delete(instance=instance, actor=self.user)
+        return self.respond({"status": "SUCCESS"})
+
+
+class FunctionInstanceListView(InstanceScopedView):
+    @extend_schema(
+        operation_id="listFunctionInstances",
+        parameters=PAGINATION_PARAMETERS,
+        responses=responses(InstanceListEnvelope),
+    )
+    def get(self, request, function_id):
+        function = self.function(function_id)
+        queryset = self.instances().filter(function=function).order_by("created_at", "pk")
+        return self.respond_page("instances", queryset, instance_out)
+
+    @extend_schema(
+        operation_id="createFunctionInstance",
+        request=s.CreateInstanceSerializer,
+        responses=responses(InstanceEnvelope),
+    )
+    def post(self, request, function_id):
+        function = self.function(function_id)
+        data = self.input(s.CreateInstanceSerializer)
+        source, destination = self._target(function, data)
+        instance = services.instance_create(
+            function=function,
+            name=data["name"],
+            source=source,
+            destination=destination,
+            settings=data["settings"],
+            enabled=data["enabled"],
+            created_by=self.user,
+        )
+        return self.respond({"instance": instance_out(instance)})
+
+    def _target(self, function, data):
+        """Where the instance connects, after the permission check for connecting there."""
+        if function.resource_type == ResourceType.SOURCE:
+            # A source function's instance creates its own source.
+            self.require(
+                permissions.can_admin_function(self.user, function)
+                and permissions.can_create_source(self.user, self.workspace)
+            )
+            return None, None
+        if function.resource_type == ResourceType.INSERT_DESTINATION:
+            if not data.get("destinationId"):
+                raise UnprocessableEntity({"destinationId": ["Required for destination insert functions."]})
+            destination = self.get_in_scope(
+                self.instances().filter(function__resource_type=ResourceType.DESTINATION),
+                public_id=data["destinationId"],
+            )
+            self.require(permissions.can_connect(self.user, function, destination.source))
+            return None, destination
+        if not data.get("sourceId"):
+            raise UnprocessableEntity({"sourceId": ["Choose the source this function receives events from."]})
+        source = self.source(data["sourceId"])
+        self.require(permissions.can_connect(self.user, function, source))
+        return source, None
+
+
+class FunctionInstanceDetailView(InstanceScopedView):
+    @extend_schema(operation_id="getFunctionInstance", responses=responses(InstanceEnvelope))
+    def get(self, request, instance_id):
+        return self.respond({"instance": instance_out(self.instance(instance_id))})
+
+    @extend_schema(
+        operation_id="updateFunctionInstance",
+        request=s.UpdateInstanceSerializer,
+        responses=responses(InstanceEnvelope),
+    )
+    def patch(self, request, instance_id):
+        instance = self.configurable(self.instance(instance_id))
+        data = self.input(s.UpdateInstanceSerializer)
+        instance = services.instance_update(instance=instance, actor=self.user, **data)
+        return self.respond({"instance": instance_out(instance)})
+
+    @extend_schema(operation_id="deleteFunctionInstance", responses=responses(StatusEnvelope))
+    def delete(self, request, instance_id):
+        instance = self.configurable(self.instance(instance_id))
+        services.instance_delete(instance=instance, actor=self.user)
+        return self.respond({"status": "SUCCESS"})
+
+
+class InstanceErrorsView(InstanceScopedView):
+    @extend_schema(
+        operation_id="listFunctionInstanceErrors",
+        parameters=PAGINATION_PARAMETERS,
+        responses=responses(ErrorLogListEnvelope),
+    )
+    def get(self, request, instance_id):
+        instance = self.instance(instance_id)
+        queryset = ErrorLog.objects.filter(instance=instance).select_related("version")
+        return self.respond_page("errorLogs", queryset, lambda log: s.ErrorLogSerializer(log).data)
+
+
+class InstanceMetricsView(InstanceScopedView):
+    @extend_schema(operation_id="getFunctionInstanceMetrics", responses=responses(MetricsEnvelope))
+    def get(self, request, instance_id):
+        instance = self.instance(instance_id)
+        return self.respond({"metrics": instance_metrics(instance)})
+
+
+def instance_metrics(instance: FunctionInstance) -> dict:
+    """Delivery figures over the last 7 days: counters (when the pipeline records them) and errors."""
+    since = timezone.now() - METRICS_WINDOW
+    errors = (
+        ErrorLog.objects.filter(instance=instance, created_at__gte=since)
+        .values("category")
+        .annotate(n=Count("pk"))
+    )
+    by_category = {row["category"]: row["n"] for row in errors}
+    return {
+        "instanceId": instance.public_id,
+        "since": since,
+        **_delivery_counters(instance, since),
+        "errorsByCategory": by_category,
+        "errorsTotal": sum(by_category.values()),
+    }
+
+
+def _delivery_counters(instance: FunctionInstance, since) -> dict:
+    from django.db.models import Sum
+
+    from runtime.models import DeliveryStat
+
+    rows = DeliveryStat.objects.filter(instance=instance, bucket__gte=since)
+    totals = rows.aggregate(
+        delivered=Sum("delivered"), retried=Sum("retried"), failed=Sum("failed"), filtered=Sum("filtered")
+    )
+    histogram: dict[str, int] = {}
+    for latency in rows.values_list("latency", flat=True):
+        for bound, count in (latency or {}).items():
+            histogram[bound] = histogram.get(bound, 0) + count
+    return {**{key: value or 0 for key, value in totals.items()}, "p95LatencyMs": _p95(histogram)}
+
+
+def _p95(histogram: dict[str, int]) -> float | None:
+    """The upper bound of the histogram bucket holding the 95th percentile (None without data)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    bounds = sorted(histogram, key=lambda b: float("inf") if b == "inf" else float(b))
+    seen = 0
+    for bound in bounds:
+        seen += histogram[bound]
+        if seen >= 0.95 * total:
+            return None if bound == "inf" else float(bound)
+    return None
