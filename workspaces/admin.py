@@ -135,3 +135,87 @@ class AuditEventAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AccessTokenAdmin(ScopedAdmin):
+    """Public API tokens: owners of a workspace only. The secret is shown once, in a message."""
+
+    list_display = ["name", "workspace", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [WorkspaceFilter]
+    fields = ["workspace", "user", "name"]
+    actions = ["revoke_tokens"]
+
+    def visible(self, request):
+        from .models import AccessToken
+
+        owned = permissions.workspaces_owned(request.user)
+        return AccessToken.objects.filter(workspace__in=owned).select_related("workspace", "user")
+
+    def has_module_permission(self, request):
+        return permissions.workspaces_owned(request.user).exists()
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def can_add(self, request):
+        return self.has_module_permission(request)
+
+    def can_change(self, request, obj):
+        return permissions.is_owner(request.user, obj.workspace)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A token is immutable once made: revoke it and create another.
+        if obj is None:
+            return []
+        return ["workspace", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) if obj else self.fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        owned = permissions.workspaces_owned(request.user)
+        if db_field.name == "workspace":
+            kwargs["queryset"] = owned
+        elif db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(memberships__workspace__in=owned).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied
+
+        from .services import access_token_create
+
+        if change:
+            return
+        if not permissions.can_manage_tokens(request.user, obj.workspace):
+            raise PermissionDenied
+        token, secret = access_token_create(
+            workspace=obj.workspace, user=obj.user, name=obj.name, actor=request.user
+        )
+        obj.pk, obj._state.adding = token.pk, False
+        messages.warning(request, f"Token {token.name!r}: {secret} (copy it now, it is not shown again).")
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_tokens(self, request, queryset):
+        from django.core.exceptions import PermissionDenied
+
+        from .services import access_token_revoke
+
+        tokens = list(queryset)
+        if not all(permissions.can_manage_tokens(request.user, t.workspace) for t in tokens):
+            raise PermissionDenied
+        for token in tokens:
+            access_token_revoke(token=token, actor=request.user)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).")
+
+
+def _register_access_token_admin():
+    from .models import AccessToken
+
+    admin.site.register(AccessToken, AccessTokenAdmin)
+
+
+_register_access_token_admin()
