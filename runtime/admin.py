@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from catalog.choices import ResourceType, SettingType
 from catalog.validation import MASK, instance_settings_validate
 from workspaces import permissions
-from workspaces.admin_mixins import ScopedAdmin
+from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
 from .models import Deployment, ErrorLog, FunctionInstance
 from .services import instance_create, instance_delete, instance_schema, instance_update
@@ -240,15 +240,40 @@ class FunctionInstanceAdmin(ScopedAdmin):
         instance_delete(instance=obj, actor=request.user)
 
 
+class DeploymentWorkspaceFilter(WorkspaceFilter):
+    lookup = "instance__function__workspace"
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(ScopedAdmin):
-    list_display = ["instance", "version", "status", "requested_by", "created_at", "finished_at"]
-    list_filter = ["status"]
+    """Deployment status per instance (read-only: rows are written by the deploy services)."""
+
+    list_display = ["instance", "function", "version_label", "status", "short_error", "requested_by",
+                    "created_at", "finished_at"]
+    list_filter = [DeploymentWorkspaceFilter, "status"]
+    search_fields = ["instance__name", "instance__public_id", "version__public_id",
+                     "instance__function__display_name"]
+    list_select_related = ["instance__function", "version", "requested_by"]
+    readonly_fields = ["instance", "function", "version_label", "status", "error", "requested_by",
+                       "created_at", "started_at", "finished_at"]
+    fields = readonly_fields
 
     def visible(self, request):
         return Deployment.objects.filter(
             instance__in=permissions.instances_visible(request.user)
-        ).select_related("instance", "version__function")
+        ).select_related("instance__function", "version", "requested_by")
+
+    @admin.display(description="Function", ordering="instance__function__display_name")
+    def function(self, obj):
+        return obj.instance.function
+
+    @admin.display(description="Version", ordering="version__number")
+    def version_label(self, obj):
+        return f"v{obj.version.number} ({obj.version.public_id})"
+
+    @admin.display(description="Error")
+    def short_error(self, obj):
+        return (obj.error[:80] + "…") if len(obj.error) > 80 else obj.error
 
     def can_change(self, request, obj):
         return False

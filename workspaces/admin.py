@@ -1,11 +1,27 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import permissions
 from .admin_mixins import ScopedAdmin, WorkspaceFilter
-from .choices import SourceKind
+from .choices import AuditAction, Role, SourceKind
 from .models import AuditEvent, Membership, Source, Workspace
-from .services import source_create, source_update
+from .services import (
+    audit_record,
+    membership_ensure,
+    role_grant,
+    role_revoke,
+    source_create,
+    source_delete,
+    source_update,
+)
 
 admin.site.site_header = "Functions platform"
 admin.site.site_title = "Functions platform"
@@ -23,9 +39,64 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+FUNCTION_ROLES = (Role.FUNCTIONS_ADMIN, Role.FUNCTIONS_READ_ONLY)
+SOURCE_ROLES = (Role.SOURCE_ADMIN, Role.SOURCE_READ_ONLY)
+
+
+class MemberAddForm(forms.Form):
+    """Add an existing user to the workspace by username (no role by itself)."""
+
+    username = forms.CharField(max_length=150)
+
+    def clean_username(self):
+        user = get_user_model().objects.filter(username=self.cleaned_data["username"]).first()
+        if user is None:
+            raise ValidationError("No user with that username.")
+        return user
+
+
+class RoleForm(forms.Form):
+    """Grant or revoke a role for a user or a group, workspace-wide or on chosen objects."""
+
+    grantee_kind = forms.ChoiceField(choices=[("user", "User"), ("group", "Group")], label="To a")
+    name = forms.CharField(max_length=150, help_text="Username or group name.")
+    role = forms.ChoiceField(choices=Role.choices)
+    functions = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, help_text="None chosen: all current and future functions."
+    )
+    sources = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, help_text="None chosen: all current and future sources."
+    )
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Choices come from this workspace only: a grant can never reach another tenant's rows.
+        self.fields["functions"].queryset = workspace.functions.all()
+        self.fields["sources"].queryset = workspace.sources.all()
+
+    def clean(self):
+        data = super().clean()
+        role, functions, sources = data.get("role"), data.get("functions"), data.get("sources")
+        if functions and role not in FUNCTION_ROLES:
+            self.add_error("functions", "Functions can only be chosen for a Functions role.")
+        if sources and role not in SOURCE_ROLES:
+            self.add_error("sources", "Sources can only be chosen for a Source role.")
+        data["grantee"] = self._grantee(data)
+        data["objects"] = list(functions or []) + list(sources or [])
+        return data
+
+    def _grantee(self, data):
+        model = get_user_model() if data.get("grantee_kind") == "user" else Group
+        field = "username" if model is not Group else "name"
+        grantee = model.objects.filter(**{field: data.get("name")}).first()
+        if grantee is None and data.get("name"):
+            self.add_error("name", f"No {data.get('grantee_kind')} with that name.")
+        return grantee
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(ScopedAdmin):
-    list_display = ["slug", "name", "created_at"]
+    list_display = ["slug", "name", "created_at", "members_link"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
 
@@ -42,7 +113,85 @@ class WorkspaceAdmin(ScopedAdmin):
         return request.user.is_superuser
 
     def get_readonly_fields(self, request, obj=None):
-        return ["slug"] if obj else []
+        return ["slug", "members_link"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        return ["slug", "name", "members_link"] if obj else ["slug", "name"]
+
+    @admin.display(description="Members and roles")
+    def members_link(self, obj):
+        url = reverse("admin:workspaces_workspace_members", args=[obj.pk])
+        return format_html('<a href="{}">Manage members and roles</a>', url)
+
+    def get_urls(self):
+        members = self.admin_site.admin_view(self.members_view)
+        return [
+            path("<path:object_id>/members/", members, name="workspaces_workspace_members"),
+            *super().get_urls(),
+        ]
+
+    def members_view(self, request, object_id):
+        """Owners add members and grant or revoke roles; 404 outside scope, 403 for non-owners."""
+        workspace = self._visible_or_404(request, object_id)
+        if not permissions.can_manage_members(request.user, workspace):
+            raise PermissionDenied
+        member_form = MemberAddForm(prefix="member")
+        role_form = RoleForm(prefix="role", workspace=workspace)
+        if request.method == "POST":
+            if "add_member" in request.POST:
+                member_form = MemberAddForm(request.POST, prefix="member")
+                if member_form.is_valid():
+                    return self._member_add(request, workspace, member_form.cleaned_data["username"])
+            else:
+                role_form = RoleForm(request.POST, prefix="role", workspace=workspace)
+                if role_form.is_valid():
+                    return self._role_change(request, workspace, role_form.cleaned_data)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Members and roles: {workspace}",
+            "opts": self.model._meta,
+            "original": workspace,
+            "members": workspace.memberships.select_related("user").order_by("user__username"),
+            "grants": permissions.workspace_grants(workspace),
+            "member_form": member_form,
+            "role_form": role_form,
+        }
+        return TemplateResponse(request, "admin/workspaces/workspace/members.html", context)
+
+    @transaction.atomic
+    def _member_add(self, request, workspace, user):
+        membership_ensure(workspace=workspace, user=user)
+        if not user.is_staff:  # the admin is the members' interface
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        audit_record(
+            workspace=workspace,
+            actor=request.user,
+            action=AuditAction.GRANTED,
+            obj=user,
+            data={"role": "member"},
+        )
+        messages.success(request, f"{user} is now a member of {workspace}.")
+        return HttpResponseRedirect(request.path)
+
+    def _role_change(self, request, workspace, data):
+        revoke = "revoke" in request.POST
+        kind = "user" if data["grantee_kind"] == "user" else "group"
+        change = role_revoke if revoke else role_grant
+        try:
+            change(
+                workspace=workspace,
+                role=data["role"],
+                objects=data["objects"],
+                actor=request.user,
+                **{kind: data["grantee"]},
+            )
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            return HttpResponseRedirect(request.path)
+        verb = "Revoked" if revoke else "Granted"
+        messages.success(request, f"{verb} {data['role']} for {data['grantee']}.")
+        return HttpResponseRedirect(request.path)
 
 
 @admin.register(Source)
@@ -99,21 +248,24 @@ class SourceAdmin(ScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            source_update(
-                source=obj, actor=request.user, name=obj.name, enabled=obj.enabled
-            )
+            source_update(source=obj, actor=request.user, name=obj.name, enabled=obj.enabled)
         else:
             created = source_create(
-                workspace=obj.workspace, name=obj.name, kind=SourceKind.TRACKING_API,
-                enabled=obj.enabled, actor=request.user,
+                workspace=obj.workspace,
+                name=obj.name,
+                kind=SourceKind.TRACKING_API,
+                enabled=obj.enabled,
+                actor=request.user,
             )
             obj.pk, obj._state.adding = created.pk, False
+
+    def delete_model(self, request, obj):
+        source_delete(source=obj, actor=request.user)
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ScopedAdmin):
-    list_display = ["created_at", "workspace", "actor", "action", "object_type", "object_repr",
-                    "version_id"]
+    list_display = ["created_at", "workspace", "actor", "action", "object_type", "object_repr", "version_id"]
     list_filter = [WorkspaceFilter, "action", "object_type"]
     search_fields = ["object_repr", "object_id", "version_id"]
 

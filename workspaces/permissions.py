@@ -56,15 +56,11 @@ def _workspaces_with(user, perms: list[str]) -> QuerySet:
         return Workspace.objects.none()
     if user.is_superuser:
         return Workspace.objects.all()
-    return get_objects_for_user(
-        user, [OWNER, *perms], Workspace, any_perm=True, accept_global_perms=False
-    )
+    return get_objects_for_user(user, [OWNER, *perms], Workspace, any_perm=True, accept_global_perms=False)
 
 
 def _objects_with(user, perms: list[str], model_label: str) -> QuerySet:
-    return get_objects_for_user(
-        user, perms, _model(model_label), any_perm=True, accept_global_perms=False
-    )
+    return get_objects_for_user(user, perms, _model(model_label), any_perm=True, accept_global_perms=False)
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -211,16 +207,27 @@ def can_configure_instance(user, instance) -> bool:
     return can_admin_source(user, instance.source) and can_view_function(user, instance.function)
 
 
-def can_connect(user, function, source) -> bool:
-    """Create an instance of `function` on `source`."""
-    return can_admin_function(user, function) and can_admin_source(user, source)
+def can_connect(user, function, source=None) -> bool:
+    """Create an instance of `function` on `source`.
+
+    A source function brings its own new Source, so without `source` it takes the right to
+    create sources (Source Admin on all sources) instead of Source Admin on an existing one.
+    """
+    if not can_admin_function(user, function):
+        return False
+    if source is None:
+        return can_create_source(user, function.workspace)
+    return source.workspace_id == function.workspace_id and can_admin_source(user, source)
 
 
 def can_deploy(user, function, instances) -> bool:
     """Save & Deploy: Functions Admin on the function plus Source Admin on every affected source."""
     if not can_admin_function(user, function):
         return False
-    return all(can_admin_source(user, instance.source) for instance in instances)
+    if _ws_perm(user, SOURCES_ADMIN, function.workspace):
+        return True  # one check instead of one per instance (a deploy may reach 1,000)
+    administered = set(sources_administered(user).values_list("pk", flat=True))
+    return all(instance.source_id in administered for instance in instances)
 
 
 # --- workspace administration -----------------------------------------------------------------
@@ -236,3 +243,48 @@ def can_manage_tokens(user, workspace) -> bool:
 
 def can_view_audit(user, workspace) -> bool:
     return is_owner(user, workspace)
+
+
+def workspace_grants(workspace) -> list[dict]:
+    """Every role grant in `workspace`: [{grantee, kind ("user"|"group"), role, objects}].
+
+    Workspace-wide grants have `objects == []`; listed grants name their Function/Source rows.
+    """
+    from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
+
+    from .services import ROLE_WORKSPACE_PERM
+
+    role_of = {perm.split(".")[1]: role for role, perm in ROLE_WORKSPACE_PERM.items()}
+    grants = []
+    for kind, found in (
+        ("user", get_users_with_perms(workspace, attach_perms=True, with_group_users=False)),
+        ("group", get_groups_with_perms(workspace, attach_perms=True)),
+    ):
+        for grantee, perms in found.items():
+            grants += [_grant(grantee, kind, role_of[p], []) for p in perms if p in role_of]
+    return grants + _object_grants(workspace)
+
+
+def _object_grants(workspace) -> list[dict]:
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    from .services import ROLE_OBJECT_PERM
+
+    role_of = {perm.split(".")[1]: role for role, perm in ROLE_OBJECT_PERM.items()}
+    collected: dict[tuple, list] = {}
+    for queryset in (workspace.functions.all(), workspace.sources.all()):
+        content_type = ContentType.objects.get_for_model(queryset.model)
+        objects = {str(obj.pk): obj for obj in queryset}
+        for kind, model in (("user", UserObjectPermission), ("group", GroupObjectPermission)):
+            rows = model.objects.filter(content_type=content_type, object_pk__in=list(objects))
+            for row in rows.select_related(kind, "permission"):
+                role = role_of.get(row.permission.codename)
+                if role:
+                    key = (kind, getattr(row, kind), role)
+                    collected.setdefault(key, []).append(objects[row.object_pk])
+    return [_grant(grantee, kind, role, objs) for (kind, grantee, role), objs in collected.items()]
+
+
+def _grant(grantee, kind, role, objects) -> dict:
+    return {"grantee": grantee, "kind": kind, "role": role, "objects": objects}
