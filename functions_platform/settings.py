@@ -115,7 +115,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "pipeline-sweep": {"task": "runtime.pipeline_sweep", "schedule": 30.0},
+    "pipeline-cleanup": {"task": "runtime.pipeline_cleanup", "schedule": 3600.0},
+}
+
+# The event pipeline (docs/pipeline.md). With Redis, ingest appends to per-stage Redis lists
+# and one Celery task drains many items (micro-batching); without it (embedded) each request
+# is one eager task. Retry delays are seconds (floats), so tests can use milliseconds.
+PIPELINE_REDIS_URL = env("PIPELINE_REDIS_URL", default=REDIS_URL)
+PIPELINE_FLUSH_WAIT_S = env.float("PIPELINE_FLUSH_WAIT_S", default=0.2)
+PIPELINE_SOURCE_BATCH = env.int("PIPELINE_SOURCE_BATCH", default=50)
+PIPELINE_ROUTE_BATCH = env.int("PIPELINE_ROUTE_BATCH", default=500)
+PIPELINE_DEDUPE_TTL_S = env.int("PIPELINE_DEDUPE_TTL_S", default=24 * 3600)
+PIPELINE_STATS_BUCKET_S = env.int("PIPELINE_STATS_BUCKET_S", default=300)
+PIPELINE_STATS_DAYS = env.int("PIPELINE_STATS_DAYS", default=30)
+PIPELINE_ERROR_LOG_KEEP = env.int("PIPELINE_ERROR_LOG_KEEP", default=100)
+PIPELINE_ERROR_LOG_DAYS = env.int("PIPELINE_ERROR_LOG_DAYS", default=30)
+# Source functions (Segment): up to 6 retries, first delay 1-3 min, doubling, capped at 20 min.
+SOURCE_RETRY_MAX = env.int("SOURCE_RETRY_MAX", default=6)
+SOURCE_RETRY_FIRST_MIN_S = env.float("SOURCE_RETRY_FIRST_MIN_S", default=60.0)
+SOURCE_RETRY_FIRST_MAX_S = env.float("SOURCE_RETRY_FIRST_MAX_S", default=180.0)
+SOURCE_RETRY_CAP_S = env.float("SOURCE_RETRY_CAP_S", default=1200.0)
+# Destinations and inserts: jittered exponential backoff for up to 4 hours.
+DELIVERY_RETRY_BASE_S = env.float("DELIVERY_RETRY_BASE_S", default=30.0)
+DELIVERY_RETRY_CAP_S = env.float("DELIVERY_RETRY_CAP_S", default=1800.0)
+DELIVERY_RETRY_WINDOW_S = env.float("DELIVERY_RETRY_WINDOW_S", default=4 * 3600.0)
 
 CACHES = {
     "default": env.cache(

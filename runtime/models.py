@@ -114,3 +114,56 @@ class ErrorLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance}: {self.error_type} {self.message[:60]}"
+
+
+class DeliveryStat(models.Model):
+    """Per-instance delivery counters for one time bucket, plus a latency histogram for p95.
+
+    One row per (instance, bucket start); the pipeline adds to it after every batch, so the
+    Event Delivery chart reads a handful of rows rather than scanning events. `latency` maps a
+    histogram upper bound in ms (as a string, "inf" for the last) to an event count; latency is
+    measured from the event's receipt at ingest to its delivery.
+    """
+
+    instance = models.ForeignKey(
+        FunctionInstance, on_delete=models.CASCADE, related_name="delivery_stats"
+    )
+    bucket = models.DateTimeField()
+    delivered = models.PositiveIntegerField(default=0)
+    retried = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    filtered = models.PositiveIntegerField(default=0)
+    unsupported = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    latency = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "bucket"], name="runtime_deliverystat_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance} @ {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class DeliveredMessage(models.Model):
+    """A messageId delivered to a destination instance (duplicate suppression, embedded mode).
+
+    With Redis configured the pipeline keeps these as expiring Redis keys instead; rows older
+    than the dedupe window are removed by the periodic cleanup task.
+    """
+
+    instance = models.ForeignKey(FunctionInstance, on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "message_id"], name="runtime_delivered_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id

@@ -1,0 +1,259 @@
+"""Segment Tracking API rules: decode request bodies, validate and normalise messages.
+
+Pure functions (no database, no Celery), shared by the `/v1/...` endpoints and by source
+functions' emitted events, so both pass exactly the same checks (spec §13). A problem is
+raised as IngestError carrying the HTTP status and one of Segment's ingest codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_EVENTS = 2500
+MAX_WEBHOOK_BYTES = 512 * 1024
+MAX_MESSAGE_ID_CHARS = 100
+LIBRARY_FUNCTIONS = {"name": "functions-platform-source-function", "version": "1.0.0"}
+# Emitted events with no messageId get a stable one derived from the run, so a redelivered
+# source run emits the same ids and the per-destination dedupe suppresses the repeats.
+MESSAGE_ID_NAMESPACE = uuid.UUID("5f0d3c0e-8d3c-4c55-9a57-2f4f6f1b7a10")
+
+
+class IngestError(Exception):
+    """A request or message that must be refused; `status` is the HTTP answer, `code` Segment's."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WebhookBody:
+    """A decoded webhook body: the object (JSON or form) or the raw text."""
+
+    body: object
+
+
+def now_iso() -> str:
+    """The current UTC time as Segment writes it (ISO-8601 with milliseconds and Z)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def read_body(raw: bytes, *, encoding: str, limit: int) -> bytes:
+    """Undo a gzip/deflate Content-Encoding, refusing anything that inflates past `limit`."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        data = raw
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+        try:
+            data = zlib.decompressobj(wbits).decompress(raw, limit + 1)
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise IngestError(400, "bad_request", f"Could not decode {encoding} body: {exc}")
+    else:
+        raise IngestError(400, "bad_request", f"Unsupported Content-Encoding {encoding!r}")
+    if len(data) > limit:
+        raise IngestError(413, "too_large", f"Request body is over the {limit // 1024} KB limit")
+    return data
+
+
+def parse_json_object(data: bytes) -> dict:
+    """The body as a JSON object; anything else is a 400 bad_request."""
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        raise IngestError(400, "bad_request", "Could not parse request body as JSON")
+    if not isinstance(value, dict):
+        raise IngestError(400, "bad_request", "Request body must be a JSON object")
+    return value
+
+
+def webhook_body_decode(data: bytes, content_type: str) -> object:
+    """A source webhook body: JSON (any value) or form-encoded (an object of strings/lists)."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime == "application/json" or mime.endswith("+json"):
+        try:
+            return json.loads(data) if data.strip() else {}
+        except (UnicodeDecodeError, ValueError):
+            raise IngestError(400, "bad_request", "Could not parse request body")
+    if mime == "application/x-www-form-urlencoded":
+        try:
+            fields = parse_qs(data.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise IngestError(400, "bad_request", "Could not parse request body")
+        return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+    if not mime:
+        raise IngestError(400, "bad_request", "Could not parse content-type")
+    raise IngestError(400, "bad_request", f"Unsupported content-type {mime!r}")
+
+
+def basic_auth_write_key(header: str) -> str | None:
+    """The write key from `Authorization: Basic base64("<writeKey>:")`, if present."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.split(":", 1)[0] or None
+
+
+def _size(message: dict) -> int:
+    return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def message_validate(message: object) -> None:
+    """Raise IngestError (400) when a message breaks the Tracking API rules (spec §13.2)."""
+    if not isinstance(message, dict):
+        raise IngestError(400, "bad_request", "Each message must be a JSON object")
+    kind = message.get("type")
+    if kind not in EVENT_TYPES:
+        raise IngestError(400, "bad_request", f"Unknown message type {kind!r}")
+    if _size(message) > MAX_EVENT_BYTES:
+        raise IngestError(413, "too_large", "the message is too large and over the maximum 32KB limit")
+    _ids_validate(message)
+    _fields_validate(kind, message)
+
+
+def _ids_validate(message: dict) -> None:
+    user_id, anonymous_id = message.get("userId"), message.get("anonymousId")
+    if user_id in (None, "") and anonymous_id in (None, ""):
+        raise IngestError(400, "no_user_anon_id", "One of userId, anonymousId is required")
+    for value in (user_id, anonymous_id):
+        if value not in (None, "") and not isinstance(value, (str, int, float)):
+            raise IngestError(400, "id_not_string", "userId and anonymousId must be strings")
+    message_id = message.get("messageId")
+    if message_id is not None and (not isinstance(message_id, str) or len(message_id) > MAX_MESSAGE_ID_CHARS):
+        raise IngestError(400, "bad_request", "messageId must be a string under 100 characters")
+
+
+def _fields_validate(kind: str, message: dict) -> None:
+    if kind == "track":
+        if message.get("event") in (None, ""):
+            raise IngestError(400, "event_not_defined", "track requires event")
+        if not isinstance(message["event"], str):
+            raise IngestError(400, "event_not_string", "event must be a string")
+    if kind == "group" and message.get("groupId") in (None, ""):
+        raise IngestError(400, "id_required", "group requires groupId")
+    if kind == "alias" and message.get("previousId") in (None, ""):
+        raise IngestError(400, "id_required", "alias requires previousId")
+    if kind in ("page", "screen"):
+        for name, code in (("name", "name_not_string"), ("category", "category_not_string")):
+            if message.get(name) is not None and not isinstance(message[name], str):
+                raise IngestError(400, code, f"{name} must be a string")
+    for name, code in (("properties", "properties_not_object"), ("traits", "traits_not_object")):
+        if message.get(name) is not None and not isinstance(message[name], dict):
+            raise IngestError(400, code, f"{name} must be an object")
+    for name in ("context", "integrations"):
+        if message.get(name) is not None and not isinstance(message[name], dict):
+            raise IngestError(400, "bad_request", f"{name} must be an object")
+
+
+def message_normalise(
+    message: dict,
+    *,
+    write_key: str,
+    received_at: str,
+    library: dict | None = None,
+    message_id: str | None = None,
+) -> dict:
+    """Stamp the pipeline fields Segment adds: messageId, timestamps, writeKey, context.library."""
+    out = dict(message)
+    out["messageId"] = out.get("messageId") or message_id or str(uuid.uuid4())
+    out["receivedAt"] = received_at
+    out.setdefault("sentAt", received_at)
+    if not out.get("timestamp"):
+        out["timestamp"] = out.get("originalTimestamp") or received_at
+    out["writeKey"] = write_key
+    context = dict(out.get("context") or {})
+    if library and not context.get("library"):
+        context["library"] = library
+    out["context"] = context
+    out.setdefault("integrations", {})
+    for name in ("userId", "anonymousId"):
+        if isinstance(out.get(name), (int, float)) and not isinstance(out.get(name), bool):
+            out[name] = str(out[name])
+    return out
+
+
+def tracking_messages(body: dict, kind: str) -> list[dict]:
+    """The messages of one Tracking API request: the body itself, or its `batch` merged with
+    the batch-level context and integrations. Raises IngestError for a bad batch."""
+    if kind != "batch":
+        return [{**body, "type": kind}]
+    batch = body.get("batch")
+    if not isinstance(batch, list):
+        raise IngestError(400, "bad_request", "batch must be an array")
+    if not batch:
+        raise IngestError(400, "empty_batch", "batch is empty")
+    if len(batch) > MAX_BATCH_EVENTS:
+        raise IngestError(400, "bad_request", f"batch holds over {MAX_BATCH_EVENTS} messages")
+    shared = {k: body[k] for k in ("context", "integrations") if isinstance(body.get(k), dict)}
+    return [_merge_shared(m, shared) for m in batch]
+
+
+def _merge_shared(message: object, shared: dict) -> object:
+    if not isinstance(message, dict) or not shared:
+        return message
+    out = dict(message)
+    for key, value in shared.items():
+        out[key] = (
+            {**value, **(out.get(key) or {})} if isinstance(out.get(key), dict) else out.get(key, value)
+        )
+    return out
+
+
+def tracking_batch_prepare(messages: list, *, write_key: str, sent_at: str | None = None) -> list[dict]:
+    """Validate every message (all or nothing) and normalise them for the pipeline."""
+    for index, message in enumerate(messages):
+        try:
+            message_validate(message)
+        except IngestError as exc:
+            if len(messages) > 1:
+                exc.message = f"batch[{index}]: {exc.message}"
+            raise
+    received_at = now_iso()
+    out = []
+    for message in messages:
+        if sent_at and not message.get("sentAt"):
+            message = {**message, "sentAt": sent_at}
+        out.append(message_normalise(message, write_key=write_key, received_at=received_at))
+    return out
+
+
+def emitted_events_prepare(events: list, *, write_key: str, run_id: str) -> tuple[list[dict], list[dict]]:
+    """Normalise a source function's emitted events; return (valid events, rejections).
+
+    A rejection is {"event", "code", "message"}; valid events get deterministic messageIds.
+    """
+    received_at = now_iso()
+    valid, rejected = [], []
+    for index, event in enumerate(events):
+        try:
+            message_validate(event)
+        except IngestError as exc:
+            rejected.append({"event": event, "code": exc.code, "message": exc.message})
+            continue
+        stable_id = str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{run_id}:{index}"))
+        valid.append(
+            message_normalise(
+                event,
+                write_key=write_key,
+                received_at=received_at,
+                library=LIBRARY_FUNCTIONS,
+                message_id=stable_id,
+            )
+        )
+    return valid, rejected

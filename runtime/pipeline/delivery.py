@@ -1,0 +1,156 @@
+"""Delivering a batch of events to one destination instance (after its insert functions)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from ..choices import ErrorCategory
+from ..models import FunctionInstance
+from . import outcomes, records, store
+from .invoke import Verdict, instance_key, run_events
+
+log = logging.getLogger(__name__)
+# Error log rows written per batch and instance: a failing batch of 400 must not write 400 rows.
+MAX_ERROR_LOGS_PER_BATCH = 5
+
+
+@dataclass
+class Tally:
+    """Counts and leftovers of one batch for one instance."""
+
+    counts: dict = field(default_factory=lambda: dict.fromkeys(records.COUNTERS, 0))
+    latencies: list = field(default_factory=list)
+    errors: list = field(default_factory=list)  # (event, Verdict) final failures to log
+    retry: list = field(default_factory=list)  # original events to try again
+
+    def add_failure(self, original: dict, verdict: Verdict) -> None:
+        self.counts[outcomes.counter_of(verdict.category)] += 1
+        self.errors.append((original, verdict))
+
+
+def instance_for_delivery(instance_id: int) -> FunctionInstance | None:
+    """The instance, if it exists, is enabled and has a deployed version."""
+    return (
+        FunctionInstance.objects.select_related("function", "deployed_version", "source")
+        .filter(pk=instance_id, enabled=True, deployed_version__isnull=False)
+        .first()
+    )
+
+
+def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at: float | None = None) -> dict:
+    """Run a batch through the instance's inserts and function; record, retry, dedupe.
+
+    Returns the counts (for tests and logs). A disabled or deleted instance receives nothing.
+    """
+    instance = instance_for_delivery(instance_id)
+    if instance is None:
+        return {}
+    first_at = first_at or time.time()
+    pending = _fresh(instance, events)
+    tally = Tally()
+    pairs = _through_inserts(instance, [(e, e) for e in pending], tally, attempt)
+    verdicts = run_events(instance, "destination", [current for _, current in pairs])
+    delivered = []
+    for (original, current), verdict in zip(pairs, verdicts, strict=True):
+        if verdict.outcome == "ok":
+            delivered.append(current)
+        elif verdict.outcome == "retry":
+            tally.retry.append(original)
+            tally.errors.append((original, verdict))
+        elif verdict.outcome == "drop":
+            tally.counts["filtered"] += 1
+        else:
+            tally.add_failure(current, verdict)
+    store.delivered_mark(instance_key(instance), instance.pk, [e["messageId"] for e in delivered])
+    tally.counts["delivered"] = len(delivered)
+    tally.latencies = [records.latency_ms(e) for e in delivered]
+    _retry_or_give_up(instance, tally, attempt, first_at)
+    _record(instance, tally, attempt)
+    return tally.counts
+
+
+def _fresh(instance, events: list[dict]) -> list[dict]:
+    """Drop messageIds seen twice in this batch or already delivered within the window."""
+    unique: dict[str, dict] = {}
+    for event in events:
+        unique.setdefault(event.get("messageId") or str(id(event)), event)
+    seen = store.delivered_filter(instance_key(instance), instance.pk, list(unique))
+    return [e for mid, e in unique.items() if mid not in seen]
+
+
+def inserts_before(instance) -> list[FunctionInstance]:
+    return list(
+        FunctionInstance.objects.select_related("function", "deployed_version")
+        .filter(destination=instance, enabled=True, deployed_version__isnull=False)
+        .order_by("id")
+    )
+
+
+def _through_inserts(instance, pairs: list[tuple], tally: Tally, attempt: int) -> list[tuple]:
+    """Destination insert functions, in order; returns (original, transformed) survivors."""
+    for insert in inserts_before(instance):
+        verdicts = run_events(insert, "insert_destination", [current for _, current in pairs])
+        survivors, insert_tally = [], Tally()
+        for (original, current), verdict in zip(pairs, verdicts, strict=True):
+            if verdict.outcome == "ok":
+                survivors.append((original, {**verdict.event, "messageId": original["messageId"]}))
+            elif verdict.outcome == "drop":
+                tally.counts["filtered"] += 1
+                insert_tally.counts["filtered"] += 1
+            elif verdict.outcome == "retry":
+                tally.retry.append(original)
+                insert_tally.counts["retried"] += 1
+            else:
+                insert_tally.add_failure(current, verdict)
+        _record(insert, insert_tally, attempt)
+        pairs = survivors
+    return pairs
+
+
+def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> None:
+    if not tally.retry:
+        tally.errors = [(e, v) for e, v in tally.errors if v.outcome != "retry"]
+        return
+    delay = outcomes.delivery_retry_delay(attempt + 1, time.time() - first_at)
+    if delay is None:
+        # The retry window is spent: the retryable errors become final failures.
+        tally.counts["failed"] += len(tally.retry)
+        return
+    tally.counts["retried"] += len(tally.retry)
+    tally.errors = [(e, v) for e, v in tally.errors if v.outcome != "retry"]
+    from .. import tasks
+
+    tasks.delivery_flush_task.apply_async(
+        args=[instance.pk],
+        kwargs={"items": tally.retry, "attempt": attempt + 1, "first_at": first_at},
+        countdown=delay,
+    )
+
+
+def _record(instance, tally: Tally, attempt: int) -> None:
+    records.stat_add(instance.pk, latencies=tally.latencies, **tally.counts)
+    for event, verdict in tally.errors[:MAX_ERROR_LOGS_PER_BATCH]:
+        records.error_log_record(
+            instance=instance,
+            category=verdict.category or ErrorCategory.BAD_REQUEST,
+            error=verdict.error,
+            input=event,
+            result=verdict.result,
+            attempts=attempt + 1,
+        )
+
+
+def destinations_of(source) -> list[FunctionInstance]:
+    """Enabled destination instances connected to a source (inserts run inside delivery)."""
+    from catalog.choices import ResourceType
+
+    return list(
+        FunctionInstance.objects.select_related("function")
+        .filter(Q(source=source) & Q(enabled=True) & Q(deployed_version__isnull=False))
+        .filter(function__resource_type=ResourceType.DESTINATION)
+        .order_by("id")
+    )

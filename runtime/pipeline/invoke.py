@@ -1,0 +1,124 @@
+"""Running one instance's function over a list of events, one verdict per event.
+
+`onBatch` is used when the deployed version defines it and there is more than one event;
+otherwise every event gets its own handler call, pipelined to the sandbox with run_many.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..engine import sandbox
+from ..sandbox import SandboxRequest, SandboxResult
+from . import outcomes
+
+_ON_BATCH = re.compile(r"\bfunction\s+onBatch\s*\(|\bonBatch\s*=")
+
+
+@dataclass
+class Verdict:
+    """What happened to one event: ok (with the event to pass on), drop, retry or fail."""
+
+    outcome: str
+    event: Any = None
+    category: str = ""
+    error: dict | None = None
+    result: SandboxResult | None = None
+
+
+@lru_cache(maxsize=2048)
+def _has_on_batch(version_pk: int, code: str) -> bool:
+    return bool(_ON_BATCH.search(code))
+
+
+def instance_key(instance) -> str:
+    """The warm-isolate key: a new deployed version gets a fresh isolate."""
+    return f"{instance.public_id}:{instance.deployed_version_id}"
+
+
+def _request(instance, kind: str, payload, settings: dict) -> SandboxRequest:
+    return SandboxRequest(
+        code=instance.deployed_version.code,
+        kind=kind,
+        payload=payload,
+        settings=settings,
+        instance_key=instance_key(instance),
+        timeout_ms=instance.function.timeout_ms,
+    )
+
+
+def run_events(instance, kind: str, events: list[dict]) -> list[Verdict]:
+    """Run `events` through the instance's deployed function; verdicts in input order."""
+    if not events:
+        return []
+    settings = instance.all_settings()
+    version = instance.deployed_version
+    if len(events) > 1 and _has_on_batch(version.pk, version.code):
+        result = sandbox().run(_request(instance, kind, events, settings))
+        return _batch_verdicts(kind, events, result)
+    results = sandbox().run_many([_request(instance, kind, e, settings) for e in events])
+    return [_single_verdict(kind, e, r) for e, r in zip(events, results, strict=True)]
+
+
+def _error_verdict(result: SandboxResult) -> Verdict:
+    if outcomes.error_type(result.error) == "DropEvent":
+        return Verdict("drop", result=result)
+    if outcomes.is_retryable(result.error):
+        return Verdict(
+            "retry", category=outcomes.category_of(result.error), error=result.error, result=result
+        )
+    return Verdict("fail", category=outcomes.category_of(result.error), error=result.error, result=result)
+
+
+def _single_verdict(kind: str, event: dict, result: SandboxResult) -> Verdict:
+    if result.status != "success":
+        return _error_verdict(result)
+    if kind.startswith("insert"):
+        # An insert function passes on what it returns; null/undefined drops the event.
+        if isinstance(result.returned, dict):
+            return Verdict("ok", event=result.returned, result=result)
+        return Verdict("drop", result=result)
+    return Verdict("ok", event=event, result=result)
+
+
+def _batch_verdicts(kind: str, events: list[dict], result: SandboxResult) -> list[Verdict]:
+    if result.status != "success":
+        verdict = _error_verdict(result)
+        return [Verdict(verdict.outcome, None, verdict.category, verdict.error, result) for _ in events]
+    returned = result.returned
+    if kind.startswith("insert"):
+        return _insert_batch_verdicts(events, returned, result)
+    if isinstance(returned, list) and len(returned) == len(events):
+        return [_status_verdict(e, entry, result) for e, entry in zip(events, returned, strict=True)]
+    return [Verdict("ok", event=e, result=result) for e in events]
+
+
+def _status_verdict(event: dict, entry, result: SandboxResult) -> Verdict:
+    outcome = outcomes.status_outcome(entry)
+    if outcome == "ok":
+        return Verdict("ok", event=event, result=result)
+    message = entry.get("errormessage") if isinstance(entry, dict) else None
+    error = {
+        "type": f"HTTP {entry.get('status') if isinstance(entry, dict) else '?'}",
+        "message": str(message or ""),
+        "stack": "",
+    }
+    if outcome == "retry":
+        return Verdict("retry", category=outcomes.ErrorCategory.RETRY, error=error, result=result)
+    return Verdict("fail", category=outcomes.ErrorCategory.BAD_REQUEST, error=error, result=result)
+
+
+def _insert_batch_verdicts(events: list[dict], returned, result: SandboxResult) -> list[Verdict]:
+    """Pair outputs to inputs by messageId when present, else by index; unpaired = dropped."""
+    outputs = [r for r in returned if isinstance(r, dict)] if isinstance(returned, list) else []
+    by_id = {o.get("messageId"): o for o in outputs if o.get("messageId")}
+    verdicts = []
+    for index, event in enumerate(events):
+        out = by_id.get(event.get("messageId"))
+        if out is None and not by_id and isinstance(returned, list) and index < len(returned):
+            out = returned[index] if isinstance(returned[index], dict) else None
+        verdicts.append(Verdict("ok", event=out, result=result) if out else Verdict("drop", result=result))
+    return verdicts

@@ -1,0 +1,99 @@
+"""What the pipeline writes down: per-instance delivery counters and the error log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import DeliveryStat, ErrorLog
+
+# Upper bounds (ms) of the latency histogram; the last bucket is "inf".
+HISTOGRAM_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
+COUNTERS = ("delivered", "retried", "failed", "filtered", "unsupported", "rejected")
+
+
+def bucket_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    size = settings.PIPELINE_STATS_BUCKET_S
+    return datetime.fromtimestamp(int(now.timestamp()) // size * size, tz=UTC)
+
+
+def latency_ms(event: dict, now: datetime | None = None) -> float | None:
+    """Milliseconds from the event's receipt at ingest until now."""
+    try:
+        received = datetime.fromisoformat(event["receivedAt"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0.0, ((now or timezone.now()) - received).total_seconds() * 1000)
+
+
+def histogram_add(histogram: dict, values) -> dict:
+    out = dict(histogram)
+    for value in values:
+        label = next((str(b) for b in HISTOGRAM_MS if value <= b), "inf")
+        out[label] = out.get(label, 0) + 1
+    return out
+
+
+def stat_add(instance_id: int, *, latencies=(), **counts: int) -> None:
+    """Add to the instance's counters for the current bucket (one locked row update)."""
+    counts = {k: v for k, v in counts.items() if v}
+    latencies = [v for v in latencies if v is not None]
+    if not counts and not latencies:
+        return
+    bucket = bucket_start()
+    with transaction.atomic():
+        DeliveryStat.objects.bulk_create(
+            [DeliveryStat(instance_id=instance_id, bucket=bucket)], ignore_conflicts=True
+        )
+        row = DeliveryStat.objects.select_for_update().get(instance_id=instance_id, bucket=bucket)
+        for name, value in counts.items():
+            setattr(row, name, getattr(row, name) + value)
+        row.latency = histogram_add(row.latency, latencies)
+        row.save()
+
+
+def error_log_record(*, instance, category: str, error: dict | None, input, result=None, attempts=1) -> None:
+    """Keep a failed invocation for the Errors tab, then trim to the newest N for the instance."""
+    error = error or {}
+    ErrorLog.objects.create(
+        instance=instance,
+        category=category,
+        error_type=str(error.get("type") or "")[:100],
+        message=str(error.get("message") or ""),
+        stack=str(error.get("stack") or ""),
+        input=input if isinstance(input, (dict, list)) else {"value": input},
+        logs=list(getattr(result, "logs", None) or []),
+        requests=list(getattr(result, "requests", None) or []),
+        attempts=attempts,
+        version_id=instance.deployed_version_id,
+    )
+    error_log_trim(instance_id=instance.pk)
+
+
+def error_log_trim(*, instance_id: int) -> None:
+    keep = settings.PIPELINE_ERROR_LOG_KEEP
+    stale = ErrorLog.objects.filter(instance_id=instance_id).order_by("-created_at", "-id")[keep : keep + 500]
+    ids = list(stale.values_list("id", flat=True))
+    if ids:
+        ErrorLog.objects.filter(id__in=ids).delete()
+
+
+def records_cleanup() -> dict:
+    """Drop error logs, counters and dedupe rows past their retention (periodic task)."""
+    from ..models import DeliveredMessage
+
+    now = timezone.now()
+    logs, _ = ErrorLog.objects.filter(
+        created_at__lt=now - timedelta(days=settings.PIPELINE_ERROR_LOG_DAYS)
+    ).delete()
+    stats, _ = DeliveryStat.objects.filter(
+        bucket__lt=now - timedelta(days=settings.PIPELINE_STATS_DAYS)
+    ).delete()
+    seen, _ = DeliveredMessage.objects.filter(
+        created_at__lt=now - timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
+    ).delete()
+    return {"error_logs": logs, "stats": stats, "delivered": seen}

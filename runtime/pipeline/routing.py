@@ -1,0 +1,145 @@
+"""Handing work from one stage to the next: enqueue, flush, and routing events to destinations."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from django.conf import settings
+from kombu.exceptions import KombuError
+
+from catalog.choices import ResourceType
+
+from ..models import FunctionInstance
+from . import outcomes, records, store
+from .delivery import destinations_of
+from .invoke import run_events
+
+log = logging.getLogger(__name__)
+QUEUE_ERRORS = (redis.RedisError, KombuError, OSError)
+PUBLISH = {"retry": True, "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}}
+MAX_FLUSH_ROUNDS = 5
+
+
+class QueueUnavailable(Exception):
+    """The queue refused the work: the caller must not report success."""
+
+
+def _task(stage: str):
+    from .. import tasks
+
+    return {
+        "src": tasks.source_flush_task,
+        "route": tasks.route_flush_task,
+        "dst": tasks.delivery_flush_task,
+    }[stage]
+
+
+def flush_schedule(stage: str, key, *, now: bool) -> None:
+    """Publish a flush task; a failure is only logged because the sweeper retries it."""
+    countdown = None if now else settings.PIPELINE_FLUSH_WAIT_S
+    try:
+        _task(stage).apply_async(args=[int(key)], countdown=countdown, **PUBLISH)
+    except QUEUE_ERRORS:
+        log.warning("could not schedule a %s flush for %s; the sweeper will", stage, key, exc_info=True)
+
+
+def enqueue(stage: str, key: int, items: list, *, batch: int) -> None:
+    """Queue items for a stage: a Redis buffer (buffered mode) or tasks carrying the items."""
+    try:
+        if store.buffered():
+            decision = store.buffer_push(stage, str(key), items, batch=batch)
+            if decision:
+                flush_schedule(stage, key, now=decision == 2)
+            return
+        for start in range(0, len(items), batch):
+            _task(stage).apply_async(args=[key], kwargs={"items": items[start : start + batch]}, **PUBLISH)
+    except QUEUE_ERRORS as e:
+        raise QueueUnavailable(str(e)) from e
+
+
+def flush(stage: str, key: int, task_id: str, handler, *, limit: int) -> int:
+    """Drain a buffer in rounds of `limit` items, handing each round to `handler(items)`."""
+    handled = 0
+    for _ in range(MAX_FLUSH_ROUNDS):
+        items = store.buffer_drain(stage, str(key), task_id, limit=limit)
+        if not items:
+            return handled
+        handler(items)
+        handled += len(items)
+        if store.buffer_done(stage, str(key), task_id) == 0:
+            return handled
+    flush_schedule(stage, key, now=True)
+    return handled
+
+
+def integrations_allow(event: dict, instance: FunctionInstance) -> bool:
+    """Segment's integrations object: a named entry (function or instance name) beats `All`."""
+    integrations = event.get("integrations") or {}
+    for name in (instance.name, instance.function.display_name):
+        if name in integrations:
+            return integrations[name] is not False
+    return integrations.get("All", True) is not False
+
+
+def route(*, source, events: list[dict], attempt: int = 0) -> None:
+    """Source insert functions first, then each enabled destination's buffer."""
+    events = _through_source_inserts(source, events, attempt)
+    for destination in destinations_of(source):
+        wanted = [e for e in events if integrations_allow(e, destination)]
+        if wanted:
+            enqueue("dst", destination.pk, wanted, batch=destination.function.batch_max_count)
+
+
+def _source_inserts(source) -> list[FunctionInstance]:
+    return list(
+        FunctionInstance.objects.select_related("function", "deployed_version")
+        .filter(source=source, enabled=True, deployed_version__isnull=False)
+        .filter(function__resource_type=ResourceType.INSERT_SOURCE)
+        .order_by("id")
+    )
+
+
+def _through_source_inserts(source, events: list[dict], attempt: int) -> list[dict]:
+    for insert in _source_inserts(source):
+        if not events:
+            break
+        kept, retry, counts, failures = [], [], dict.fromkeys(records.COUNTERS, 0), []
+        for event, verdict in zip(events, run_events(insert, "insert_source", events), strict=True):
+            if verdict.outcome == "ok":
+                kept.append({**verdict.event, "messageId": event["messageId"]})
+            elif verdict.outcome == "drop":
+                counts["filtered"] += 1
+            elif verdict.outcome == "retry":
+                retry.append(event)
+            else:
+                counts[outcomes.counter_of(verdict.category)] += 1
+                failures.append((event, verdict))
+        counts["delivered"] = len(kept)
+        records.stat_add(insert.pk, **counts)
+        for event, verdict in failures[:5]:
+            records.error_log_record(
+                instance=insert,
+                category=verdict.category,
+                error=verdict.error,
+                input=event,
+                result=verdict.result,
+                attempts=attempt + 1,
+            )
+        _source_insert_retry(source, insert, retry, attempt)
+        events = kept
+    return events
+
+
+def _source_insert_retry(source, insert, events: list[dict], attempt: int) -> None:
+    """Events a source insert asked to retry re-enter routing later (source retry policy)."""
+    if not events:
+        return
+    delay = outcomes.source_retry_delay(attempt + 1)
+    if delay is None:
+        records.stat_add(insert.pk, failed=len(events))
+        return
+    records.stat_add(insert.pk, retried=len(events))
+    _task("route").apply_async(
+        args=[source.pk], kwargs={"items": events, "attempt": attempt + 1}, countdown=delay
+    )

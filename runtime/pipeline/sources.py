@@ -1,0 +1,153 @@
+"""Where events enter: webhook requests run through source functions; tracking calls route."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from catalog.choices import ResourceType
+from workspaces.choices import SourceKind
+from workspaces.models import Source
+
+from .. import ingest
+from ..choices import ErrorCategory
+from ..engine import sandbox
+from ..models import FunctionInstance
+from ..sandbox import SandboxRequest
+from . import outcomes, records
+from .invoke import instance_key
+from .routing import enqueue, route
+
+log = logging.getLogger(__name__)
+
+
+def webhook_instance(token: str) -> FunctionInstance | None:
+    """The enabled, deployed source function instance behind a webhook token."""
+    return (
+        FunctionInstance.objects.select_related("source")
+        .filter(
+            source__webhook_token=token,
+            source__enabled=True,
+            source__kind=SourceKind.FUNCTION,
+            enabled=True,
+            deployed_version__isnull=False,
+            function__resource_type=ResourceType.SOURCE,
+        )
+        .first()
+    )
+
+
+def tracking_source(write_key: str) -> Source | None:
+    return Source.objects.filter(write_key=write_key, kind=SourceKind.TRACKING_API).first()
+
+
+def webhook_accept(*, instance: FunctionInstance, request_item: dict) -> None:
+    """Queue one webhook request for the source function (raises QueueUnavailable)."""
+    enqueue("src", instance.pk, [request_item], batch=settings.PIPELINE_SOURCE_BATCH)
+
+
+def tracking_accept(*, source: Source, messages: list[dict]) -> None:
+    """Queue validated Tracking API messages for routing (raises QueueUnavailable)."""
+    enqueue("route", source.pk, messages, batch=settings.PIPELINE_ROUTE_BATCH)
+
+
+def messages_route(*, source_id: int, messages: list[dict], attempt: int = 0) -> None:
+    """Route queued messages of a source; a source disabled meanwhile receives nothing more."""
+    source = Source.objects.filter(pk=source_id, enabled=True).first()
+    if source is not None and messages:
+        route(source=source, events=messages, attempt=attempt)
+
+
+def _source_instance(instance_id: int) -> FunctionInstance | None:
+    return (
+        FunctionInstance.objects.select_related("source", "function", "deployed_version")
+        .filter(pk=instance_id, enabled=True, source__enabled=True, deployed_version__isnull=False)
+        .first()
+    )
+
+
+def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> int:
+    """Run webhook requests through the source function; route what it emits.
+
+    Returns the number of events routed. RetryError and timeouts are retried with Segment's
+    source policy; final failures and invalid emitted events go to the error log.
+    """
+    instance = _source_instance(instance_id)
+    if instance is None or not requests:
+        return 0
+    settings_values = instance.all_settings()
+    results = sandbox().run_many(
+        [
+            SandboxRequest(
+                code=instance.deployed_version.code,
+                kind="source",
+                payload=r["payload"],
+                settings=settings_values,
+                instance_key=instance_key(instance),
+                timeout_ms=instance.function.timeout_ms,
+            )
+            for r in requests
+        ]
+    )
+    events, retry = [], []
+    for request_item, result in zip(requests, results, strict=True):
+        if result.status == "success":
+            events.extend(_emitted(instance, request_item, result, attempt))
+        elif outcomes.is_retryable(result.error):
+            retry.append((request_item, result))
+        else:
+            _source_error(
+                instance, request_item, outcomes.category_of(result.error), result.error, result, attempt
+            )
+    if events:
+        route(source=instance.source, events=events)
+    _source_retry(instance, retry, attempt)
+    return len(events)
+
+
+def _emitted(instance, request_item: dict, result, attempt: int) -> list[dict]:
+    good, rejected = ingest.emitted_events_prepare(
+        result.events, write_key=instance.source.write_key, run_id=request_item["id"]
+    )
+    for rejection in rejected[:5]:
+        message = f"failed calling Tracking API: {rejection['message']}"
+        _source_error(
+            instance,
+            {**request_item, "event": rejection["event"]},
+            ErrorCategory.MESSAGE_REJECTED,
+            {"type": "ValidationError", "message": message, "stack": ""},
+            result,
+            attempt,
+        )
+    return good
+
+
+def _source_error(instance, request_item: dict, category: str, error, result, attempt: int) -> None:
+    records.error_log_record(
+        instance=instance,
+        category=category,
+        error=error,
+        result=result,
+        attempts=attempt + 1,
+        input={k: v for k, v in request_item.items() if k in ("payload", "event", "received_at")},
+    )
+
+
+def _source_retry(instance, retry: list[tuple], attempt: int) -> None:
+    if not retry:
+        return
+    delay = outcomes.source_retry_delay(attempt + 1)
+    if delay is None:
+        for request_item, result in retry:
+            _source_error(
+                instance, request_item, outcomes.category_of(result.error), result.error, result, attempt
+            )
+        return
+    from .. import tasks
+
+    tasks.source_flush_task.apply_async(
+        args=[instance.pk],
+        kwargs={"items": [r for r, _ in retry], "attempt": attempt + 1},
+        countdown=delay,
+    )

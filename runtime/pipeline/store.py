@@ -1,0 +1,142 @@
+"""Where the pipeline keeps work between stages: Redis lists (micro-batching) and dedupe marks.
+
+Buffered mode (Redis configured and Celery not eager): each stage appends items to a Redis
+list per key and schedules one flush task, which drains many items at once. Draining moves
+the items into a per-task "in-flight" list in one atomic script, and the task deletes that
+list only when it is done, so a worker killed mid-batch leaves its items where the redelivered
+task (same task id, acks_late) finds them again. Without Redis everything runs inline.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import redis
+from celery import current_app
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import DeliveredMessage
+
+ACTIVE = "fp:active"
+INFLIGHT_TTL_S = 7 * 24 * 3600
+# Append, then say whether to flush now (2: batch full), later (1: first item of a window) or
+# not at all (0: a flush is already scheduled).
+_PUSH = """
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+redis.call('SADD', KEYS[3], ARGV[3])
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 2 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+# A redelivered task first finishes its own in-flight items; otherwise take up to ARGV[1].
+_DRAIN = """
+local mine = redis.call('LRANGE', KEYS[2], 0, -1)
+if #mine > 0 then return mine end
+redis.call('DEL', KEYS[3])
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+  redis.call('RPUSH', KEYS[2], unpack(items))
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return items
+"""
+_clients: dict[str, redis.Redis] = {}
+_lock = threading.Lock()
+
+
+def buffered() -> bool:
+    """True when stages hand work over through Redis lists (a real broker and Redis)."""
+    return bool(settings.PIPELINE_REDIS_URL) and not current_app.conf.task_always_eager
+
+
+def client() -> redis.Redis:
+    url = settings.PIPELINE_REDIS_URL
+    with _lock:
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+        return _clients[url]
+
+
+def _keys(stage: str, key: str) -> tuple[str, str]:
+    return f"fp:buf:{stage}:{key}", f"fp:sched:{stage}:{key}"
+
+
+def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
+    """Append JSON items; returns 2 (flush now), 1 (schedule a delayed flush) or 0."""
+    buf, sched = _keys(stage, key)
+    wait_ms = max(1, int(settings.PIPELINE_FLUSH_WAIT_S * 1000))
+    # The flag outlives the flush delay so one window schedules one flush; the sweeper
+    # covers a flag whose flush was lost.
+    encoded = [json.dumps(i, separators=(",", ":")) for i in items]
+    return int(client().eval(_PUSH, 3, buf, sched, ACTIVE, batch, wait_ms * 5, f"{stage}:{key}", *encoded))
+
+
+def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
+    """Move up to `limit` items into this task's in-flight list and return them decoded."""
+    buf, sched = _keys(stage, key)
+    raw = client().eval(_DRAIN, 3, buf, _inflight(stage, key, task_id), sched, limit, INFLIGHT_TTL_S)
+    return [json.loads(r) for r in raw]
+
+
+def buffer_done(stage: str, key: str, task_id: str) -> int:
+    """Forget this task's in-flight items (they are delivered or handed on); returns backlog."""
+    pipe = client().pipeline(transaction=False)
+    pipe.delete(_inflight(stage, key, task_id))
+    pipe.llen(_keys(stage, key)[0])
+    return int(pipe.execute()[1])
+
+
+def _inflight(stage: str, key: str, task_id: str) -> str:
+    return f"fp:inflight:{stage}:{key}:{task_id}"
+
+
+def buffers_waiting() -> list[tuple[str, str]]:
+    """(stage, key) of every buffer holding items with no flush scheduled (for the sweeper)."""
+    r = client()
+    out = []
+    for member in r.smembers(ACTIVE):
+        stage, key = member.decode().split(":", 1)
+        buf, sched = _keys(stage, key)
+        if r.llen(buf) == 0:
+            r.srem(ACTIVE, member)
+        elif not r.exists(sched):
+            out.append((stage, key))
+    return out
+
+
+# --- duplicate suppression: messageIds delivered to an instance within the window ----------
+
+
+def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]) -> set[str]:
+    """The subset of `message_ids` already delivered to this instance within the window."""
+    if not message_ids:
+        return set()
+    if buffered():
+        values = client().mget([f"fp:dlv:{instance_key}:{m}" for m in message_ids])
+        return {m for m, v in zip(message_ids, values, strict=True) if v is not None}
+    since = timezone.now() - timezone.timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
+    return set(
+        DeliveredMessage.objects.filter(
+            instance_id=instance_pk, message_id__in=message_ids, created_at__gte=since
+        ).values_list("message_id", flat=True)
+    )
+
+
+def delivered_mark(instance_key: str, instance_pk: int, message_ids: list[str]) -> None:
+    """Remember deliveries (after the fact: a crash in between means redelivery, not loss)."""
+    if not message_ids:
+        return
+    if buffered():
+        pipe = client().pipeline(transaction=False)
+        for m in message_ids:
+            pipe.set(f"fp:dlv:{instance_key}:{m}", 1, ex=settings.PIPELINE_DEDUPE_TTL_S)
+        pipe.execute()
+        return
+    DeliveredMessage.objects.filter(instance_id=instance_pk, message_id__in=message_ids).delete()
+    DeliveredMessage.objects.bulk_create(
+        [DeliveredMessage(instance_id=instance_pk, message_id=m) for m in message_ids],
+        ignore_conflicts=True,
+    )
