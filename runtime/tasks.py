@@ -26,3 +26,77 @@ def deployment_tasks_publish(deployment_ids: list[int]) -> None:
     with app.producer_or_acquire() as producer:
         for deployment_id in deployment_ids:
             deployment_apply_task.apply_async((deployment_id,), producer=producer)
+
+
+# --- pipeline ---------------------------------------------------------------------------------
+# Flush tasks drain their stage's Redis buffer (items=None) or carry their items (retries and
+# the unbuffered/embedded mode). They are idempotent: a redelivered task resumes its in-flight
+# items, and delivery skips messageIds already delivered.
+
+
+@shared_task(name="runtime.source_flush", bind=True, ignore_result=True)
+def source_flush_task(self, instance_id: int, items: list | None = None, attempt: int = 0) -> None:
+    """Run queued webhook requests of one source function instance."""
+    from django.conf import settings
+
+    from .pipeline import routing, sources
+
+    def handle(batch):
+        sources.source_run(instance_id=instance_id, requests=batch, attempt=attempt)
+
+    if items is not None:
+        handle(items)
+    else:
+        routing.flush("src", instance_id, self.request.id, handle, limit=settings.PIPELINE_SOURCE_BATCH)
+
+
+@shared_task(name="runtime.route_flush", bind=True, ignore_result=True)
+def route_flush_task(self, source_id: int, items: list | None = None, attempt: int = 0) -> None:
+    """Route queued Tracking API messages of one source to its destinations."""
+    from django.conf import settings
+
+    from .pipeline import routing, sources
+
+    def handle(batch):
+        sources.messages_route(source_id=source_id, messages=batch, attempt=attempt)
+
+    if items is not None:
+        handle(items)
+    else:
+        routing.flush("route", source_id, self.request.id, handle, limit=settings.PIPELINE_ROUTE_BATCH)
+
+
+@shared_task(name="runtime.delivery_flush", bind=True, ignore_result=True)
+def delivery_flush_task(
+    self, instance_id: int, items: list | None = None, attempt: int = 0, first_at: float | None = None
+) -> None:
+    """Deliver a micro-batch of events to one destination instance."""
+    from .pipeline import delivery, routing
+
+    def handle(batch):
+        delivery.deliver(instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at)
+
+    if items is not None:
+        handle(items)
+        return
+    instance = delivery.instance_for_delivery(instance_id)
+    limit = instance.function.batch_max_count if instance else 100
+    routing.flush("dst", instance_id, self.request.id, handle, limit=limit)
+
+
+@shared_task(name="runtime.pipeline_sweep", ignore_result=True)
+def pipeline_sweep_task() -> None:
+    """Schedule flushes for buffers left without one (a lost publish, a restarted broker)."""
+    from .pipeline import routing, store
+
+    if store.buffered():
+        for stage, key in store.buffers_waiting():
+            routing.flush_schedule(stage, key, now=True)
+
+
+@shared_task(name="runtime.pipeline_cleanup", ignore_result=True)
+def pipeline_cleanup_task() -> None:
+    """Drop error logs, delivery counters and dedupe rows past their retention."""
+    from .pipeline import records
+
+    records.records_cleanup()
