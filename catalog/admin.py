@@ -1,35 +1,52 @@
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.db.models import Count
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Max
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django_ace import AceWidget
 
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
+from . import admin_views
 from .choices import ResourceType
-from .models import Function, FunctionVersion, SettingDefinition
+from .models import Function, SettingDefinition
 from .services import function_create, function_delete, function_save
 from .templates import template_code
 from .validation import code_validate, setting_name_from_label, settings_schema_validate
 
 CODE_WIDGET = AceWidget(
-    mode="javascript", theme="chrome", width="100%", height="520px", tabsize=2,
+    mode="javascript",
+    theme="chrome",
+    width="100%",
+    height="520px",
+    tabsize=2,
     showprintmargin=False,
 )
 
 
 class FunctionForm(forms.ModelForm):
     logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
-    code = forms.CharField(widget=CODE_WIDGET, required=False,
-                           help_text="Leave empty on creation to start from the type's template.")
+    code = forms.CharField(
+        widget=CODE_WIDGET,
+        required=False,
+        help_text="Leave empty on creation to start from the type's template.",
+    )
 
     class Meta:
         model = Function
-        fields = ["workspace", "resource_type", "display_name", "description", "logo_url", "code",
-                  "batch_max_count", "timeout_ms"]
+        fields = [
+            "workspace",
+            "resource_type",
+            "display_name",
+            "description",
+            "logo_url",
+            "code",
+            "batch_max_count",
+            "timeout_ms",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -71,13 +88,14 @@ class SettingDefinitionForm(forms.ModelForm):
 class SettingDefinitionFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
-        rows = [f.cleaned_data for f in self.forms
-                if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         try:
-            settings_schema_validate([
-                {k: row.get(k) for k in ("label", "type", "description", "required", "sensitive")}
-                for row in rows
-            ])
+            settings_schema_validate(
+                [
+                    {k: row.get(k) for k in ("label", "type", "description", "required", "sensitive")}
+                    for row in rows
+                ]
+            )
         except ValidationError as exc:
             raise ValidationError(exc.message_dict.get("settings", exc.messages)) from exc
 
@@ -118,41 +136,68 @@ class SettingDefinitionInline(admin.TabularInline):
         return True
 
 
-class FunctionVersionInline(admin.TabularInline):
-    model = FunctionVersion
-    extra = 0
-    fields = ["number", "public_id", "author", "created_at"]
-    readonly_fields = fields
-    can_delete = False
-    ordering = ["-number"]
-    verbose_name_plural = "version history"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-
 @admin.register(Function)
 class FunctionAdmin(ScopedAdmin):
+    """The workspace's Functions catalog and the function editor (code, settings, test, deploy)."""
+
     form = FunctionForm
-    list_display = ["display_name", "resource_type", "workspace", "version_count",
-                    "instance_count", "updated_at"]
+    change_form_template = "admin/catalog/function/change_form.html"
+    change_list_template = "admin/catalog/function/change_list.html"
+    list_display = [
+        "logo",
+        "display_name",
+        "resource_type",
+        "short_description",
+        "workspace",
+        "version_count",
+        "instance_count",
+        "last_deploy",
+    ]
+    list_display_links = ["display_name"]
     list_filter = [WorkspaceFilter, "resource_type"]
     search_fields = ["display_name", "description", "public_id"]
-    inlines = [SettingDefinitionInline, FunctionVersionInline]
-    readonly_fields = ["public_id", "connect_link"]
+    inlines = [SettingDefinitionInline]
+    readonly_fields = ["public_id", "connect_link", "code_view", "history_link"]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        site = {"admin_site": self.admin_site}
+        return [
+            path("new/", wrap(admin_views.type_choose), site, name="catalog_function_new"),
+            path("test/", wrap(admin_views.test_run), name="catalog_function_test"),
+            path(
+                "<int:object_id>/captures/latest/",
+                wrap(admin_views.capture_latest),
+                name="catalog_function_capture",
+            ),
+            path(
+                "<int:object_id>/versions/",
+                wrap(admin_views.versions),
+                site,
+                name="catalog_function_versions",
+            ),
+            path(
+                "<int:object_id>/versions/<str:version_id>/restore/",
+                wrap(admin_views.version_restore),
+                name="catalog_function_restore",
+            ),
+            path(
+                "<int:object_id>/deployments/",
+                wrap(admin_views.deployments),
+                name="catalog_function_deployments",
+            ),
+            *super().get_urls(),
+        ]
 
     def visible(self, request):
         return (
             permissions.functions_visible(request.user)
             .select_related("workspace")
-            .annotate(_versions=Count("versions", distinct=True),
-                      _instances=Count("instances", distinct=True))
+            .annotate(
+                _versions=Count("versions", distinct=True),
+                _instances=Count("instances", distinct=True),
+                _last_deploy=Max("instances__deployed_at"),
+            )
         )
 
     def can_view(self, request, obj):
@@ -166,24 +211,63 @@ class FunctionAdmin(ScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["workspace", "resource_type", "display_name", "description", "logo_url",
-                    "code", "batch_max_count", "timeout_ms"]
-        return ["public_id", "workspace", "resource_type", "display_name", "description",
-                "logo_url", "code", "batch_max_count", "timeout_ms", "connect_link"]
+            return [
+                "resource_type",
+                "code",
+                "workspace",
+                "display_name",
+                "description",
+                "logo_url",
+                "batch_max_count",
+                "timeout_ms",
+            ]
+        code = "code" if self.can_change(request, obj) else "code_view"
+        return [
+            "public_id",
+            "workspace",
+            "resource_type",
+            "display_name",
+            "description",
+            "logo_url",
+            code,
+            "batch_max_count",
+            "timeout_ms",
+            "connect_link",
+            "history_link",
+        ]
+
+    def get_fieldsets(self, request, obj=None):
+        fields = self.get_fields(request, obj)
+        code = [f for f in fields if f in ("code", "code_view")]
+        build = ["resource_type", *code] if obj is None else code
+        rest = [f for f in fields if f not in build]
+        return [
+            ("Code", {"fields": build, "classes": ["fn-build"]}),
+            ("Configure", {"fields": rest, "classes": ["fn-configure"]}),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        readonly = ["public_id", "workspace", "resource_type", "connect_link"]
+        readonly = ["public_id", "workspace", "resource_type", "connect_link", "history_link", "code_view"]
         if not self.can_change(request, obj):
-            readonly += ["display_name", "description", "logo_url", "code", "batch_max_count",
-                         "timeout_ms"]
+            readonly += ["display_name", "description", "logo_url", "batch_max_count", "timeout_ms"]
         return readonly
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "workspace":
             kwargs["queryset"] = permissions.workspaces_for_function_create(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="")
+    def logo(self, obj):
+        if not obj.logo_url:
+            return format_html('<span class="fn-logo fn-logo-empty">{}</span>', obj.display_name[:1].upper())
+        return format_html('<img class="fn-logo" src="{}" alt="" width="24" height="24">', obj.logo_url)
+
+    @admin.display(description="Description")
+    def short_description(self, obj):
+        return obj.description if len(obj.description) <= 80 else obj.description[:79] + "…"
 
     @admin.display(description="Versions", ordering="_versions")
     def version_count(self, obj):
@@ -193,11 +277,43 @@ class FunctionAdmin(ScopedAdmin):
     def instance_count(self, obj):
         return obj._instances
 
+    @admin.display(description="Last deploy", ordering="_last_deploy")
+    def last_deploy(self, obj):
+        return obj._last_deploy or "-"
+
+    @admin.display(description="Code")
+    def code_view(self, obj):
+        return format_html('<pre class="fn-code-readonly">{}</pre>', obj.code)
+
+    @admin.display(description="Version history")
+    def history_link(self, obj):
+        url = reverse("admin:catalog_function_versions", args=[obj.pk])
+        return format_html(
+            '<a href="{}" id="fn-history-link">Version history ({} versions)</a>', url, obj.versions.count()
+        )
+
     @admin.display(description="Instances")
     def connect_link(self, obj):
         url = reverse("admin:runtime_functioninstance_add") + f"?function={obj.pk}"
         listing = reverse("admin:runtime_functioninstance_changelist") + f"?function__id__exact={obj.pk}"
-        return format_html('<a href="{}">Connect</a> · <a href="{}">Instances</a>', url, listing)
+        label = "Connect Source" if obj.resource_type == ResourceType.SOURCE else "Connect destination"
+        if obj.resource_type in (ResourceType.INSERT_DESTINATION, ResourceType.INSERT_SOURCE):
+            label = "Connect"
+        return format_html(
+            '<a href="{}" class="fn-connect">{}</a> · <a href="{}">Instances</a>', url, label, listing
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(editor_context(request, obj, can_edit=add or (obj and self.can_change(request, obj))))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_change(self, request, obj):
+        version = getattr(request, "_deployed_version", None)
+        if version is None:
+            return super().response_change(request, obj)
+        self.message_user(request, f"Saved v{version.number} and deploying it.")
+        url = reverse("admin:catalog_function_change", args=[obj.pk])
+        return HttpResponseRedirect(f"{url}?deployed={version.public_id}")
 
     # Writes go through the services: one call per save, after the inlines are validated.
     def save_model(self, request, obj, form, change):
@@ -209,24 +325,35 @@ class FunctionAdmin(ScopedAdmin):
     def save_related(self, request, form, formsets, change):
         for formset in formsets:  # the admin's change message reads these
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        schema = next(
-            (fs.schema() for fs in formsets if isinstance(fs, SettingDefinitionFormSet)), None
-        )
+        schema = next((fs.schema() for fs in formsets if isinstance(fs, SettingDefinitionFormSet)), None)
         data = form.cleaned_data
+        if change and "_deploy" in request.POST:
+            self._save_and_deploy(request, form.instance, data, schema)
+            return
         if change:
             function_save(
-                function=form.instance, author=request.user, code=data["code"], settings=schema,
-                display_name=data["display_name"], description=data["description"],
-                logo_url=data["logo_url"], batch_max_count=data["batch_max_count"],
+                function=form.instance,
+                author=request.user,
+                code=data["code"],
+                settings=schema,
+                display_name=data["display_name"],
+                description=data["description"],
+                logo_url=data["logo_url"],
+                batch_max_count=data["batch_max_count"],
             )
             return
         if data.get("use_template") and not schema:
             schema = None  # the template's own settings
         created = function_create(
-            workspace=data["workspace"], resource_type=data["resource_type"],
-            display_name=data["display_name"], description=data["description"],
-            logo_url=data["logo_url"], code=data["code"], settings=schema,
-            batch_max_count=data["batch_max_count"], created_by=request.user,
+            workspace=data["workspace"],
+            resource_type=data["resource_type"],
+            display_name=data["display_name"],
+            description=data["description"],
+            logo_url=data["logo_url"],
+            code=data["code"],
+            settings=schema,
+            batch_max_count=data["batch_max_count"],
+            created_by=request.user,
         )
         form.instance.pk, form.instance.public_id = created.pk, created.public_id
         form.instance._state.adding = False
@@ -240,3 +367,51 @@ class FunctionAdmin(ScopedAdmin):
         if kind in ResourceType.values:
             initial["code"] = template_code(kind)
         return initial
+
+    def _save_and_deploy(self, request, function, data, schema):
+        from runtime.services import function_save_and_deploy, instances_for_deploy
+
+        # Checked before anything is written; the change view's transaction covers the rest.
+        chosen = (
+            None
+            if request.POST.get("deploy_target", "all") == "all"
+            else request.POST.getlist("deploy_instances")
+        )
+        instances = instances_for_deploy(function=function, instance_ids=chosen)
+        if not permissions.can_deploy(request.user, function, instances):
+            raise PermissionDenied
+        result = function_save_and_deploy(
+            function=function,
+            author=request.user,
+            instance_ids=[i.public_id for i in instances],
+            code=data["code"],
+            settings=schema,
+            display_name=data["display_name"],
+            description=data["description"],
+            logo_url=data["logo_url"],
+            batch_max_count=data["batch_max_count"],
+        )
+        request._deployed_version = result.version
+
+
+def editor_context(request, obj, *, can_edit: bool) -> dict:
+    """What the editor's template and JS need: URLs, samples, templates and deploy targets."""
+    config = {
+        "testUrl": reverse("admin:catalog_function_test"),
+        "function": obj.pk if obj else None,
+        "resourceType": obj.resource_type if obj else request.GET.get("resource_type", ""),
+        "samples": admin_views.sample_events(),
+        "templates": {} if obj else {value: template_code(value) for value in ResourceType.values},
+        "canRun": bool(can_edit),
+    }
+    if obj is not None:
+        config.update(
+            {
+                "captureUrl": reverse("admin:catalog_function_capture", args=[obj.pk]),
+                "deploymentsUrl": reverse("admin:catalog_function_deployments", args=[obj.pk]),
+                "previewWebhookUrl": obj.preview_webhook_url if can_edit else "",
+                "deployed": request.GET.get("deployed", ""),
+            }
+        )
+    instances = obj.instances.select_related("deployed_version").order_by("name") if obj else []
+    return {"fn_config": config, "fn_can_edit": bool(can_edit), "fn_instances": instances, "fn_function": obj}

@@ -189,3 +189,19 @@ def _version_create(*, function: Function, author, restored_from=None) -> Functi
 def function_schema(function: Function) -> list[dict]:
     """The function's current settings schema as a list of dicts."""
     return [item.as_schema() for item in function.setting_defs.all()]
+
+
+CAPTURES_KEPT = 10
+
+
+@transaction.atomic
+def capture_store(*, function: Function, method: str, headers: dict, query: dict, body: str):
+    """Keep a request sent to a function's test webhook; only the last CAPTURES_KEPT stay."""
+    from .models import CapturedRequest
+
+    capture = CapturedRequest.objects.create(
+        function=function, method=method, headers=headers, query=query, body=body
+    )
+    stale = CapturedRequest.objects.filter(function=function).values_list("pk", flat=True)[CAPTURES_KEPT:]
+    CapturedRequest.objects.filter(pk__in=list(stale)).delete()
+    return capture

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from catalog.views import test_webhook
+
 from . import views
 
 urlpatterns = [
@@ -8,5 +10,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("functions_platform.api.urls")),
+    # Before runtime.urls, which owns /hooks/<token>.
+    path("hooks/test/<str:token>", test_webhook, name="function-test-webhook"),
     path("", include("runtime.urls")),
 ]
