@@ -65,3 +65,64 @@ def deployment_counts(*, version: FunctionVersion) -> dict[str, int]:
     """How many deployments of `version` are in each status (e.g. {"SUCCEEDED": 998, ...})."""
     rows = Deployment.objects.filter(version=version).values("status").annotate(n=Count("pk"))
     return {row["status"]: row["n"] for row in rows}
+
+
+# --- pipeline: delivery figures and error logs -------------------------------------------------
+
+
+def delivery_stats(*, instance: FunctionInstance, since=None):
+    """The instance's per-bucket delivery counters (oldest first), optionally from `since`."""
+    from .models import DeliveryStat
+
+    queryset = DeliveryStat.objects.filter(instance=instance).order_by("bucket")
+    return queryset.filter(bucket__gte=since) if since is not None else queryset
+
+
+def latency_percentile(histogram: dict, fraction: float) -> float | None:
+    """The histogram bucket bound (ms) under which `fraction` of the events fall."""
+    from .pipeline.records import HISTOGRAM_MS
+
+    total = sum(histogram.values())
+    if not total:
+        return None
+    running = 0
+    for bound in [*map(str, HISTOGRAM_MS), "inf"]:
+        running += histogram.get(bound, 0)
+        if running >= fraction * total:
+            return float(bound) if bound != "inf" else float("inf")
+    return None
+
+
+def delivery_summary(*, instance: FunctionInstance, since=None) -> dict:
+    """Totals of delivered, retried, failed, filtered, unsupported, rejected and the p95 latency."""
+    from .pipeline.records import COUNTERS
+
+    totals = dict.fromkeys(COUNTERS, 0)
+    histogram: dict = {}
+    for row in delivery_stats(instance=instance, since=since):
+        for name in COUNTERS:
+            totals[name] += getattr(row, name)
+        for bound, count in row.latency.items():
+            histogram[bound] = histogram.get(bound, 0) + count
+    return {**totals, "p95_ms": latency_percentile(histogram, 0.95)}
+
+
+def delivery_series(*, instance: FunctionInstance, since=None) -> list[dict]:
+    """One point per bucket for the Event Delivery chart: counters and that bucket's p95."""
+    from .pipeline.records import COUNTERS
+
+    return [
+        {
+            "bucket": row.bucket,
+            **{n: getattr(row, n) for n in COUNTERS},
+            "p95_ms": latency_percentile(row.latency, 0.95),
+        }
+        for row in delivery_stats(instance=instance, since=since)
+    ]
+
+
+def error_logs_for(*, instance: FunctionInstance):
+    """The instance's kept error log entries, newest first."""
+    from .models import ErrorLog
+
+    return ErrorLog.objects.filter(instance=instance).order_by("-created_at", "-id")
