@@ -6,6 +6,7 @@ cold_ms, cold_lodash_ms, warm_p50_ms, warm_p99_ms, events_per_s_batch1,
 events_per_s_batch100, events_per_s_batch100_onbatch, restart_ms.
 Bounded in time (well under 60 s).
 """
+
 import json
 import os
 import statistics
@@ -16,7 +17,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from runtime.sandbox import Sandbox, SandboxRequest  # noqa: E402
 
-EVENT = {"type": "track", "event": "Order Completed", "userId": "u1", "properties": {"total": 10.5, "currency": "usd"}}
+EVENT = {
+    "type": "track",
+    "event": "Order Completed",
+    "userId": "u1",
+    "properties": {"total": 10.5, "currency": "usd"},
+}
 SMALL = "async function onTrack(event, settings) { return { e: event.event, c: event.properties.currency.toUpperCase() } }"
 LODASH = "async function onTrack(event, settings) { return _.pick(event, ['event', 'userId']) }"
 TRIVIAL = "async function onTrack(event) { return 1 }"
@@ -62,7 +68,10 @@ def main():
         out["events_per_s_batch1"] = round(n / (time.perf_counter() - t))
 
         # batch100 = run_many() of 100 single-event requests for one warm instance (pipelined)
-        reqs = [SandboxRequest(TRIVIAL, "destination", dict(EVENT, i=i), {}, instance_key="bench-warm") for i in range(100)]
+        reqs = [
+            SandboxRequest(TRIVIAL, "destination", dict(EVENT, i=i), {}, instance_key="bench-warm")
+            for i in range(100)
+        ]
         sb.run_many(reqs)
         t = time.perf_counter()
         for _ in range(100):
@@ -70,7 +79,9 @@ def main():
         out["events_per_s_batch100"] = round(100 * 100 / (time.perf_counter() - t))
 
         # the same 100 events as one onBatch call
-        breq = SandboxRequest(BATCH, "destination", [dict(EVENT, i=i) for i in range(100)], {}, instance_key="bench-batch")
+        breq = SandboxRequest(
+            BATCH, "destination", [dict(EVENT, i=i) for i in range(100)], {}, instance_key="bench-batch"
+        )
         sb.run(breq)
         t = time.perf_counter()
         for _ in range(200):
@@ -92,11 +103,17 @@ def main():
         sb.close()
 
     print("sandbox benchmark (medians unless noted)")
-    print(f"  cold start, small handler        {out['cold_ms']:8.2f} ms   (new isolate + first call, host-side)")
+    print(
+        f"  cold start, small handler        {out['cold_ms']:8.2f} ms   (new isolate + first call, host-side)"
+    )
     print(f"  cold start, handler using lodash {out['cold_lodash_ms']:8.2f} ms")
-    print(f"  warm call Python->isolate->Python p50 {out['warm_p50_ms']:.3f} ms, p99 {out['warm_p99_ms']:.3f} ms")
+    print(
+        f"  warm call Python->isolate->Python p50 {out['warm_p50_ms']:.3f} ms, p99 {out['warm_p99_ms']:.3f} ms"
+    )
     print(f"  throughput, run() one at a time  {out['events_per_s_batch1']:8d} events/s")
-    print(f"  throughput, run_many() x100      {out['events_per_s_batch100']:8d} events/s  (events_per_s_batch100)")
+    print(
+        f"  throughput, run_many() x100      {out['events_per_s_batch100']:8d} events/s  (events_per_s_batch100)"
+    )
     print(f"  throughput, one onBatch(100)     {out['events_per_s_batch100_onbatch']:8d} events/s")
     print(f"  host restart after kill          {out['restart_ms']:8.1f} ms")
     if as_json:

@@ -29,9 +29,7 @@ class Function(models.Model):
         default=BATCH_MAX_COUNT_DEFAULT,
         validators=[MinValueValidator(1), MaxValueValidator(BATCH_MAX_COUNT_LIMIT)],
     )
-    preview_token = models.CharField(
-        max_length=64, unique=True, default=ids.webhook_token, editable=False
-    )
+    preview_token = models.CharField(max_length=64, unique=True, default=ids.webhook_token, editable=False)
     timeout_ms = models.PositiveIntegerField(
         default=5000, validators=[MinValueValidator(100), MaxValueValidator(60000)]
     )
@@ -111,9 +109,7 @@ class FunctionVersion(models.Model):
     class Meta:
         ordering = ["-number"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["function", "number"], name="catalog_version_unique_number"
-            )
+            models.UniqueConstraint(fields=["function", "number"], name="catalog_version_unique_number")
         ]
 
     def __str__(self) -> str:

@@ -20,10 +20,19 @@ DUPLICATE_NAME = "A function named {name!r} already exists in this workspace."
 
 TEMPLATE_SETTINGS = {
     ResourceType.DESTINATION: [
-        {"label": "Endpoint", "type": "STRING", "required": False,
-         "description": "The URL events are posted to."},
-        {"label": "API Key", "type": "STRING", "required": False, "sensitive": True,
-         "description": "Sent as the Basic auth user name."},
+        {
+            "label": "Endpoint",
+            "type": "STRING",
+            "required": False,
+            "description": "The URL events are posted to.",
+        },
+        {
+            "label": "API Key",
+            "type": "STRING",
+            "required": False,
+            "sensitive": True,
+            "description": "Sent as the Basic auth user name.",
+        },
     ],
 }
 
@@ -71,7 +80,10 @@ def function_create(
     _schema_replace(function, schema)
     version = _version_create(function=function, author=created_by)
     audit_record(
-        workspace=workspace, actor=created_by, action=AuditAction.CREATED, obj=function,
+        workspace=workspace,
+        actor=created_by,
+        action=AuditAction.CREATED,
+        obj=function,
         version_id=version.public_id,
     )
     return function
@@ -99,7 +111,9 @@ def function_save(
         function.code = code
     schema = settings_schema_validate(settings) if settings is not None else None
     for field, value in (
-        ("display_name", display_name), ("description", description), ("logo_url", logo_url),
+        ("display_name", display_name),
+        ("description", description),
+        ("logo_url", logo_url),
         ("batch_max_count", batch_max_count),
     ):
         if value is not None:
@@ -109,7 +123,10 @@ def function_save(
         _schema_replace(function, schema)
     version = _version_create(function=function, author=author)
     audit_record(
-        workspace=function.workspace, actor=author, action=AuditAction.SAVED, obj=function,
+        workspace=function.workspace,
+        actor=author,
+        action=AuditAction.SAVED,
+        obj=function,
         version_id=version.public_id,
     )
     return version
@@ -126,8 +143,12 @@ def function_version_restore(*, function: Function, version: FunctionVersion, au
     _schema_replace(function, version.settings_schema)
     restored = _version_create(function=function, author=author, restored_from=version)
     audit_record(
-        workspace=function.workspace, actor=author, action=AuditAction.RESTORED, obj=function,
-        version_id=restored.public_id, data={"restored_from": version.public_id},
+        workspace=function.workspace,
+        actor=author,
+        action=AuditAction.RESTORED,
+        obj=function,
+        version_id=restored.public_id,
+        data={"restored_from": version.public_id},
     )
     return restored
 
@@ -158,16 +179,13 @@ def _clean_and_save(function: Function) -> None:
         with transaction.atomic():
             function.save()
     except IntegrityError as exc:  # a concurrent create with the same name
-        raise ValidationError(
-            {"display_name": DUPLICATE_NAME.format(name=function.display_name)}
-        ) from exc
+        raise ValidationError({"display_name": DUPLICATE_NAME.format(name=function.display_name)}) from exc
 
 
 def _schema_replace(function: Function, schema: list[dict]) -> None:
     function.setting_defs.all().delete()
     SettingDefinition.objects.bulk_create(
-        SettingDefinition(function=function, position=index, **item)
-        for index, item in enumerate(schema)
+        SettingDefinition(function=function, position=index, **item) for index, item in enumerate(schema)
     )
 
 

@@ -33,8 +33,10 @@ def code_validate(*, code: str, resource_type: str) -> list[str]:
     hook_base = f"{django_settings.PUBLIC_BASE_URL}/hooks/"
     if hook_base in code:
         raise ValidationError(
-            {"code": "Functions are unable to send data or events back to their originating "
-             f"source ({hook_base}…)."}
+            {
+                "code": "Functions are unable to send data or events back to their originating "
+                f"source ({hook_base}…)."
+            }
         )
     from runtime.engine import sandbox
 
@@ -147,9 +149,7 @@ def _type_problem(kind: str, value) -> str | None:
         return "Must be a string."
     if kind == SettingType.BOOLEAN and not isinstance(value, bool):
         return "Must be true or false."
-    if kind == SettingType.ARRAY and not (
-        isinstance(value, list) and all(isinstance(v, str) for v in value)
-    ):
+    if kind == SettingType.ARRAY and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
         return "Must be a list of strings."
     if kind == SettingType.TEXT_MAP and not (
         isinstance(value, dict) and all(isinstance(v, str) for v in value.values())

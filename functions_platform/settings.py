@@ -143,9 +143,7 @@ DELIVERY_RETRY_CAP_S = env.float("DELIVERY_RETRY_CAP_S", default=1800.0)
 DELIVERY_RETRY_WINDOW_S = env.float("DELIVERY_RETRY_WINDOW_S", default=4 * 3600.0)
 
 CACHES = {
-    "default": env.cache(
-        "CACHE_URL", default=f"{REDIS_URL.rstrip('/')}" if REDIS_URL else "locmemcache://"
-    )
+    "default": env.cache("CACHE_URL", default=f"{REDIS_URL.rstrip('/')}" if REDIS_URL else "locmemcache://")
 }
 
 AUTH_PASSWORD_VALIDATORS = [

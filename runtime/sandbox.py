@@ -7,8 +7,10 @@ threads can be in flight at once. If the host dies, it is restarted and the call
 that were in flight are replayed one at a time in the fresh host; a call that kills
 the host again on its own is the culprit and gets ``MemoryLimit``. See docs/sandbox.md.
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -100,7 +102,18 @@ def _too_deep(value: Any, limit: int) -> bool:
 
 
 class _Call:
-    __slots__ = ("id", "line", "done", "reply", "hard_deadline", "timeout_s", "key", "solo", "hard_timeout", "op")
+    __slots__ = (
+        "id",
+        "line",
+        "done",
+        "reply",
+        "hard_deadline",
+        "timeout_s",
+        "key",
+        "solo",
+        "hard_timeout",
+        "op",
+    )
 
     def __init__(self, op: str, line: str, timeout_s: float, key: str | None):
         self.id = 0
@@ -162,10 +175,14 @@ class Sandbox:
     def _check_node(self) -> str:
         node = shutil.which(self.node_binary) if os.sep not in self.node_binary else self.node_binary
         if not node or not os.path.exists(node):
-            raise SandboxUnavailable(f"node binary not found: {self.node_binary!r} (Node.js >= 20 is required)")
+            raise SandboxUnavailable(
+                f"node binary not found: {self.node_binary!r} (Node.js >= 20 is required)"
+            )
         if not self._node_checked:
             try:
-                out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+                out = subprocess.run(
+                    [node, "--version"], capture_output=True, text=True, timeout=10
+                ).stdout.strip()
             except (OSError, subprocess.SubprocessError) as e:
                 raise SandboxUnavailable(f"cannot run {node}: {e}") from e
             m = re.match(r"v(\d+)\.", out)
@@ -214,7 +231,9 @@ class Sandbox:
                 err = proc.stderr.read() or b""
             except Exception:  # noqa: BLE001
                 pass
-            raise SandboxUnavailable(f"sandbox host did not start: {(first or b'').decode(errors='replace')}{err.decode(errors='replace')[-2000:]}")
+            raise SandboxUnavailable(
+                f"sandbox host did not start: {(first or b'').decode(errors='replace')}{err.decode(errors='replace')[-2000:]}"
+            )
         host = _Host(proc)
         threading.Thread(target=self._reader, args=(host,), name="sandbox-reader", daemon=True).start()
         threading.Thread(target=self._stderr_reader, args=(host,), name="sandbox-stderr", daemon=True).start()
@@ -250,10 +269,8 @@ class Sandbox:
         try:
             os.killpg(host.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
-            try:
+            with contextlib.suppress(Exception):
                 host.proc.kill()
-            except Exception:  # noqa: BLE001
-                pass
 
     def _on_host_exit(self, host: _Host) -> None:
         try:
@@ -272,10 +289,22 @@ class Sandbox:
         try:
             for call in orphans:
                 if call.hard_timeout:
-                    call.finish({"result": _error_result("Timeout", "Function timed out (sandbox host unresponsive)").to_dict()})
+                    call.finish(
+                        {
+                            "result": _error_result(
+                                "Timeout", "Function timed out (sandbox host unresponsive)"
+                            ).to_dict()
+                        }
+                    )
                 elif call.solo:
                     # It killed a fresh host on its own: it is the culprit.
-                    call.finish({"result": _error_result("MemoryLimit", "Function crashed the sandbox (memory limit exceeded)").to_dict()})
+                    call.finish(
+                        {
+                            "result": _error_result(
+                                "MemoryLimit", "Function crashed the sandbox (memory limit exceeded)"
+                            ).to_dict()
+                        }
+                    )
                 elif self._closed:
                     call.finish({"result": _error_result("SandboxUnavailable", "sandbox closed").to_dict()})
                 else:
@@ -332,11 +361,18 @@ class Sandbox:
                 continue
             with self._lock:
                 host = self._host
-                if not call.done.is_set() and host is not None and call.id in host.pending and not call.hard_timeout:
+                if (
+                    not call.done.is_set()
+                    and host is not None
+                    and call.id in host.pending
+                    and not call.hard_timeout
+                ):
                     call.hard_timeout = True
                     self._kill(host)
             call.done.wait(0.05)
-        return call.reply or {"result": _error_result("Timeout", "Function timed out (sandbox host unresponsive)").to_dict()}
+        return call.reply or {
+            "result": _error_result("Timeout", "Function timed out (sandbox host unresponsive)").to_dict()
+        }
 
     # ---- public API -------------------------------------------------------------------
     def _prepare(self, req: SandboxRequest) -> _Call | SandboxResult:
@@ -344,7 +380,9 @@ class Sandbox:
             return _error_result("InvalidRequest", f"unknown function kind {req.kind!r}")
         try:
             payload = json.dumps(req.payload, separators=(",", ":"), ensure_ascii=False)
-            settings = json.dumps(req.settings if req.settings is not None else {}, separators=(",", ":"), ensure_ascii=False)
+            settings = json.dumps(
+                req.settings if req.settings is not None else {}, separators=(",", ":"), ensure_ascii=False
+            )
         except (TypeError, ValueError) as e:
             return _error_result("InvalidEventPayload", f"payload is not JSON-serialisable: {e}")
         if len(payload) + len(settings) > MAX_PAYLOAD_BYTES:
@@ -360,12 +398,18 @@ class Sandbox:
                 self._code_hashes.clear()
             self._code_hashes[req.code] = code_part
         line = (
-            '{"id":0,"op":"run","kind":' + json.dumps(req.kind)
+            '{"id":0,"op":"run","kind":'
+            + json.dumps(req.kind)
             + code_part
-            + ',"payload":' + json.dumps(payload)
-            + ',"settings":' + json.dumps(settings)
-            + ',"instance_key":' + json.dumps(req.instance_key)
-            + ',"timeout_ms":' + str(timeout_ms) + "}\n"
+            + ',"payload":'
+            + json.dumps(payload)
+            + ',"settings":'
+            + json.dumps(settings)
+            + ',"instance_key":'
+            + json.dumps(req.instance_key)
+            + ',"timeout_ms":'
+            + str(timeout_ms)
+            + "}\n"
         )
         return _Call("run", line, timeout_ms / 1000.0, req.instance_key)
 
@@ -401,7 +445,9 @@ class Sandbox:
                 last_by_key: dict[str, float] = {}
                 for other in host.pending.values():
                     if other.key is not None:
-                        last_by_key[other.key] = max(last_by_key.get(other.key, 0.0), other.hard_deadline - GRACE_S)
+                        last_by_key[other.key] = max(
+                            last_by_key.get(other.key, 0.0), other.hard_deadline - GRACE_S
+                        )
                 for c in calls:
                     self._next_id += 1
                     c.id = self._next_id
@@ -426,7 +472,16 @@ class Sandbox:
 
     def check(self, code: str, kind: str) -> CheckResult:
         if kind not in KINDS:
-            return CheckResult(False, {"type": "InvalidRequest", "message": f"unknown function kind {kind!r}", "line": None, "column": None}, [])
+            return CheckResult(
+                False,
+                {
+                    "type": "InvalidRequest",
+                    "message": f"unknown function kind {kind!r}",
+                    "line": None,
+                    "column": None,
+                },
+                [],
+            )
         line = '{"id":0,"op":"check","kind":' + json.dumps(kind) + ',"code":' + json.dumps(code) + "}\n"
         call = _Call("check", line, 2.0, None)
         with self._lock:
@@ -435,7 +490,11 @@ class Sandbox:
         chk = reply.get("check")
         if chk is None:
             err = (reply.get("result") or {}).get("error") or {"type": "Error", "message": "check failed"}
-            return CheckResult(False, {"type": err.get("type"), "message": err.get("message"), "line": None, "column": None}, [])
+            return CheckResult(
+                False,
+                {"type": err.get("type"), "message": err.get("message"), "line": None, "column": None},
+                [],
+            )
         if not chk.get("ok"):
             return CheckResult(False, chk.get("error"), [])
         handlers = list(chk.get("handlers") or [])
@@ -446,7 +505,16 @@ class Sandbox:
             missing = [] if any(h in handlers for h in EVENT_HANDLERS) else list(EVENT_HANDLERS)
             msg = "Define at least one handler: " + ", ".join(EVENT_HANDLERS)
         if missing:
-            return CheckResult(False, {"type": "MissingHandler", "message": f"{msg} (missing: {', '.join(missing)})", "line": None, "column": None}, handlers)
+            return CheckResult(
+                False,
+                {
+                    "type": "MissingHandler",
+                    "message": f"{msg} (missing: {', '.join(missing)})",
+                    "line": None,
+                    "column": None,
+                },
+                handlers,
+            )
         return CheckResult(True, None, handlers)
 
     def ping(self) -> dict:
@@ -461,16 +529,14 @@ class Sandbox:
             host = self._host
             self._host = None
         if host is not None:
-            try:
+            with contextlib.suppress(Exception):
                 host.proc.stdin.close()
-            except Exception:  # noqa: BLE001
-                pass
             try:
                 host.proc.wait(timeout=2)
             except Exception:  # noqa: BLE001
                 self._kill(host)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -49,14 +49,16 @@ def other_source(workspace):
 
 @pytest.fixture
 def function(workspace):
-    return FunctionFactory(workspace=workspace, display_name="Webhook Forwarder",
-                           resource_type=ResourceType.DESTINATION)
+    return FunctionFactory(
+        workspace=workspace, display_name="Webhook Forwarder", resource_type=ResourceType.DESTINATION
+    )
 
 
 @pytest.fixture
 def second_function(workspace):
-    return FunctionFactory(workspace=workspace, display_name="Enricher",
-                           resource_type=ResourceType.INSERT_DESTINATION)
+    return FunctionFactory(
+        workspace=workspace, display_name="Enricher", resource_type=ResourceType.INSERT_DESTINATION
+    )
 
 
 @pytest.fixture

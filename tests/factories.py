@@ -64,7 +64,9 @@ class FunctionFactory(factory.django.DjangoModelFactory):
     def version(obj, create, extracted, **kwargs):
         if create and obj.latest_version_id is None:
             version = FunctionVersion.objects.create(
-                function=obj, number=1, code=obj.code,
+                function=obj,
+                number=1,
+                code=obj.code,
                 settings_schema=[d.as_schema() for d in obj.setting_defs.all()],
             )
             obj.latest_version = version
@@ -80,7 +82,8 @@ class InstanceFactory(factory.django.DjangoModelFactory):
     source = factory.LazyAttribute(
         lambda o: SourceFactory(
             workspace=o.function.workspace,
-            kind=SourceKind.FUNCTION if o.function.resource_type == ResourceType.SOURCE
+            kind=SourceKind.FUNCTION
+            if o.function.resource_type == ResourceType.SOURCE
             else SourceKind.TRACKING_API,
         )
     )

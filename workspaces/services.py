@@ -65,7 +65,11 @@ def user_ensure(*, username: str, password: str | None = None) -> tuple[object, 
 
 
 def source_create(
-    *, workspace: Workspace, name: str, kind: str = SourceKind.TRACKING_API, enabled: bool = True,
+    *,
+    workspace: Workspace,
+    name: str,
+    kind: str = SourceKind.TRACKING_API,
+    enabled: bool = True,
     actor=None,
 ) -> Source:
     """Create a source; a write key and a webhook token are generated for it."""
@@ -87,7 +91,10 @@ def source_update(*, source: Source, actor=None, **fields) -> Source:
     source.full_clean()
     source.save(update_fields=[*fields, "updated_at"])
     audit_record(
-        workspace=source.workspace, actor=actor, action=AuditAction.UPDATED, obj=source,
+        workspace=source.workspace,
+        actor=actor,
+        action=AuditAction.UPDATED,
+        obj=source,
         data={"fields": sorted(fields)},
     )
     return source
@@ -125,9 +132,7 @@ ROLE_OBJECT_PERM = {
 
 
 @transaction.atomic
-def role_grant(
-    *, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None
-) -> None:
+def role_grant(*, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None) -> None:
     """Grant a role to a user or a group, workspace-wide (no `objects`) or on the listed objects.
 
     Functions roles take Function rows, Source roles take Source rows; every object must belong
@@ -157,15 +162,16 @@ def role_grant(
     else:
         assign_perm(ROLE_WORKSPACE_PERM[role], grantee, workspace)
     audit_record(
-        workspace=workspace, actor=actor, action=AuditAction.GRANTED, obj=grantee,
+        workspace=workspace,
+        actor=actor,
+        action=AuditAction.GRANTED,
+        obj=grantee,
         data={"role": role, "objects": [getattr(o, "public_id", o.pk) for o in objects]},
     )
 
 
 @transaction.atomic
-def role_revoke(
-    *, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None
-) -> None:
+def role_revoke(*, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None) -> None:
     """Remove a role grant made by role_grant (workspace-wide or on the listed objects)."""
     from guardian.shortcuts import remove_perm
 
@@ -178,7 +184,10 @@ def role_revoke(
         if role == "owner" and user is not None:
             Membership.objects.filter(workspace=workspace, user=user).update(is_owner=False)
     audit_record(
-        workspace=workspace, actor=actor, action=AuditAction.REVOKED, obj=grantee,
+        workspace=workspace,
+        actor=actor,
+        action=AuditAction.REVOKED,
+        obj=grantee,
         data={"role": role, "objects": [getattr(o, "public_id", o.pk) for o in objects]},
     )
 
@@ -204,8 +213,11 @@ def access_token_create(*, workspace: Workspace, user, name: str, actor=None):
         raise ValidationError({"user": f"{user} is not a member of {workspace.slug}."})
     secret = TOKEN_PREFIX + ids.base62(48)
     token = AccessToken(
-        workspace=workspace, user=user, name=(name or "").strip() or "API token",
-        prefix=secret[:TOKEN_LOOKUP_CHARS], secret_hash=_token_hash(secret),
+        workspace=workspace,
+        user=user,
+        name=(name or "").strip() or "API token",
+        prefix=secret[:TOKEN_LOOKUP_CHARS],
+        secret_hash=_token_hash(secret),
     )
     token.full_clean()
     token.save()

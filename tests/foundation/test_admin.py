@@ -13,11 +13,14 @@ SECRET = "sk_admin_secret_value_42"
 @pytest.fixture
 def secret_instance(workspace, source):
     function = function_create(
-        workspace=workspace, resource_type="DESTINATION", display_name="Secretive",
+        workspace=workspace,
+        resource_type="DESTINATION",
+        display_name="Secretive",
         settings=[{"label": "API Key", "sensitive": True, "required": True}],
     )
-    return instance_create(function=function, name="Secret instance", source=source,
-                           settings={"apiKey": SECRET})
+    return instance_create(
+        function=function, name="Secret instance", source=source, settings={"apiKey": SECRET}
+    )
 
 
 def test_outsider_changelist_and_search_show_nothing_of_acme(login, outsider, function, foreign_function):
@@ -30,8 +33,12 @@ def test_outsider_changelist_and_search_show_nothing_of_acme(login, outsider, fu
 
 def test_outsider_gets_404_on_acme_objects(login, outsider, function, instance, source):
     client = login(outsider)
-    for name, obj in [("catalog_function", function), ("runtime_functioninstance", instance),
-                      ("workspaces_source", source), ("workspaces_workspace", source.workspace)]:
+    for name, obj in [
+        ("catalog_function", function),
+        ("runtime_functioninstance", instance),
+        ("workspaces_source", source),
+        ("workspaces_workspace", source.workspace),
+    ]:
         for view in ("change", "delete", "history"):
             url = reverse(f"admin:{name}_{view}", args=[obj.pk])
             assert client.get(url).status_code == 404, url
@@ -57,10 +64,18 @@ def test_outsider_cannot_post_into_another_workspace(login, outsider, workspace)
 
 def _function_form(workspace, **overrides):
     data = {
-        "workspace": workspace.pk, "resource_type": "DESTINATION", "display_name": "From admin",
-        "description": "", "logo_url": "", "code": "", "batch_max_count": 20, "timeout_ms": 5000,
-        "setting_defs-TOTAL_FORMS": 0, "setting_defs-INITIAL_FORMS": 0,
-        "versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0,
+        "workspace": workspace.pk,
+        "resource_type": "DESTINATION",
+        "display_name": "From admin",
+        "description": "",
+        "logo_url": "",
+        "code": "",
+        "batch_max_count": 20,
+        "timeout_ms": 5000,
+        "setting_defs-TOTAL_FORMS": 0,
+        "setting_defs-INITIAL_FORMS": 0,
+        "versions-TOTAL_FORMS": 0,
+        "versions-INITIAL_FORMS": 0,
     }
     return {**data, **overrides}
 
@@ -86,21 +101,35 @@ def test_duplicate_name_is_a_clear_form_error(login, owner, workspace, function)
 
 
 def test_duplicate_setting_names_are_a_clear_form_error(login, owner, workspace):
-    form = _function_form(workspace, **{
-        "setting_defs-TOTAL_FORMS": 2,
-        "setting_defs-0-label": "API Key", "setting_defs-0-type": "STRING",
-        "setting_defs-1-label": "api key", "setting_defs-1-type": "STRING",
-    })
+    form = _function_form(
+        workspace,
+        **{
+            "setting_defs-TOTAL_FORMS": 2,
+            "setting_defs-0-label": "API Key",
+            "setting_defs-0-type": "STRING",
+            "setting_defs-1-label": "api key",
+            "setting_defs-1-type": "STRING",
+        },
+    )
     page = login(owner).post(reverse("admin:catalog_function_add"), form).content.decode()
     assert "is already used" in page and not Function.objects.exists()
 
 
 def test_invalid_instance_settings_are_clear_form_errors(login, owner, secret_instance):
     url = reverse("admin:runtime_functioninstance_add") + f"?function={secret_instance.function.pk}"
-    page = login(owner).post(url, {
-        "function": secret_instance.function.pk, "name": "Second",
-        "source": secret_instance.source.pk, "enabled": "on",
-    }).content.decode()
+    page = (
+        login(owner)
+        .post(
+            url,
+            {
+                "function": secret_instance.function.pk,
+                "name": "Second",
+                "source": secret_instance.source.pk,
+                "enabled": "on",
+            },
+        )
+        .content.decode()
+    )
     assert "This setting is required." in page
 
 

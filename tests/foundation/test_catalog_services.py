@@ -7,17 +7,26 @@ from catalog.services import function_create, function_save, function_version_re
 from catalog.templates import template_code
 from runtime.engine import sandbox
 
-KIND = {"SOURCE": "source", "DESTINATION": "destination",
-        "INSERT_DESTINATION": "insert_destination", "INSERT_SOURCE": "insert_source"}
+KIND = {
+    "SOURCE": "source",
+    "DESTINATION": "destination",
+    "INSERT_DESTINATION": "insert_destination",
+    "INSERT_SOURCE": "insert_source",
+}
 
 
 @pytest.mark.parametrize("resource_type", ResourceType.values)
 def test_create_fills_the_template_of_each_type(workspace, owner, resource_type):
-    function = function_create(workspace=workspace, resource_type=resource_type,
-                               display_name=f"T {resource_type}", created_by=owner)
+    function = function_create(
+        workspace=workspace, resource_type=resource_type, display_name=f"T {resource_type}", created_by=owner
+    )
     assert function.code == template_code(resource_type)
-    prefix = {"SOURCE": "sfnc_", "DESTINATION": "dfn_", "INSERT_DESTINATION": "ifnd_",
-              "INSERT_SOURCE": "ifns_"}[resource_type]
+    prefix = {
+        "SOURCE": "sfnc_",
+        "DESTINATION": "dfn_",
+        "INSERT_DESTINATION": "ifnd_",
+        "INSERT_SOURCE": "ifns_",
+    }[resource_type]
     assert function.public_id.startswith(prefix)
     assert function.latest_version.number == 1
     handlers = set(sandbox().check(function.code, KIND[resource_type]).handlers)
@@ -43,14 +52,23 @@ def test_source_template_emits_track_from_request_json(workspace):
 def _source_request(code, body):
     from runtime.sandbox import SandboxRequest
 
-    return SandboxRequest(code=code, kind="source", settings={},
-                          payload={"method": "POST", "headers": {"Content-Type": "application/json"},
-                                   "query": {}, "body": body})
+    return SandboxRequest(
+        code=code,
+        kind="source",
+        settings={},
+        payload={
+            "method": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "query": {},
+            "body": body,
+        },
+    )
 
 
 def test_every_save_makes_a_version(workspace, owner):
-    function = function_create(workspace=workspace, resource_type="DESTINATION", display_name="D",
-                               created_by=owner)
+    function = function_create(
+        workspace=workspace, resource_type="DESTINATION", display_name="D", created_by=owner
+    )
     code = "async function onTrack(event) { return 1 }"
     v2 = function_save(function=function, author=owner, code=code)
     v3 = function_save(function=function, author=owner, description="same code, new description")
@@ -62,8 +80,9 @@ def test_every_save_makes_a_version(workspace, owner):
 
 
 def test_save_snapshots_the_settings_schema(workspace):
-    function = function_create(workspace=workspace, resource_type="DESTINATION", display_name="D",
-                               settings=[])
+    function = function_create(
+        workspace=workspace, resource_type="DESTINATION", display_name="D", settings=[]
+    )
     version = function_save(function=function, settings=[{"label": "API Key", "sensitive": True}])
     assert version.settings_schema[0]["name"] == "apiKey"
     assert function.versions.get(number=1).settings_schema == []
@@ -80,23 +99,25 @@ def test_restore_copies_an_old_version_into_a_new_latest(workspace):
 def test_syntax_error_names_line_and_column(workspace):
     code = "async function onTrack(event) {\n  return event.;\n}\n"
     with pytest.raises(ValidationError) as exc:
-        function_create(workspace=workspace, resource_type="DESTINATION", display_name="Bad",
-                        code=code)
+        function_create(workspace=workspace, resource_type="DESTINATION", display_name="Bad", code=code)
     message = exc.value.message_dict["code"][0]
     assert message.startswith("SyntaxError") and "line 2" in message and "column" in message
 
 
 def test_missing_handler_is_rejected(workspace):
     with pytest.raises(ValidationError) as exc:
-        function_create(workspace=workspace, resource_type="SOURCE", display_name="No handler",
-                        code="async function onTrack(event) {}")
+        function_create(
+            workspace=workspace,
+            resource_type="SOURCE",
+            display_name="No handler",
+            code="async function onTrack(event) {}",
+        )
     assert "onRequest" in exc.value.message_dict["code"][0]
 
 
 def test_sloppy_mode_code_is_accepted(workspace):
     code = "counter = 0\nasync function onTrack(event) { counter++; undeclared = counter }"
-    function = function_create(workspace=workspace, resource_type="DESTINATION", display_name="S",
-                               code=code)
+    function = function_create(workspace=workspace, resource_type="DESTINATION", display_name="S", code=code)
     assert function.code == code
 
 
@@ -127,6 +148,7 @@ def test_code_calling_its_own_webhook_is_rejected(workspace, settings):
 
 def test_batch_max_count_is_bounded(workspace):
     with pytest.raises(ValidationError) as exc:
-        function_create(workspace=workspace, resource_type="DESTINATION", display_name="B",
-                        batch_max_count=401)
+        function_create(
+            workspace=workspace, resource_type="DESTINATION", display_name="B", batch_max_count=401
+        )
     assert "batch_max_count" in exc.value.message_dict

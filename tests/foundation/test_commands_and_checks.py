@@ -63,8 +63,14 @@ def test_node_check(settings):
 
 @pytest.mark.parametrize(
     ("url", "ok"),
-    [("redis://127.0.0.1:6379/0", True), ("", True), ("amqp://guest@localhost//", True),
-     ("redis://127.0.0.1:notaport/0", False), ("bogus://x", False), ("redis://", False)],
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("", True),
+        ("amqp://guest@localhost//", True),
+        ("redis://127.0.0.1:notaport/0", False),
+        ("bogus://x", False),
+        ("redis://", False),
+    ],
 )
 def test_broker_url_check(settings, url, ok):
     settings.CELERY_BROKER_URL = url
@@ -76,7 +82,10 @@ def _runfunction(tmp_path, code, *args):
     script.write_text(code)
     return subprocess.run(
         [sys.executable, "manage.py", "runfunction", str(script), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -84,22 +93,41 @@ def test_runfunction_destination_with_settings(tmp_path):
     (tmp_path / "e.json").write_text(json.dumps({"type": "track", "event": "Hi", "userId": "u"}))
     (tmp_path / "s.json").write_text(json.dumps({"greeting": "hello"}))
     proc = _runfunction(
-        tmp_path, "async function onTrack(e, s) { console.log(s.greeting); return e.event }",
-        "--type", "destination", "--event", str(tmp_path / "e.json"),
-        "--settings", str(tmp_path / "s.json"),
+        tmp_path,
+        "async function onTrack(e, s) { console.log(s.greeting); return e.event }",
+        "--type",
+        "destination",
+        "--event",
+        str(tmp_path / "e.json"),
+        "--settings",
+        str(tmp_path / "s.json"),
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert list(out) == ["status", "error", "returned", "events", "objects", "logs", "requests",
-                         "duration_ms"]
+    assert list(out) == [
+        "status",
+        "error",
+        "returned",
+        "events",
+        "objects",
+        "logs",
+        "requests",
+        "duration_ms",
+    ]
     assert out["status"] == "success" and out["returned"] == "Hi"
     assert out["logs"][0]["message"] == "hello"
 
 
 def test_runfunction_reports_a_thrown_error_with_exit_0(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({"headers": {}, "body": "{not json"}))
-    proc = _runfunction(tmp_path, "async function onRequest(r) { r.json() }",
-                        "--type", "source", "--request", str(tmp_path / "r.json"))
+    proc = _runfunction(
+        tmp_path,
+        "async function onRequest(r) { r.json() }",
+        "--type",
+        "source",
+        "--request",
+        str(tmp_path / "r.json"),
+    )
     out = json.loads(proc.stdout)
     assert proc.returncode == 0 and out["status"] == "error"
     assert out["error"]["type"] == "SyntaxError" and set(out["error"]) == {"type", "message"}
@@ -107,15 +135,24 @@ def test_runfunction_reports_a_thrown_error_with_exit_0(tmp_path):
 
 def test_runfunction_batch_array_runs_onbatch(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps([{"type": "track"}, {"type": "identify"}]))
-    proc = _runfunction(tmp_path, "async function onBatch(events) { return events.length }",
-                        "--type", "destination", "--event", str(tmp_path / "b.json"))
+    proc = _runfunction(
+        tmp_path,
+        "async function onBatch(events) { return events.length }",
+        "--type",
+        "destination",
+        "--event",
+        str(tmp_path / "b.json"),
+    )
     assert json.loads(proc.stdout)["returned"] == 2
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--type", "destination"], ["--type", "destination", "--event", "/nonexistent.json"],
-     ["--type", "nope"]],
+    [
+        ["--type", "destination"],
+        ["--type", "destination", "--event", "/nonexistent.json"],
+        ["--type", "nope"],
+    ],
 )
 def test_runfunction_usage_errors_exit_2(tmp_path, args):
     proc = _runfunction(tmp_path, "function onTrack() {}", *args)

@@ -45,7 +45,9 @@ def test_procfile_runs_web_worker_and_beat():
 def test_docker_compose_config_validates():
     proc = subprocess.run(
         ["docker", "compose", "-f", "docker/compose.yaml", "config", "-q"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         env={"SECRET_KEY": "x", "FIELD_ENCRYPTION_KEY": "y", "PATH": "/usr/bin:/bin:/usr/local/bin"},
     )
     assert proc.returncode == 0, proc.stderr

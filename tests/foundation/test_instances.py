@@ -17,13 +17,18 @@ SCHEMA = [
 
 @pytest.fixture
 def destination(workspace):
-    return function_create(workspace=workspace, resource_type="DESTINATION", display_name="Dest",
-                           settings=SCHEMA)
+    return function_create(
+        workspace=workspace, resource_type="DESTINATION", display_name="Dest", settings=SCHEMA
+    )
 
 
 def test_secret_is_encrypted_in_the_database(destination, source):
-    instance = instance_create(function=destination, name="d", source=source,
-                               settings={"apiKey": SECRET, "endpoint": "https://x.test"})
+    instance = instance_create(
+        function=destination,
+        name="d",
+        source=source,
+        settings={"apiKey": SECRET, "endpoint": "https://x.test"},
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT settings, encrypted_settings FROM runtime_functioninstance WHERE id = %s",
@@ -38,8 +43,12 @@ def test_secret_is_encrypted_in_the_database(destination, source):
 
 
 def test_update_without_the_secret_keeps_it(destination, source):
-    instance = instance_create(function=destination, name="d", source=source,
-                               settings={"apiKey": SECRET, "endpoint": "https://a.test"})
+    instance = instance_create(
+        function=destination,
+        name="d",
+        source=source,
+        settings={"apiKey": SECRET, "endpoint": "https://a.test"},
+    )
     instance_update(instance=instance, settings={"endpoint": "https://b.test"})
     instance.refresh_from_db()
     assert instance.all_settings() == {"apiKey": SECRET, "endpoint": "https://b.test"}
@@ -70,6 +79,7 @@ def test_destination_needs_a_source_of_its_workspace(destination, other_workspac
     assert "source" in exc.value.message_dict
     foreign = SourceFactory(workspace=other_workspace)
     with pytest.raises(ValidationError) as exc:
-        instance_create(function=destination, name="d", source=foreign,
-                        settings={"apiKey": "k", "endpoint": "e"})
+        instance_create(
+            function=destination, name="d", source=foreign, settings={"apiKey": "k", "endpoint": "e"}
+        )
     assert exc.value.message_dict["source"] == ["That source belongs to another workspace."]

@@ -27,8 +27,16 @@ def test_setting_name_from_label(label, name):
 
 def test_schema_fills_names_and_defaults():
     schema = settings_schema_validate([{"label": "API Key", "sensitive": True}])
-    assert schema == [{"name": "apiKey", "label": "API Key", "description": "", "type": "STRING",
-                       "required": False, "sensitive": True}]
+    assert schema == [
+        {
+            "name": "apiKey",
+            "label": "API Key",
+            "description": "",
+            "type": "STRING",
+            "required": False,
+            "sensitive": True,
+        }
+    ]
 
 
 def test_schema_keeps_an_explicit_name():
@@ -55,16 +63,46 @@ def test_schema_errors(definitions, fragment):
 
 
 SCHEMA = [
-    {"name": "apiKey", "label": "API Key", "type": "STRING", "required": True, "sensitive": True,
-     "description": ""},
-    {"name": "region", "label": "Region", "type": "STRING", "required": False, "sensitive": False,
-     "description": ""},
-    {"name": "debug", "label": "Debug", "type": "BOOLEAN", "required": False, "sensitive": False,
-     "description": ""},
-    {"name": "events", "label": "Events", "type": "ARRAY", "required": False, "sensitive": False,
-     "description": ""},
-    {"name": "mapping", "label": "Mapping", "type": "TEXT_MAP", "required": False,
-     "sensitive": False, "description": ""},
+    {
+        "name": "apiKey",
+        "label": "API Key",
+        "type": "STRING",
+        "required": True,
+        "sensitive": True,
+        "description": "",
+    },
+    {
+        "name": "region",
+        "label": "Region",
+        "type": "STRING",
+        "required": False,
+        "sensitive": False,
+        "description": "",
+    },
+    {
+        "name": "debug",
+        "label": "Debug",
+        "type": "BOOLEAN",
+        "required": False,
+        "sensitive": False,
+        "description": "",
+    },
+    {
+        "name": "events",
+        "label": "Events",
+        "type": "ARRAY",
+        "required": False,
+        "sensitive": False,
+        "description": "",
+    },
+    {
+        "name": "mapping",
+        "label": "Mapping",
+        "type": "TEXT_MAP",
+        "required": False,
+        "sensitive": False,
+        "description": "",
+    },
 ]
 
 

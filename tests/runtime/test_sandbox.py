@@ -31,7 +31,12 @@ def local_server():
             n = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(n).decode() if n else ""
             seen.append(
-                {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                }
             )
             if self.path.startswith("/redirect-meta"):
                 self.send_response(302)

@@ -51,51 +51,85 @@ class Command(BaseCommand):
 
     def _functions(self, workspace):
         specs = [
-            ("Demo Webhook", ResourceType.SOURCE, "source.js",
-             "Turns a JSON webhook into track events.", [
-                 {"label": "Default Event", "type": "STRING",
-                  "description": "Event name when the payload has none."}]),
-            (f"Demo Forwarder ({workspace.name})", ResourceType.DESTINATION, "destination.js",
-             "Posts track events to an endpoint.", [
-                 {"label": "Endpoint", "type": "STRING", "required": True,
-                  "description": "Where events are posted."},
-                 {"label": "API Key", "type": "STRING", "sensitive": True,
-                  "description": "Basic auth user name."}]),
+            (
+                "Demo Webhook",
+                ResourceType.SOURCE,
+                "source.js",
+                "Turns a JSON webhook into track events.",
+                [
+                    {
+                        "label": "Default Event",
+                        "type": "STRING",
+                        "description": "Event name when the payload has none.",
+                    }
+                ],
+            ),
+            (
+                f"Demo Forwarder ({workspace.name})",
+                ResourceType.DESTINATION,
+                "destination.js",
+                "Posts track events to an endpoint.",
+                [
+                    {
+                        "label": "Endpoint",
+                        "type": "STRING",
+                        "required": True,
+                        "description": "Where events are posted.",
+                    },
+                    {
+                        "label": "API Key",
+                        "type": "STRING",
+                        "sensitive": True,
+                        "description": "Basic auth user name.",
+                    },
+                ],
+            ),
         ]
         found = []
         for name, kind, filename, description, schema in specs:
             function = Function.objects.filter(workspace=workspace, display_name=name).first()
             if function is None:
                 function = function_create(
-                    workspace=workspace, resource_type=kind, display_name=name,
-                    description=description, code=(DEMO_DIR / filename).read_text(),
-                    settings=schema, created_by=workspace.memberships.first().user,
+                    workspace=workspace,
+                    resource_type=kind,
+                    display_name=name,
+                    description=description,
+                    code=(DEMO_DIR / filename).read_text(),
+                    settings=schema,
+                    created_by=workspace.memberships.first().user,
                 )
             found.append(function)
         return found
 
     def _instances(self, source_fn, dest_fn):
         source_instance = source_fn.instances.first() or instance_create(
-            function=source_fn, name="Demo webhook source",
+            function=source_fn,
+            name="Demo webhook source",
             settings={"defaultEvent": "Demo Event"},
         )
         if not dest_fn.instances.exists():
             instance_create(
-                function=dest_fn, name="Demo forwarder", source=source_instance.source,
+                function=dest_fn,
+                name="Demo forwarder",
+                source=source_instance.source,
                 settings={"endpoint": "https://example.com/collect", "apiKey": "demo-secret"},
             )
         return source_instance.source
 
     def _print(self, base_url, password, source):
         hook = f"{base_url}/hooks/{source.webhook_token}"
-        login = f"{USERNAME} / {password}" if password else (
-            f"{USERNAME} (password printed when it was created; "
-            f"reset it with `manage.py changepassword {USERNAME}`)"
+        login = (
+            f"{USERNAME} / {password}"
+            if password
+            else (
+                f"{USERNAME} (password printed when it was created; "
+                f"reset it with `manage.py changepassword {USERNAME}`)"
+            )
         )
         self.stdout.write(
             "\nDemo data ready.\n"
             f"  Admin:   {base_url}/admin/\n"
             f"  Login:   {login}\n"
             f"  Webhook: curl -X POST '{hook}' -H 'Content-Type: application/json' "
-            "-d '{\"event\": \"Order Completed\", \"userId\": \"u-1\", \"properties\": {\"total\": 42}}'\n"
+            '-d \'{"event": "Order Completed", "userId": "u-1", "properties": {"total": 42}}\'\n'
         )

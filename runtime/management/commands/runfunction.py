@@ -29,14 +29,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE.js")
         parser.add_argument("--type", required=True, choices=TYPES, dest="kind")
-        parser.add_argument("--event", metavar="FILE.json",
-                            help="An event object, or a JSON array to run onBatch.")
-        parser.add_argument("--request", metavar="FILE.json",
-                            help='{"method", "headers", "query", "body"} for source functions.')
+        parser.add_argument(
+            "--event", metavar="FILE.json", help="An event object, or a JSON array to run onBatch."
+        )
+        parser.add_argument(
+            "--request",
+            metavar="FILE.json",
+            help='{"method", "headers", "query", "body"} for source functions.',
+        )
         # manage.py passes the documented `--settings FILE.json` on under this name, since
         # Django itself claims --settings for the settings module.
-        parser.add_argument("--function-settings", metavar="FILE.json", dest="values_file",
-                            help="Setting values (an object); `--settings FILE.json` also works.")
+        parser.add_argument(
+            "--function-settings",
+            metavar="FILE.json",
+            dest="values_file",
+            help="Setting values (an object); `--settings FILE.json` also works.",
+        )
         parser.add_argument("--timeout-ms", type=int, default=settings.FUNCTIONS_DEFAULT_TIMEOUT_MS)
 
     def run_from_argv(self, argv):
@@ -54,9 +62,15 @@ class Command(BaseCommand):
             raise UsageError("--settings must hold a JSON object")
         if not 1 <= timeout_ms <= 60000:
             raise UsageError("--timeout-ms must be between 1 and 60000")
-        result = sandbox().run(SandboxRequest(
-            code=code, kind=kind, payload=payload, settings=values, timeout_ms=timeout_ms,
-        ))
+        result = sandbox().run(
+            SandboxRequest(
+                code=code,
+                kind=kind,
+                payload=payload,
+                settings=values,
+                timeout_ms=timeout_ms,
+            )
+        )
         self.stdout.write(json.dumps(_output(result.to_dict())))
 
     def _payload(self, kind, event, request):
@@ -69,9 +83,13 @@ class Command(BaseCommand):
             unknown = set(raw) - {"method", "headers", "query", "body", "url"}
             if unknown:
                 raise UsageError(f"--request has unknown keys: {', '.join(sorted(unknown))}")
-            return {"method": raw.get("method", "POST"), "headers": raw.get("headers") or {},
-                    "query": raw.get("query") or {}, "body": raw.get("body", {}),
-                    **({"url": raw["url"]} if raw.get("url") else {})}
+            return {
+                "method": raw.get("method", "POST"),
+                "headers": raw.get("headers") or {},
+                "query": raw.get("query") or {},
+                "body": raw.get("body", {}),
+                **({"url": raw["url"]} if raw.get("url") else {}),
+            }
         if request:
             raise UsageError(f"{kind} functions take --event, not --request")
         if not event:
@@ -104,4 +122,3 @@ def _output(result: dict) -> dict:
         {k: r.get(k) for k in ("method", "url", "status", "duration_ms")} for r in out["requests"] or []
     ]
     return out
-
