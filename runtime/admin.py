@@ -10,6 +10,7 @@ from catalog.validation import MASK, instance_settings_validate
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
+from .admin_views import instance_tabs_context
 from .models import Deployment, ErrorLog, FunctionInstance
 from .services import instance_create, instance_delete, instance_schema, instance_update
 
@@ -106,7 +107,10 @@ class InstanceForm(forms.ModelForm):
 
 @admin.register(FunctionInstance)
 class FunctionInstanceAdmin(ScopedAdmin):
+    """Connect Source / Connect destination, and instance pages (settings, Errors, Event delivery)."""
+
     form = InstanceForm
+    change_form_template = "admin/runtime/functioninstance/change_form.html"
     list_display = ["name", "function", "source", "enabled", "running_version", "deployed_at"]
     list_filter = ["enabled", "function__resource_type"]
     search_fields = ["name", "public_id", "function__display_name"]
@@ -212,7 +216,23 @@ class FunctionInstanceAdmin(ScopedAdmin):
         url = obj.source.webhook_url if obj.source_id else None
         if not url or obj.function.resource_type != ResourceType.SOURCE:
             return "-"
-        return format_html("<code>{}</code>", url)
+        return format_html(
+            '<div class="fn-copy"><code id="fn-webhook-url">{}</code>'
+            '<button type="button" class="fn-copy-btn" data-copy="#fn-webhook-url">Copy</button></div>',
+            url,
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(instance_tabs_context(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Stay on the new instance: it shows the webhook URL (source functions) and the tabs.
+        if "_addanother" not in request.POST and "_popup" not in request.POST:
+            request.POST = request.POST.copy()
+            request.POST["_continue"] = "1"
+        return super().response_add(request, obj, post_url_continue)
 
     @admin.display(description="Settings")
     def masked_settings(self, obj):

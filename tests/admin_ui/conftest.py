@@ -1,0 +1,73 @@
+"""Fixtures for the admin editor tests: a Playwright-driven Debian chromium and screenshots.
+
+Browser tests skip when chromium is missing, except under REQUIRE_SERVICES=1 (CI), where a
+missing browser is a failure.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to run
+# beside it otherwise.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    return path if os.path.exists(path) else shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    path = chromium_path()
+    if path is None:
+        message = "chromium is not installed (set CHROMIUM_PATH or apt-get install chromium)"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    # The sandbox's egress allow-list in settings_test names 127.0.0.1, not "localhost".
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def browser_page(chromium, live_server):
+    """A fresh browser context on the live server; yields (page, login(user), shot(name))."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def login(user, password="pw-for-tests-1"):
+        page.goto("/admin/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#user-tools")
+
+    def shot(name):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    yield page, login, shot
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
