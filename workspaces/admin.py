@@ -315,6 +315,14 @@ class AccessTokenAdmin(ScopedAdmin):
     def can_change(self, request, obj):
         return permissions.is_owner(request.user, obj.workspace)
 
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return self.has_module_permission(request)
+        return self.can_change(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         # A token is immutable once made: revoke it and create another.
         if obj is None:

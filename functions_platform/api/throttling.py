@@ -15,6 +15,10 @@ from rest_framework.throttling import BaseThrottle
 WINDOW_SECONDS = 60
 
 
+def clock() -> float:
+    return time.time()
+
+
 def limit_per_minute() -> int:
     return int(getattr(settings, "API_RATE_LIMIT_PER_MINUTE", 600))
 
@@ -26,9 +30,9 @@ class TokenRateThrottle(BaseThrottle):
         token = request.auth
         if token is None:
             return True
-        now = time.time()
+        now = clock()
         window = int(now // WINDOW_SECONDS)
-        key = f"api-rate:{token.pk}:{window}"
+        key = f"api-rate:{token.prefix}:{token.pk}:{window}"
         # add() is a no-op when the key exists, so concurrent first calls do not reset the count.
         cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
         consumed = cache.incr(key)
