@@ -221,8 +221,9 @@ class FunctionAdmin(ScopedAdmin):
                 "batch_max_count",
                 "timeout_ms",
             ]
-        code = "code" if self.can_change(request, obj) else "code_view"
-        return [
+        editable = self.can_change(request, obj)
+        code = "code" if editable else "code_view"
+        fields = [
             "public_id",
             "workspace",
             "resource_type",
@@ -235,6 +236,7 @@ class FunctionAdmin(ScopedAdmin):
             "connect_link",
             "history_link",
         ]
+        return fields if editable else [f for f in fields if f != "connect_link"]
 
     def get_fieldsets(self, request, obj=None):
         fields = self.get_fields(request, obj)

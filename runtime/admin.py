@@ -26,15 +26,25 @@ def setting_field(item: dict, *, has_secret: bool) -> forms.Field:
     if item["sensitive"]:
         hint = "Encrypted. Leave empty to keep the stored value." if has_secret else "Encrypted."
         return forms.CharField(
-            label=label, required=False, help_text=f"{help_text} {hint}".strip(),
+            label=label,
+            required=False,
+            help_text=f"{help_text} {hint}".strip(),
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         )
     if kind == SettingType.ARRAY:
-        return forms.CharField(label=label, required=False, widget=forms.Textarea({"rows": 3}),
-                               help_text=f"{help_text} One value per line.".strip())
+        return forms.CharField(
+            label=label,
+            required=False,
+            widget=forms.Textarea({"rows": 3}),
+            help_text=f"{help_text} One value per line.".strip(),
+        )
     if kind == SettingType.TEXT_MAP:
-        return forms.CharField(label=label, required=False, widget=forms.Textarea({"rows": 3}),
-                               help_text=f"{help_text} One key=value per line.".strip())
+        return forms.CharField(
+            label=label,
+            required=False,
+            widget=forms.Textarea({"rows": 3}),
+            help_text=f"{help_text} One key=value per line.".strip(),
+        )
     return forms.CharField(label=label, help_text=help_text, required=False)
 
 
@@ -128,10 +138,13 @@ class FunctionInstanceAdmin(ScopedAdmin):
         return permissions.can_configure_instance(request.user, obj)
 
     def can_add(self, request):
-        return (permissions.functions_administered(request.user).exists()
-                and permissions.sources_administered(request.user).exists()) or (
+        return (
+            permissions.functions_administered(request.user).exists()
+            and permissions.sources_administered(request.user).exists()
+        ) or (
             permissions.functions_administered(request.user)
-            .filter(resource_type=ResourceType.SOURCE).exists()
+            .filter(resource_type=ResourceType.SOURCE)
+            .exists()
         )
 
     def _function_for(self, request, obj):
@@ -245,14 +258,21 @@ class FunctionInstanceAdmin(ScopedAdmin):
         values = form.cleaned_data.get("settings_values", {})
         if change:
             instance_update(
-                instance=obj, actor=request.user, name=obj.name, enabled=obj.enabled,
+                instance=obj,
+                actor=request.user,
+                name=obj.name,
+                enabled=obj.enabled,
                 settings=values if form.schema else None,
             )
             return
         created = instance_create(
-            function=obj.function, name=obj.name, source=form.cleaned_data.get("source"),
-            destination=form.cleaned_data.get("destination"), settings=values,
-            enabled=obj.enabled, created_by=request.user,
+            function=obj.function,
+            name=obj.name,
+            source=form.cleaned_data.get("source"),
+            destination=form.cleaned_data.get("destination"),
+            settings=values,
+            enabled=obj.enabled,
+            created_by=request.user,
         )
         obj.pk, obj.source, obj._state.adding = created.pk, created.source, False
 
@@ -268,14 +288,35 @@ class DeploymentWorkspaceFilter(WorkspaceFilter):
 class DeploymentAdmin(ScopedAdmin):
     """Deployment status per instance (read-only: rows are written by the deploy services)."""
 
-    list_display = ["instance", "function", "version_label", "status", "short_error", "requested_by",
-                    "created_at", "finished_at"]
+    list_display = [
+        "instance",
+        "function",
+        "version_label",
+        "status",
+        "short_error",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = [DeploymentWorkspaceFilter, "status"]
-    search_fields = ["instance__name", "instance__public_id", "version__public_id",
-                     "instance__function__display_name"]
+    search_fields = [
+        "instance__name",
+        "instance__public_id",
+        "version__public_id",
+        "instance__function__display_name",
+    ]
     list_select_related = ["instance__function", "version", "requested_by"]
-    readonly_fields = ["instance", "function", "version_label", "status", "error", "requested_by",
-                       "created_at", "started_at", "finished_at"]
+    readonly_fields = [
+        "instance",
+        "function",
+        "version_label",
+        "status",
+        "error",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
     fields = readonly_fields
 
     def visible(self, request):
@@ -317,4 +358,3 @@ class ErrorLogAdmin(ScopedAdmin):
 
     def has_add_permission(self, request):
         return False
-

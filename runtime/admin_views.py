@@ -40,7 +40,14 @@ def _delivery(instance, since) -> tuple[dict, list[dict]]:
     series_of = getattr(selectors, "delivery_series", None)
     if summary_of is None or series_of is None:
         return dict(EMPTY_SUMMARY), []
-    return summary_of(instance=instance, since=since), series_of(instance=instance, since=since)
+    summary = _with_final_failures(summary_of(instance=instance, since=since))
+    return summary, [_with_final_failures(p) for p in series_of(instance=instance, since=since)]
+
+
+def _with_final_failures(figures: dict) -> dict:
+    # Rejected and unsupported events failed for good too; the tab counts them as failed.
+    failed = sum(figures.get(name, 0) for name in ("failed", "rejected", "unsupported"))
+    return {**figures, "failed": failed}
 
 
 def _p95_label(value) -> str:
@@ -65,7 +72,15 @@ def delivery_chart(series: list[dict]) -> dict:
             height = point.get(kind, 0) * scale
             if height:
                 base -= height
-                bars.append({"x": round(x, 1), "y": round(base, 1), "w": round(max(slot - 2, 1), 1),
-                             "h": round(height, 1), "kind": kind, "count": point.get(kind, 0),
-                             "bucket": point["bucket"]})
+                bars.append(
+                    {
+                        "x": round(x, 1),
+                        "y": round(base, 1),
+                        "w": round(max(slot - 2, 1), 1),
+                        "h": round(height, 1),
+                        "kind": kind,
+                        "count": point.get(kind, 0),
+                        "bucket": point["bucket"],
+                    }
+                )
     return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": peak}
