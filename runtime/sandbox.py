@@ -5,7 +5,9 @@ child per process, started lazily, spoken to with newline-delimited JSON over it
 stdin/stdout. A reader thread dispatches replies by request id, so calls from many
 threads can be in flight at once. If the host dies, it is restarted and the calls
 that were in flight are replayed one at a time in the fresh host; a call that kills
-the host again on its own is the culprit and gets ``MemoryLimit``. See docs/sandbox.md.
+the host again on its own is the culprit and gets ``MemoryLimit``; a function that is
+the culprit of ``crash_strikes`` such crashes within ``crash_window_s`` is quarantined
+for ``quarantine_s`` (circuit breaker). See docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 100
 GRACE_S = 2.0  # Python-side hard deadline = host deadline + grace
 STARTUP_TIMEOUT_S = 10.0
+# run_batch: whole-batch deadline = min(MAX_TIMEOUT_MS, timeout_ms + len(events) * this)
+BATCH_EVENT_ALLOWANCE_MS = 250
+# circuit breaker for host crashes: strikes within a window -> quarantine
+CRASH_STRIKES = 2
+CRASH_WINDOW_S = 300.0
+QUARANTINE_S = 600.0
 
 
 class SandboxUnavailable(RuntimeError):
@@ -113,11 +121,13 @@ class _Call:
         "solo",
         "hard_timeout",
         "op",
+        "breaker",
     )
 
-    def __init__(self, op: str, line: str, timeout_s: float, key: str | None):
+    def __init__(self, op: str, line: str, timeout_s: float, key: str | None, breaker: str | None = None):
         self.id = 0
         self.op = op
+        self.breaker = breaker  # circuit-breaker key of the function (None: not counted)
         self.line = line
         self.done = threading.Event()
         self.reply: dict | None = None
@@ -151,6 +161,9 @@ class Sandbox:
         egress_allow: str = "",
         max_warm: int = 500,
         env: dict | None = None,
+        crash_strikes: int = CRASH_STRIKES,
+        crash_window_s: float = CRASH_WINDOW_S,
+        quarantine_s: float = QUARANTINE_S,
     ):
         self.node_binary = node_binary
         self.host_dir = host_dir
@@ -164,7 +177,18 @@ class Sandbox:
         self._next_id = 0
         self._closed = False
         self._node_checked = False
-        self._code_hashes: dict[str, str] = {}  # code -> its encoded JSON fragment
+        self._code_hashes: dict[str, tuple[str, str]] = {}  # code -> (JSON fragment, sha256)
+        self.batch_event_allowance_ms = int(
+            self.extra_env.get("SANDBOX_BATCH_EVENT_ALLOWANCE_MS", BATCH_EVENT_ALLOWANCE_MS)
+        )
+        # circuit breaker: function key -> monotonic times of crashes it was found guilty of;
+        # function key -> (monotonic end of quarantine, wall-clock end for messages)
+        self.crash_strikes = crash_strikes
+        self.crash_window_s = crash_window_s
+        self.quarantine_s = quarantine_s
+        self._breaker_lock = threading.Lock()
+        self._strikes: dict[str, list[float]] = {}
+        self._quarantine: dict[str, tuple[float, float]] = {}
 
     # ---- process management -------------------------------------------------------
     @property
@@ -198,6 +222,7 @@ class Sandbox:
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "FUNCTIONS_EGRESS_ALLOW": self.egress_allow or "",
             "SANDBOX_MAX_WARM": str(self.max_warm),
+            "SANDBOX_BATCH_EVENT_ALLOWANCE_MS": str(BATCH_EVENT_ALLOWANCE_MS),
             "NODE_ENV": "production",
         }
         env.update({str(k): str(v) for k, v in self.extra_env.items()})
@@ -298,6 +323,7 @@ class Sandbox:
                     )
                 elif call.solo:
                     # It killed a fresh host on its own: it is the culprit.
+                    self._record_crash(call.breaker)
                     call.finish(
                         {
                             "result": _error_result(
@@ -374,10 +400,80 @@ class Sandbox:
             "result": _error_result("Timeout", "Function timed out (sandbox host unresponsive)").to_dict()
         }
 
+    # ---- circuit breaker -----------------------------------------------------------------
+    @staticmethod
+    def _breaker_key(instance_key: str | None, code_hash: str) -> str:
+        # Per instance when there is one (tenants sharing a template's code are not
+        # penalised for each other's data), else per code.
+        return f"instance:{instance_key}" if instance_key is not None else f"code:{code_hash}"
+
+    def _record_crash(self, key: str | None) -> None:
+        if key is None or self.crash_strikes <= 0:
+            return
+        now = time.monotonic()
+        with self._breaker_lock:
+            strikes = [t for t in self._strikes.get(key, []) if now - t < self.crash_window_s]
+            strikes.append(now)
+            if len(strikes) >= self.crash_strikes:
+                self._quarantine[key] = (now + self.quarantine_s, time.time() + self.quarantine_s)
+                self._strikes.pop(key, None)
+            else:
+                self._strikes[key] = strikes
+            if len(self._strikes) > 10000:  # bounded: forget the oldest keys
+                for k in list(self._strikes)[:5000]:
+                    del self._strikes[k]
+
+    def _quarantined(self, key: str) -> SandboxResult | None:
+        with self._breaker_lock:
+            q = self._quarantine.get(key)
+            if q is None:
+                return None
+            if time.monotonic() >= q[0]:
+                del self._quarantine[key]
+                return None
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(q[1]))
+        return _error_result(
+            "MemoryLimit",
+            f"Function is quarantined until {until}: it crashed the sandbox (memory limit exceeded) "
+            f"{self.crash_strikes} times within {int(self.crash_window_s)} s; it was not run",
+        )
+
+    def quarantined(self) -> dict[str, float]:
+        """Quarantined function keys -> seconds of quarantine left."""
+        now = time.monotonic()
+        with self._breaker_lock:
+            return {k: round(v[0] - now, 1) for k, v in self._quarantine.items() if v[0] > now}
+
+    def release_quarantine(self, key: str | None = None) -> None:
+        """Ends the quarantine (and forgets the strikes) of one key, or of all keys."""
+        with self._breaker_lock:
+            if key is None:
+                self._quarantine.clear()
+                self._strikes.clear()
+            else:
+                self._quarantine.pop(key, None)
+                self._strikes.pop(key, None)
+
     # ---- public API -------------------------------------------------------------------
+    def _code_part(self, code: str) -> tuple[str, str]:
+        cached = self._code_hashes.get(code)
+        if cached is None:
+            code_hash = hashlib.sha256(code.encode()).hexdigest()
+            cached = (',"code":' + json.dumps(code) + ',"code_hash":"' + code_hash + '"', code_hash)
+            if len(self._code_hashes) > 1000:
+                self._code_hashes.clear()
+            self._code_hashes[code] = cached
+        return cached
+
     def _prepare(self, req: SandboxRequest) -> _Call | SandboxResult:
         if req.kind not in KINDS:
             return _error_result("InvalidRequest", f"unknown function kind {req.kind!r}")
+        code_part, code_hash = self._code_part(req.code)
+        breaker = self._breaker_key(req.instance_key, code_hash)
+        if self._quarantine:
+            q = self._quarantined(breaker)
+            if q is not None:
+                return q
         try:
             payload = json.dumps(req.payload, separators=(",", ":"), ensure_ascii=False)
             settings = json.dumps(
@@ -390,13 +486,6 @@ class Sandbox:
         if _too_deep(req.payload, MAX_DEPTH) or _too_deep(req.settings, MAX_DEPTH):
             return _error_result("PayloadTooDeep", f"payload nested deeper than {MAX_DEPTH} levels")
         timeout_ms = int(min(max(1, req.timeout_ms or DEFAULT_TIMEOUT_MS), MAX_TIMEOUT_MS))
-        code_part = self._code_hashes.get(req.code)
-        if code_part is None:
-            code_hash = hashlib.sha256(req.code.encode()).hexdigest()
-            code_part = ',"code":' + json.dumps(req.code) + ',"code_hash":"' + code_hash + '"'
-            if len(self._code_hashes) > 1000:
-                self._code_hashes.clear()
-            self._code_hashes[req.code] = code_part
         line = (
             '{"id":0,"op":"run","kind":'
             + json.dumps(req.kind)
@@ -411,7 +500,7 @@ class Sandbox:
             + str(timeout_ms)
             + "}\n"
         )
-        return _Call("run", line, timeout_ms / 1000.0, req.instance_key)
+        return _Call("run", line, timeout_ms / 1000.0, req.instance_key, breaker)
 
     @staticmethod
     def _to_result(reply: dict) -> SandboxResult:
@@ -469,6 +558,84 @@ class Sandbox:
             else:
                 out.append(self._to_result(self._wait(p)))
         return out
+
+    def run_batch(self, request: SandboxRequest) -> list[SandboxResult]:
+        """Runs each event of ``request.payload`` (a list) through its per-type handler.
+
+        Destination / insert semantics per event (dispatch by ``event.type``; never
+        ``onBatch``), sequentially, in one host message and one isolate crossing. Returns
+        one SandboxResult per event, in input order, each with its own logs and fetch
+        trace. Each event has ``timeout_ms`` from its own start; the whole batch has
+        ``min(60 s, timeout_ms + len(events) * 250 ms)``. If an event times out (or hits
+        the memory limit) the isolate is disposed: the events before it keep their
+        results, it gets the error, and the events after it get the same error type with
+        a "Not run" message. Events not started by the batch deadline get ``Timeout``.
+        """
+        events = request.payload
+        if not isinstance(events, (list, tuple)):
+            raise TypeError("run_batch: request.payload must be a list of events")
+        n = len(events)
+        if n == 0:
+            return []
+        if request.kind not in KINDS or request.kind == "source":
+            msg = (
+                f"unknown function kind {request.kind!r}"
+                if request.kind not in KINDS
+                else "run_batch is for destination and insert functions"
+            )
+            return [_error_result("InvalidRequest", msg) for _ in range(n)]
+        code_part, code_hash = self._code_part(request.code)
+        breaker = self._breaker_key(request.instance_key, code_hash)
+        if self._quarantine:
+            q = self._quarantined(breaker)
+            if q is not None:
+                return [q] * n
+        try:
+            payload = json.dumps(list(events), separators=(",", ":"), ensure_ascii=False)
+            settings = json.dumps(
+                request.settings if request.settings is not None else {},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+        except (TypeError, ValueError) as e:
+            err = _error_result("InvalidEventPayload", f"payload is not JSON-serialisable: {e}")
+            return [err] * n
+        if len(payload) + len(settings) > MAX_PAYLOAD_BYTES:
+            return [_error_result("PayloadTooLarge", f"batch payload over {MAX_PAYLOAD_BYTES} bytes")] * n
+        if _too_deep(list(events), MAX_DEPTH + 1) or _too_deep(request.settings, MAX_DEPTH):
+            return [_error_result("PayloadTooDeep", f"payload nested deeper than {MAX_DEPTH} levels")] * n
+        timeout_ms = int(min(max(1, request.timeout_ms or DEFAULT_TIMEOUT_MS), MAX_TIMEOUT_MS))
+        batch_ms = min(MAX_TIMEOUT_MS, timeout_ms + n * self.batch_event_allowance_ms)
+        line = (
+            '{"id":0,"op":"run_batch","kind":'
+            + json.dumps(request.kind)
+            + code_part
+            + ',"payload":'
+            + json.dumps(payload)
+            + ',"settings":'
+            + json.dumps(settings)
+            + ',"instance_key":'
+            + json.dumps(request.instance_key)
+            + ',"timeout_ms":'
+            + str(timeout_ms)
+            + ',"count":'
+            + str(n)
+            + "}\n"
+        )
+        call = _Call("run_batch", line, batch_ms / 1000.0, request.instance_key, breaker)
+        with self._lock:
+            self._send_locked(call)
+        reply = self._wait(call)
+        results = reply.get("results")
+        if isinstance(results, list) and len(results) == n:
+            return [self._to_result(r) for r in results]
+        # One result for the whole batch: host killed (Timeout), crash culprit
+        # (MemoryLimit), sandbox closed, or a protocol error.
+        if "result" not in reply:
+            reply = {
+                "result": _error_result("InternalError", str(reply.get("error") or "bad reply")).to_dict()
+            }
+        return [self._to_result(reply) for _ in range(n)]
 
     def check(self, code: str, kind: str) -> CheckResult:
         if kind not in KINDS:

@@ -22,6 +22,8 @@ const CONFIG = {
   fetchMaxCalls: num('SANDBOX_FETCH_MAX_CALLS', 50),
   hashMaxBytes: num('SANDBOX_HASH_MAX_BYTES', 16 * 1024 * 1024),
   checkTimeoutMs: num('SANDBOX_CHECK_TIMEOUT_MS', 1000),
+  // run_batch: whole-batch deadline = min(maxTimeoutMs, timeout_ms + count * this)
+  batchEventAllowanceMs: num('SANDBOX_BATCH_EVENT_ALLOWANCE_MS', 250),
 };
 const policy = new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || '');
 
@@ -105,15 +107,18 @@ class Entry {
     jail.setSync('__sb_hash', new ivm.Callback(hostHash));
     jail.setSync('__sb_random', new ivm.Callback(hostRandom));
     jail.setSync('__sb_uuid', new ivm.Callback(() => crypto.randomUUID()));
-    jail.setSync('__sb_fetch', new ivm.Callback((opId, specJson) => self.startFetch(opId, specJson), { ignored: true }));
-    jail.setSync('__sb_timer', new ivm.Callback((id, ms, repeat) => self.startTimer(id, ms, repeat), { ignored: true }));
-    jail.setSync('__sb_clear', new ivm.Callback((id) => self.clearTimer(id), { ignored: true }));
+    jail.setSync('__sb_fetch', new ivm.Callback((opId, specJson, ev, evDeadline) => self.startFetch(opId, specJson, ev, evDeadline), { ignored: true }));
+    jail.setSync('__sb_timer', new ivm.Callback((id, ms, repeat, ev, evDeadline) => self.startTimer(id, ms, repeat, ev, evDeadline), { ignored: true }));
+    jail.setSync('__sb_clear', new ivm.Callback((id, ev) => self.clearTimer(id, ev), { ignored: true }));
+    jail.setSync('__sb_evend', new ivm.Callback((ev) => self.endEvent(ev), { ignored: true }));
+    jail.setSync('__sb_evdone', new ivm.Callback((ev, json) => self.eventDone(ev, json), { ignored: true }));
     runLib(isolate, context, 'shim', SHIM_SRC);
     for (const [name, wanted] of LIBS) {
       if (wanted(this.code, this.kind)) runLib(isolate, context, name, libSources[name]);
     }
     const internals = jail.getSync('__sbInternals', { reference: true });
     this.invokeRef = internals.getSync('invoke', { reference: true });
+    this.invokeBatchRef = internals.getSync('invokeBatch', { reference: true });
     this.settleRef = internals.getSync('settle', { reference: true });
     const setResolverRef = internals.getSync('setResolver', { reference: true });
     internals.release();
@@ -153,28 +158,64 @@ class Entry {
       .catch(() => {});
   }
 
-  startTimer(id, ms, repeat) {
+  // Per-call state (timers, fetch trace and count, deadline): the call itself, or for
+  // run_batch the state of the batch event `ev` that started the operation.
+  stateOf(call, ev, evDeadline) {
+    if (!call.events || !(ev >= 0) || ev >= call.count) return call;
+    let st = call.events[ev];
+    if (!st) {
+      const dl = Number(evDeadline) > 0 ? Math.min(Number(evDeadline), call.deadline) : call.deadline;
+      st = call.events[ev] = newOpState(dl);
+    }
+    return st;
+  }
+
+  startTimer(id, ms, repeat, ev, evDeadline) {
     const call = this.current;
     if (!call) return;
-    if (Date.now() + ms > call.deadline) return; // would fire after the deadline: never fires
+    const st = this.stateOf(call, ev, evDeadline);
+    if (Date.now() + ms > st.deadline) return; // would fire after the deadline: never fires
     const fire = () => {
       if (this.current !== call) return;
-      if (!repeat) call.timers.delete(id);
+      if (!repeat) st.timers.delete(id);
       this.settle('timer', id, true, null);
     };
-    call.timers.set(id, repeat ? setInterval(fire, ms) : setTimeout(fire, ms));
+    st.timers.set(id, repeat ? setInterval(fire, ms) : setTimeout(fire, ms));
   }
 
-  clearTimer(id) {
+  clearTimer(id, ev) {
     const call = this.current;
     if (!call) return;
-    const h = call.timers.get(id);
-    if (h !== undefined) { clearTimeout(h); clearInterval(h); call.timers.delete(id); }
+    const st = this.stateOf(call, ev, 0);
+    const h = st.timers.get(id);
+    if (h !== undefined) { clearTimeout(h); clearInterval(h); st.timers.delete(id); }
   }
 
-  startFetch(opId, specJson) {
+  // run_batch: event `ev` finished with timers or fetches still pending: cancel them.
+  endEvent(ev) {
     const call = this.current;
-    if (!call) return;
+    if (!call || !call.events) return;
+    const st = call.events[ev];
+    if (st) cancelOps(st);
+  }
+
+  // run_batch: event `ev` finished; its result JSON (with its own logs) is kept here so
+  // that it survives the isolate being killed later in the batch.
+  eventDone(ev, json) {
+    const call = this.current;
+    if (!call || !call.events || !(ev >= 0) || ev >= call.count || typeof json !== 'string') return;
+    const now = process.hrtime.bigint();
+    call.results[ev] = json;
+    call.doneAt[ev] = now;
+    call.doneCount = ev + 1;
+    // The next event starts now: it gets its own timeout_ms (within the batch deadline).
+    call.evDeadline = Math.min(call.deadline, Date.now() + call.timeoutMs);
+  }
+
+  startFetch(opId, specJson, ev, evDeadline) {
+    const call0 = this.current;
+    if (!call0) return;
+    const call = this.stateOf(call0, ev, evDeadline);
     let spec;
     try { spec = JSON.parse(specJson); } catch (e) { return; }
     const method = String(spec.method || 'GET').toUpperCase();
@@ -199,12 +240,22 @@ class Entry {
     }).then((r) => {
       trace.status = r.status;
       trace.duration_ms = Date.now() - started;
-      if (this.current === call) this.settle('fetch', opId, true, JSON.stringify(r));
+      if (this.current === call0) this.settle('fetch', opId, true, JSON.stringify(r));
     }, (e) => {
-      if (this.current === call) reject(e.message, e.type, e.code);
+      if (this.current === call0) reject(e.message, e.type, e.code);
       else { trace.error = e.message; trace.duration_ms = Date.now() - started; }
     });
   }
+}
+
+function newOpState(deadline) {
+  return { deadline, timers: new Map(), httpReqs: new Set(), requests: [], fetchCount: 0 };
+}
+
+function cancelOps(st) {
+  for (const h of st.timers.values()) { clearTimeout(h); clearInterval(h); }
+  st.timers.clear();
+  for (const r of st.httpReqs) r.destroy();
 }
 
 function hostHash(alg, key, parts, outEnc) {
@@ -272,8 +323,11 @@ setInterval(() => {
   if (!running.size) return;
   const now = Date.now();
   for (const call of running) {
-    if (now >= call.deadline && !call.timedOut) {
+    if (call.timedOut) continue;
+    // run_batch calls also have a per-event deadline (evDeadline), moved on by eventDone.
+    if (now >= call.deadline || (call.events && now >= call.evDeadline)) {
       call.timedOut = true;
+      call.batchDeadlineHit = now >= call.deadline;
       call.entry.dispose();
     }
   }
@@ -355,11 +409,135 @@ async function execute(entry, msg) {
   return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}}`;
 }
 
+// run_batch: every event of msg.payload (a JSON array of msg.count events) to its per-type
+// handler, sequentially, in one apply. Each event has its own deadline (timeout_ms from
+// its start); the whole batch has min(maxTimeoutMs, timeout_ms + count * allowance).
+function batchDeadlineMs(timeoutMs, count) {
+  return Math.min(CONFIG.maxTimeoutMs, timeoutMs + count * CONFIG.batchEventAllowanceMs);
+}
+
+async function executeBatch(entry, msg) {
+  const count = msg.count;
+  const timeoutMs = Math.min(Math.max(1, Number(msg.timeout_ms) || CONFIG.defaultTimeoutMs), CONFIG.maxTimeoutMs);
+  const t0 = process.hrtime.bigint();
+  const now0 = Date.now();
+  const call = Object.assign(newOpState(now0 + batchDeadlineMs(timeoutMs, count)), {
+    id: msg.id, timeoutMs, timedOut: false, count,
+    events: new Array(count), results: new Array(count), doneAt: new Array(count), doneCount: 0,
+  });
+  call.evDeadline = Math.min(call.deadline, now0 + timeoutMs); // the build counts toward event 0
+  let failure = null; // error result of the event that stopped the batch
+  let ran = 0;
+  let cpuNs = 0n;
+  inflight.add(msg.id);
+  entry.current = call;
+  call.entry = entry;
+  running.add(call);
+  try {
+    if (!entry.isolate || entry.isolate.isDisposed) {
+      entry.dispose();
+      try {
+        await entry.build(call.evDeadline - Date.now());
+      } catch (e) {
+        failure = classify(e, call, entry);
+        if (failure.error.stack) failure.error.stack = `${failure.error.type}: ${failure.error.message}`;
+        entry.dispose();
+      }
+    }
+    if (!failure) {
+      const iso = entry.isolate;
+      try {
+        ran = await entry.invokeBatchRef.apply(undefined, [msg.payload, msg.settings, count, timeoutMs, call.deadline],
+          { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
+      } catch (e) {
+        failure = classify(e, call, entry);
+        if (call.timedOut || /memory limit/i.test(String(e && e.message))) entry.dispose();
+      }
+      try {
+        if (!iso.isDisposed) { const now = iso.cpuTime; cpuNs = now - entry.lastCpu; entry.lastCpu = now; }
+      } catch (e) { /* disposed */ }
+    }
+  } finally {
+    running.delete(call);
+    for (const st of call.events) if (st) cancelOps(st);
+    cancelOps(call);
+    entry.current = null;
+    inflight.delete(msg.id);
+    if (!entry.key || entry.evicted) entry.dispose();
+  }
+  const t1 = process.hrtime.bigint();
+  const done = call.doneCount;
+  // Events after the last finished one: the one in progress gets the failure (Timeout,
+  // MemoryLimit, ...); the ones never started get the same type with a "not run" message.
+  // Any other failure of the apply (build error, invalid payload) concerns every event.
+  const stops = failure && (failure.error.type === 'Timeout' || failure.error.type === 'MemoryLimit');
+  const stopIdx = stops && done < count ? done : -1;
+  if (stops && failure.error.type === 'Timeout' && (call.batchDeadlineHit || !call.timedOut)) {
+    failure.error.message = `Function timed out: batch deadline of ${batchDeadlineMs(timeoutMs, count)} ms reached`;
+  }
+  // duration_ms per event: time between the host receiving consecutive event results
+  // (event 0 from the start of the call, build included); cpu_ms: the batch's isolate CPU
+  // time apportioned in proportion to those durations.
+  const durNs = new Array(count).fill(0n);
+  let prev = t0;
+  let measured = 0n;
+  for (let i = 0; i < done; i++) {
+    const at = call.doneAt[i] || prev;
+    durNs[i] = at > prev ? at - prev : 0n;
+    prev = at;
+    measured += durNs[i];
+  }
+  if (stopIdx >= 0) { durNs[stopIdx] = t1 > prev ? t1 - prev : 0n; measured += durNs[stopIdx]; }
+  const cpuMs = Number(cpuNs) / 1e6;
+  const parts = new Array(count);
+  for (let i = 0; i < count; i++) {
+    let json = call.results[i];
+    if (json === undefined) {
+      let r;
+      if (failure) {
+        r = stopIdx < 0 || i === stopIdx ? failure
+          : errorResult(failure.error.type, `Not run: the batch stopped at event ${stopIdx} (${failure.error.type}: ${failure.error.message})`);
+      } else if (i >= ran) {
+        r = errorResult('Timeout', `Not run: batch deadline of ${batchDeadlineMs(timeoutMs, count)} ms reached before this event started`);
+      } else r = errorResult('InternalError', 'event result lost');
+      json = JSON.stringify(r);
+    }
+    const st = call.events[i];
+    const d = Number(durNs[i]) / 1e6;
+    const c = measured > 0n ? cpuMs * (Number(durNs[i]) / Number(measured)) : (done ? cpuMs / done : 0);
+    parts[i] = `{"result":${json},"requests":${st ? JSON.stringify(st.requests) : '[]'},"duration_ms":${d.toFixed(3)},"cpu_ms":${(i < done || i === stopIdx ? c : 0).toFixed(3)}}`;
+  }
+  return `{"id":${JSON.stringify(msg.id)},"results":[${parts.join(',')}],"duration_ms":${(Number(t1 - t0) / 1e6).toFixed(3)},"cpu_ms":${cpuMs.toFixed(3)}}`;
+}
+
 function preflight(msg) {
   if (typeof msg.code !== 'string') return 'code must be a string';
   if (!['source', 'destination', 'insert_destination', 'insert_source'].includes(msg.kind)) return `unknown kind ${msg.kind}`;
   if (typeof msg.payload !== 'string' || typeof msg.settings !== 'string') return 'payload and settings must be JSON strings';
   return null;
+}
+
+function handleRunBatch(msg) {
+  const count = Number(msg.count);
+  if (!Number.isInteger(count) || count < 0 || count > 100000) {
+    return Promise.resolve(JSON.stringify({ id: msg.id, error: 'run_batch needs an integer count' }));
+  }
+  const all = (r) => Promise.resolve(JSON.stringify({
+    id: msg.id, results: Array.from({ length: count }, () => ({ result: r, requests: [], duration_ms: 0, cpu_ms: 0 })), duration_ms: 0, cpu_ms: 0,
+  }));
+  const bad = preflight(msg) || (msg.kind === 'source' ? 'run_batch is for destination and insert functions' : null);
+  if (bad) return all(errorResult('InvalidRequest', bad));
+  if (msg.payload.length + msg.settings.length > CONFIG.maxPayloadBytes) {
+    return all(errorResult('PayloadTooLarge', `payload over ${CONFIG.maxPayloadBytes} bytes`));
+  }
+  // The array itself is one level.
+  if (jsonDepth(msg.payload) > CONFIG.maxDepth + 1 || jsonDepth(msg.settings) > CONFIG.maxDepth) {
+    return all(errorResult('PayloadTooDeep', `payload nested deeper than ${CONFIG.maxDepth} levels`));
+  }
+  if (count === 0) return Promise.resolve(JSON.stringify({ id: msg.id, results: [], duration_ms: 0, cpu_ms: 0 }));
+  msg.count = count;
+  const entry = lookupEntry(msg);
+  return entry.enqueue(() => executeBatch(entry, msg));
 }
 
 function handleRun(msg) {
@@ -439,6 +617,7 @@ function handleLine(line) {
   let p;
   switch (msg.op) {
     case 'run': p = handleRun(msg); break;
+    case 'run_batch': p = handleRunBatch(msg); break;
     case 'check': p = handleCheck(msg); break;
     case 'ping': p = Promise.resolve(JSON.stringify({ id: msg.id, pong: true, warm: warm.size })); break;
     default: p = Promise.resolve(JSON.stringify({ id: msg.id, error: `unknown op ${msg.op}` }));

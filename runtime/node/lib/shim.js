@@ -10,10 +10,16 @@
     hash: g.__sb_hash, // (alg, key|null, parts[[str,enc]], outEnc) -> string
     random: g.__sb_random, // (n) -> base64
     uuid: g.__sb_uuid, // () -> string
-    fetch: g.__sb_fetch, // (opId, reqJson) ignored-mode; settles later
-    timer: g.__sb_timer, // (id, ms, repeat) ignored-mode
-    clear: g.__sb_clear, // (id) ignored-mode
+    fetch: g.__sb_fetch, // (opId, reqJson, ev, evDeadline) ignored-mode; settles later
+    timer: g.__sb_timer, // (id, ms, repeat, ev, evDeadline) ignored-mode
+    clear: g.__sb_clear, // (id, ev) ignored-mode
+    evEnd: g.__sb_evend, // (ev) ignored-mode: cancel the host timers/fetches of a batch event
+    evDone: g.__sb_evdone, // (ev, resultJson) ignored-mode: one batch event finished
   };
+  // Batch event in progress (run_batch): its index and deadline tag the host operations it
+  // starts, so the host keeps fetch traces, fetch counts and timers per event. -1 = single call.
+  let curEv = -1;
+  let curDeadline = 0;
   for (const k of Object.getOwnPropertyNames(g)) {
     if (k.startsWith('__sb_')) delete g[k];
   }
@@ -229,12 +235,12 @@
     if (!(ms >= 1) || ms > 2147483647) ms = 1;
     const id = ++timerSeq;
     timers.set(id, { fn, args, repeat });
-    H.timer(id, Math.floor(ms), repeat);
+    H.timer(id, Math.floor(ms), repeat, curEv, curDeadline);
     return new Timeout(id);
   }
   function clearTimer(t) {
     const id = t instanceof Timeout ? t._id : Number(t);
-    if (timers.delete(id)) H.clear(id);
+    if (timers.delete(id)) H.clear(id, curEv);
   }
   define('setTimeout', function setTimeout(fn, ms, ...args) { return addTimer(fn, ms, args, false); });
   define('setInterval', function setInterval(fn, ms, ...args) { return addTimer(fn, ms, args, true); });
@@ -469,7 +475,7 @@
           reject(new FetchError(r.message, r.type || 'system', r.code ? { code: r.code } : null));
         },
       });
-      H.fetch(id, JSONstringify(spec));
+      H.fetch(id, JSONstringify(spec), curEv, curDeadline);
     });
   }
   define('fetch', fetch);
@@ -718,6 +724,10 @@
       if (!h) throw new EventNotSupported('onBatch is not defined');
       return await h(payload, settings);
     }
+    return await dispatchEvent(payload, settings);
+  }
+  // One event to its per-type handler (never onBatch).
+  async function dispatchEvent(payload, settings) {
     const type = payload && typeof payload === 'object' ? payload.type : undefined;
     const name = typeof type === 'string' && Object.prototype.hasOwnProperty.call(TYPE_HANDLERS, type) ? TYPE_HANDLERS[type] : null;
     if (!name) return undefined; // unknown type: no-op
@@ -782,6 +792,53 @@
     pendingOps.clear();
     return finish(out, returned);
   }
+  // run_batch: each event of the array to its per-type handler, one after the other, in
+  // this one host crossing. Each event's result (with its own logs) is sent to the host as
+  // soon as it is known (evDone), so the host keeps the finished ones if the isolate is
+  // killed later in the batch. Events not started by batchDeadline are left to the host
+  // (reported as Timeout). Returns the number of events run.
+  async function invokeBatch(payloadJson, settingsJson, count, timeoutMs, batchDeadline) {
+    const list = JSONparse(payloadJson);
+    const settings = JSONparse(settingsJson);
+    if (!isArray(list) || list.length !== count) throw new TypeError('run_batch payload must be an array of `count` events');
+    takeLogs(); // nothing from between calls leaks into the first event
+    let i = 0;
+    try {
+      for (; i < count; i++) {
+        const now = dateNow();
+        if (now >= batchDeadline) break;
+        curEv = i;
+        curDeadline = now + timeoutMs < batchDeadline ? now + timeoutMs : batchDeadline;
+        const out = { status: 'success', error: null, returned: null, events: [], objects: [], logs: [] };
+        let returned;
+        try {
+          const failed = new PromiseCtor((_, reject) => { failCurrent = reject; });
+          failed.catch(() => {});
+          returned = await PromiseRace([dispatchEvent(list[i], settings), failed]);
+        } catch (e) {
+          out.status = 'error';
+          out.error = serializeError(e);
+          returned = undefined;
+        }
+        failCurrent = null;
+        events = [];
+        objects = [];
+        if (timers.size || pendingOps.size) {
+          timers.clear();
+          pendingOps.clear();
+          H.evEnd(i);
+        }
+        H.evDone(i, finish(out, returned));
+      }
+    } finally {
+      curEv = -1;
+      curDeadline = 0;
+      failCurrent = null;
+      timers.clear();
+      pendingOps.clear();
+    }
+    return i;
+  }
   function setResolver(fn) { resolver = fn; }
 
   define('Segment', SegmentObj);
@@ -789,5 +846,5 @@
   define('self', g);
 
   // Internals picked up by the host (as References) and then deleted before user code runs.
-  g.__sbInternals = { invoke, settle, setResolver };
+  g.__sbInternals = { invoke, invokeBatch, settle, setResolver };
 })(globalThis);
