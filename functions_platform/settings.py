@@ -114,6 +114,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 # task (a 60 s function deadline plus retries inside one batch).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+    # How often a worker looks for tasks a dead worker left unacknowledged (kombu's defaults:
+    # a scan every 10 s x 10 = 100 s).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "pipeline-sweep": {"task": "runtime.pipeline_sweep", "schedule": 30.0},
