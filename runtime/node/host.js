@@ -389,7 +389,9 @@ async function execute(entry, msg) {
         result = json;
       } catch (e) {
         result = classify(e, call, entry);
-        if (call.timedOut || /memory limit/i.test(String(e && e.message))) entry.dispose();
+        // A timed-out isolate is always disposed (whether the watchdog or the apply's own
+        // timeout fired first), so module state after a Timeout reliably starts over.
+        if (call.timedOut || result.error.type === 'Timeout' || /memory limit/i.test(String(e && e.message))) entry.dispose();
       }
       // One cpuTime read per call: the isolate only runs on behalf of the current call.
       try {
@@ -451,7 +453,7 @@ async function executeBatch(entry, msg) {
           { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
       } catch (e) {
         failure = classify(e, call, entry);
-        if (call.timedOut || /memory limit/i.test(String(e && e.message))) entry.dispose();
+        if (call.timedOut || failure.error.type === 'Timeout' || /memory limit/i.test(String(e && e.message))) entry.dispose();
       }
       try {
         if (!iso.isDisposed) { const now = iso.cpuTime; cpuNs = now - entry.lastCpu; entry.lastCpu = now; }
