@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test install install-dev node env migrate demo lint format check-migrations \
-        test-unit test-node bench worker clean
+        test-unit test-node bench worker clean sdk
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 install: $(VENV)/.installed node env
 install-dev: $(VENV)/.installed-dev node env
 node: $(NODE_DIR)/node_modules/.installed
+
+# Segment's Public API TypeScript SDK, driven against the API by tests/api/test_sdk.py.
+SDK_DIR := tests/api/sdk
+$(SDK_DIR)/node_modules/.installed: $(SDK_DIR)/package.json $(SDK_DIR)/package-lock.json
+	cd $(SDK_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+sdk: $(SDK_DIR)/node_modules/.installed
 
 env:
 	@test -f .env || $(PY) scripts/write_env.py
@@ -62,7 +70,7 @@ check-migrations: install-dev
 test-node: node
 	cd $(NODE_DIR) && npm test
 
-test-unit: install-dev
+test-unit: install-dev sdk
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint check-migrations test-node test-unit
