@@ -132,6 +132,8 @@ PIPELINE_FLUSH_WAIT_S = env.float("PIPELINE_FLUSH_WAIT_S", default=0.2)
 PIPELINE_SOURCE_BATCH = env.int("PIPELINE_SOURCE_BATCH", default=50)
 PIPELINE_ROUTE_BATCH = env.int("PIPELINE_ROUTE_BATCH", default=500)
 PIPELINE_DEDUPE_TTL_S = env.int("PIPELINE_DEDUPE_TTL_S", default=24 * 3600)
+# Workers keep instance/route lookups this long (a disabled destination stops within it).
+PIPELINE_LOOKUP_CACHE_S = env.float("PIPELINE_LOOKUP_CACHE_S", default=1.0)
 PIPELINE_STATS_BUCKET_S = env.int("PIPELINE_STATS_BUCKET_S", default=300)
 PIPELINE_STATS_DAYS = env.int("PIPELINE_STATS_DAYS", default=30)
 PIPELINE_ERROR_LOG_KEEP = env.int("PIPELINE_ERROR_LOG_KEEP", default=100)

@@ -6,11 +6,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from django.db.models import Q
-
 from ..choices import ErrorCategory
 from ..models import FunctionInstance
-from . import outcomes, records, store
+from . import lookups, outcomes, records, store
 from .invoke import Verdict, instance_key, run_events
 
 log = logging.getLogger(__name__)
@@ -34,11 +32,7 @@ class Tally:
 
 def instance_for_delivery(instance_id: int) -> FunctionInstance | None:
     """The instance, if it exists, is enabled and has a deployed version."""
-    return (
-        FunctionInstance.objects.select_related("function", "deployed_version", "source")
-        .filter(pk=instance_id, enabled=True, deployed_version__isnull=False)
-        .first()
-    )
+    return lookups.destination_instance(instance_id)
 
 
 def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at: float | None = None) -> dict:
@@ -82,17 +76,9 @@ def _fresh(instance, events: list[dict]) -> list[dict]:
     return [e for mid, e in unique.items() if mid not in seen]
 
 
-def inserts_before(instance) -> list[FunctionInstance]:
-    return list(
-        FunctionInstance.objects.select_related("function", "deployed_version")
-        .filter(destination=instance, enabled=True, deployed_version__isnull=False)
-        .order_by("id")
-    )
-
-
 def _through_inserts(instance, pairs: list[tuple], tally: Tally, attempt: int) -> list[tuple]:
     """Destination insert functions, in order; returns (original, transformed) survivors."""
-    for insert in inserts_before(instance):
+    for insert in lookups.destination_inserts(instance):
         verdicts = run_events(insert, "insert_destination", [current for _, current in pairs])
         survivors, insert_tally = [], Tally()
         for (original, current), verdict in zip(pairs, verdicts, strict=True):
@@ -142,15 +128,3 @@ def _record(instance, tally: Tally, attempt: int) -> None:
             result=verdict.result,
             attempts=attempt + 1,
         )
-
-
-def destinations_of(source) -> list[FunctionInstance]:
-    """Enabled destination instances connected to a source (inserts run inside delivery)."""
-    from catalog.choices import ResourceType
-
-    return list(
-        FunctionInstance.objects.select_related("function")
-        .filter(Q(source=source) & Q(enabled=True) & Q(deployed_version__isnull=False))
-        .filter(function__resource_type=ResourceType.DESTINATION)
-        .order_by("id")
-    )

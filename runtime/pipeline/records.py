@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import DeliveryStat, ErrorLog
@@ -39,21 +40,48 @@ def histogram_add(histogram: dict, values) -> dict:
 
 
 def stat_add(instance_id: int, *, latencies=(), **counts: int) -> None:
-    """Add to the instance's counters for the current bucket (one locked row update)."""
+    """Add to the instance's counters for the current bucket."""
     counts = {k: v for k, v in counts.items() if v}
-    latencies = [v for v in latencies if v is not None]
-    if not counts and not latencies:
+    histogram = histogram_add({}, [v for v in latencies if v is not None])
+    if not counts and not histogram:
         return
-    bucket = bucket_start()
+    if connection.vendor == "postgresql":
+        _stat_upsert(instance_id, bucket_start(), counts, histogram)
+        return
     with transaction.atomic():
+        bucket = bucket_start()
         DeliveryStat.objects.bulk_create(
             [DeliveryStat(instance_id=instance_id, bucket=bucket)], ignore_conflicts=True
         )
         row = DeliveryStat.objects.select_for_update().get(instance_id=instance_id, bucket=bucket)
         for name, value in counts.items():
             setattr(row, name, getattr(row, name) + value)
-        row.latency = histogram_add(row.latency, latencies)
+        for bound, count in histogram.items():
+            row.latency[bound] = row.latency.get(bound, 0) + count
         row.save()
+
+
+# One round trip per batch on PostgreSQL: counters and histogram merged in the upsert.
+_UPSERT = """
+INSERT INTO {table} AS t (instance_id, bucket, {columns}, latency)
+VALUES (%s, %s, {placeholders}, %s::jsonb)
+ON CONFLICT (instance_id, bucket) DO UPDATE SET {increments},
+  latency = (SELECT COALESCE(jsonb_object_agg(k, COALESCE((t.latency->>k)::bigint, 0)
+                                                + COALESCE((EXCLUDED.latency->>k)::bigint, 0)), '{{}}'::jsonb)
+             FROM jsonb_object_keys(t.latency || EXCLUDED.latency) AS k)
+"""
+
+
+def _stat_upsert(instance_id: int, bucket, counts: dict, histogram: dict) -> None:
+    sql = _UPSERT.format(
+        table=DeliveryStat._meta.db_table,
+        columns=", ".join(COUNTERS),
+        placeholders=", ".join(["%s"] * len(COUNTERS)),
+        increments=", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in COUNTERS),
+    )
+    params = [instance_id, bucket, *(counts.get(c, 0) for c in COUNTERS), json.dumps(histogram)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def error_log_record(*, instance, category: str, error: dict | None, input, result=None, attempts=1) -> None:

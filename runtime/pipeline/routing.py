@@ -8,11 +8,8 @@ import redis
 from django.conf import settings
 from kombu.exceptions import KombuError
 
-from catalog.choices import ResourceType
-
 from ..models import FunctionInstance
-from . import outcomes, records, store
-from .delivery import destinations_of
+from . import lookups, outcomes, records, store
 from .invoke import run_events
 
 log = logging.getLogger(__name__)
@@ -85,23 +82,14 @@ def integrations_allow(event: dict, instance: FunctionInstance) -> bool:
 def route(*, source, events: list[dict], attempt: int = 0) -> None:
     """Source insert functions first, then each enabled destination's buffer."""
     events = _through_source_inserts(source, events, attempt)
-    for destination in destinations_of(source):
+    for destination in lookups.source_destinations(source):
         wanted = [e for e in events if integrations_allow(e, destination)]
         if wanted:
             enqueue("dst", destination.pk, wanted, batch=destination.function.batch_max_count)
 
 
-def _source_inserts(source) -> list[FunctionInstance]:
-    return list(
-        FunctionInstance.objects.select_related("function", "deployed_version")
-        .filter(source=source, enabled=True, deployed_version__isnull=False)
-        .filter(function__resource_type=ResourceType.INSERT_SOURCE)
-        .order_by("id")
-    )
-
-
 def _through_source_inserts(source, events: list[dict], attempt: int) -> list[dict]:
-    for insert in _source_inserts(source):
+    for insert in lookups.source_inserts(source):
         if not events:
             break
         kept, retry, counts, failures = [], [], dict.fromkeys(records.COUNTERS, 0), []

@@ -15,7 +15,7 @@ from ..choices import ErrorCategory
 from ..engine import sandbox
 from ..models import FunctionInstance
 from ..sandbox import SandboxRequest
-from . import outcomes, records
+from . import lookups, outcomes, records
 from .invoke import instance_key
 from .routing import enqueue, route
 
@@ -54,17 +54,9 @@ def tracking_accept(*, source: Source, messages: list[dict]) -> None:
 
 def messages_route(*, source_id: int, messages: list[dict], attempt: int = 0) -> None:
     """Route queued messages of a source; a source disabled meanwhile receives nothing more."""
-    source = Source.objects.filter(pk=source_id, enabled=True).first()
+    source = lookups.enabled_source(source_id)
     if source is not None and messages:
         route(source=source, events=messages, attempt=attempt)
-
-
-def _source_instance(instance_id: int) -> FunctionInstance | None:
-    return (
-        FunctionInstance.objects.select_related("source", "function", "deployed_version")
-        .filter(pk=instance_id, enabled=True, source__enabled=True, deployed_version__isnull=False)
-        .first()
-    )
 
 
 def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> int:
@@ -73,7 +65,7 @@ def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> i
     Returns the number of events routed. RetryError and timeouts are retried with Segment's
     source policy; final failures and invalid emitted events go to the error log.
     """
-    instance = _source_instance(instance_id)
+    instance = lookups.source_function_instance(instance_id)
     if instance is None or not requests:
         return 0
     settings_values = instance.all_settings()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import redis
 from celery import current_app
@@ -42,6 +43,16 @@ if #items > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
 return items
+"""
+# Which of ARGV (messageIds) are members of any of KEYS (the hourly delivered sets).
+_SEEN = """
+local hits = {}
+for i = 1, #ARGV do hits[i] = 0 end
+for _, key in ipairs(KEYS) do
+  local found = redis.call('SMISMEMBER', key, unpack(ARGV))
+  for i = 1, #ARGV do if found[i] == 1 then hits[i] = 1 end end
+end
+return hits
 """
 _clients: dict[str, redis.Redis] = {}
 _lock = threading.Lock()
@@ -108,6 +119,15 @@ def buffers_waiting() -> list[tuple[str, str]]:
 
 
 # --- duplicate suppression: messageIds delivered to an instance within the window ----------
+# Redis: one set per instance and hour, so a check is one script over ~25 sets and a mark is
+# one SADD, whatever the batch size.
+
+
+def _dedupe_keys(instance_key: str) -> list[str]:
+    """Hourly Redis sets covering the dedupe window (newest last)."""
+    hours = max(1, -(-settings.PIPELINE_DEDUPE_TTL_S // 3600))
+    now = int(time.time() // 3600)
+    return [f"fp:dlv:{instance_key}:{h}" for h in range(now - hours, now + 1)]
 
 
 def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]) -> set[str]:
@@ -115,8 +135,10 @@ def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]
     if not message_ids:
         return set()
     if buffered():
-        values = client().mget([f"fp:dlv:{instance_key}:{m}" for m in message_ids])
-        return {m for m, v in zip(message_ids, values, strict=True) if v is not None}
+        hits = client().eval(
+            _SEEN, len(_dedupe_keys(instance_key)), *_dedupe_keys(instance_key), *message_ids
+        )
+        return {m for m, hit in zip(message_ids, hits, strict=True) if hit}
     since = timezone.now() - timezone.timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
     return set(
         DeliveredMessage.objects.filter(
@@ -130,9 +152,10 @@ def delivered_mark(instance_key: str, instance_pk: int, message_ids: list[str]) 
     if not message_ids:
         return
     if buffered():
+        key = _dedupe_keys(instance_key)[-1]
         pipe = client().pipeline(transaction=False)
-        for m in message_ids:
-            pipe.set(f"fp:dlv:{instance_key}:{m}", 1, ex=settings.PIPELINE_DEDUPE_TTL_S)
+        pipe.sadd(key, *message_ids)
+        pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
         pipe.execute()
         return
     DeliveredMessage.objects.filter(instance_id=instance_pk, message_id__in=message_ids).delete()
