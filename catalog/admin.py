@@ -29,11 +29,7 @@ CODE_WIDGET = AceWidget(
 
 class FunctionForm(forms.ModelForm):
     logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
-    code = forms.CharField(
-        widget=CODE_WIDGET,
-        required=False,
-        help_text="Leave empty on creation to start from the type's template.",
-    )
+    code = forms.CharField(widget=CODE_WIDGET, required=False)
 
     class Meta:
         model = Function

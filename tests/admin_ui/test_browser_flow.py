@@ -103,6 +103,7 @@ def test_whole_flow(browser_page, owner, workspace, source, other_source, httpse
     ):
         page.goto(f"/admin/catalog/function/{function.pk}/change/")
         page.click("a.fn-connect")
+        page.wait_for_url("**/functioninstance/add/**")
         page.fill("input[name=name]", name)
         page.select_option("select[name=source]", str(src.pk))
         page.fill("input[name=setting__apiKey]", "sk_live_secret_9")
@@ -134,9 +135,11 @@ def test_whole_flow(browser_page, owner, workspace, source, other_source, httpse
 
     # Version history: diff, then restore v1 as a new LATEST version.
     page.click("#fn-history-link")
+    page.wait_for_url("**/versions/")
     assert "// v2" in page.inner_text("#fn-diff")
     shot("10-history-split")
     page.click("#fn-mode-unified")
+    page.wait_for_url("**mode=unified")
     assert "+// v2" in page.inner_text("#fn-diff")
     page.click(f"button.fn-restore[data-version='{v1.number}']")
     page.wait_for_selector(".messagelist")

@@ -365,6 +365,10 @@
   // --- Save & Deploy ---------------------------------------------------------------------------
   var dialog = $("#fn-deploy-dialog");
   if (dialog && $("#fn-save-deploy")) {
+    // Beside Save, as in Segment's editor.
+    var saveButton = $(".submit-row input[name=_save]");
+    var deployRow = $("#fn-save-deploy").parentNode;
+    if (saveButton) { saveButton.insertAdjacentElement("afterend", $("#fn-save-deploy")); deployRow.remove(); }
     $("#fn-save-deploy").addEventListener("click", function () { dialog.showModal(); });
     $("#fn-deploy-cancel").addEventListener("click", function () { dialog.close(); });
     $$("input[name=deploy_instances]", dialog).forEach(function (box) {

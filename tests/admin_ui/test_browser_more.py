@@ -1,0 +1,140 @@
+"""Browser tests: the source-function editor (test webhook, Connect Source), read-only pages, and
+the JS setting-name rule against the Python one."""
+
+import pytest
+import requests
+
+from catalog.services import function_create
+from catalog.validation import setting_name_from_label
+from runtime.models import FunctionInstance
+from runtime.services import instance_create
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SOURCE_CODE = """
+async function onRequest(request, settings) {
+  const body = request.json();
+  console.log('signature', request.headers.get('X-Signature'));
+  Segment.track({event: body.event, userId: body.user, properties: {plan: settings.plan}});
+}
+"""
+SECRET = "sk_browser_never_shown_5"
+
+
+@pytest.fixture
+def source_function(workspace, owner):
+    return function_create(
+        workspace=workspace,
+        resource_type="SOURCE",
+        display_name="Billing webhooks",
+        code=SOURCE_CODE,
+        settings=[{"label": "Plan"}, {"label": "Signing Secret", "sensitive": True, "required": True}],
+        created_by=owner,
+    )
+
+
+def test_source_function_test_webhook_fills_the_form_and_runs(
+    browser_page, live_server, owner, source_function
+):
+    page, login, shot = browser_page
+    login(owner)
+    page.goto(f"/admin/catalog/function/{source_function.pk}/change/")
+    webhook = page.inner_text("#fn-preview-webhook")
+    assert webhook.endswith(f"/hooks/test/{source_function.preview_token}")
+    assert page.is_visible("#fn-headers") and not page.is_visible("#fn-event-body")
+
+    # Whatever sends the webhook reaches this server; the pane polls and fills the form.
+    sent = requests.post(
+        f"{live_server.url}/hooks/test/{source_function.preview_token}",
+        json={"event": "Upgraded", "user": "u-9"},
+        headers={"X-Signature": "abc"},
+        timeout=10,
+    )
+    assert sent.status_code == 200
+    page.wait_for_function("document.getElementById('fn-capture-status').textContent.includes('received')")
+    assert '"Upgraded"' in page.input_value("#fn-source-body")
+    headers = page.locator(".fn-header-name").evaluate_all("els => els.map(e => e.value)")
+    assert "X-Signature" in headers
+    page.fill("#fn-test-setting-plan", "gold")
+    page.fill("#fn-test-setting-signingSecret", "whsec")
+    page.click("#fn-run")
+    page.wait_for_selector("#fn-emitted-box:not([hidden])")
+    emitted = page.inner_text("#fn-emitted")
+    assert "Upgraded" in emitted and "gold" in emitted and "signature abc" in page.inner_text("#fn-logs")
+    shot("20-source-test-webhook")
+
+    # Connect Source: settings form from the schema, then the webhook URL with a copy button.
+    page.click("a.fn-connect")
+    page.wait_for_url("**/functioninstance/add/**")
+    assert page.locator("label", has_text="Signing Secret *").count() == 1
+    page.fill("input[name=name]", "Billing")
+    page.fill("input[name=setting__plan]", "gold")
+    page.fill("input[name=setting__signingSecret]", SECRET)
+    page.click("input[name=_save]")
+    page.wait_for_selector("#fn-webhook-url")
+    instance = FunctionInstance.objects.get(name="Billing")
+    assert page.inner_text("#fn-webhook-url") == instance.source.webhook_url
+    assert page.locator("button.fn-copy-btn[data-copy='#fn-webhook-url']").count() == 1
+    assert SECRET not in page.content()
+    assert page.input_value("input[name=setting__signingSecret]") == ""  # write-only
+    shot("21-source-connected")
+
+
+def test_read_only_user_sees_pages_without_edit_controls(browser_page, read_only, source, workspace):
+    function = function_create(
+        workspace=workspace,
+        resource_type="DESTINATION",
+        display_name="Shown",
+        settings=[{"label": "API Key", "sensitive": True}],
+    )
+    instance = instance_create(
+        function=function, name="Shown instance", source=source, settings={"apiKey": SECRET}
+    )
+    page, login, shot = browser_page
+    login(read_only)
+    page.goto("/admin/catalog/function/")
+    assert page.locator("#fn-new-function").count() == 0 and "Shown" in page.inner_text("#result_list")
+    shot("30-read-only-catalog")
+    page.goto(f"/admin/catalog/function/{function.pk}/change/")
+    for selector in (
+        "#fn-run",
+        "#fn-save-deploy",
+        "input[name=_save]",
+        ".django-ace-widget",
+        "a.fn-connect",
+        "#fn-test-pane",
+    ):
+        assert page.locator(selector).count() == 0, selector
+    assert "async function onTrack" in page.inner_text(".fn-code-readonly")
+    shot("31-read-only-function")
+    page.click("#fn-history-link")
+    page.wait_for_url("**/versions/")
+    assert page.locator("button.fn-restore").count() == 0
+    page.goto(f"/admin/runtime/functioninstance/{instance.pk}/change/")
+    assert page.locator("input[name=_save]").count() == 0 and SECRET not in page.content()
+    page.click("#fn-errors-tab")
+    shot("32-read-only-instance")
+
+
+LABELS = [
+    "API Key",
+    "api key",
+    "IAM Role ARN",
+    "IAM Role External ID",
+    "S3 Bucket Region",
+    "  x-y_z  ",
+    "Template ID",
+    "élan vital 2",
+    "",
+    "123 go",
+    "URL",
+    "a.b.c",
+]
+
+
+def test_js_setting_name_rule_matches_python(browser_page, owner):
+    page, login, _ = browser_page
+    login(owner)
+    page.goto("/admin/catalog/function/add/?resource_type=DESTINATION")
+    names = page.evaluate("labels => labels.map(window.fnSettingName)", LABELS)
+    assert names == [setting_name_from_label(label) for label in LABELS]
