@@ -243,6 +243,7 @@ def phase(
     accepted = sum(out.get(timeout=timeout) for _ in procs)
     for p in procs:
         p.join(timeout=10)
+    sending_s = time.time() - started
     sent = accepted * (events // requests)
     deadline = started + timeout
     received = 0
@@ -258,6 +259,7 @@ def phase(
         "sent": sent,
         "received": received,
         "elapsed_s": elapsed,
+        "sending_s": sending_s,
     }
 
 
@@ -349,6 +351,11 @@ def report(batch: dict, hooks: dict, latencies: list[float], as_json: bool) -> N
         f"webhooks: {hooks['sent']} sent, {hooks['received']} received in {hooks['elapsed_s']:.2f} s "
         f"-> {figures['webhook_rps']} requests/s end to end"
     )
+    for name, p in (("batch", batch), ("webhooks", hooks)):
+        print(
+            f"  {name}: {p['accepted']}/{p['requests']} requests answered 200 in {p['sending_s']:.2f} s "
+            f"({p['accepted'] / p['sending_s']:.0f} requests/s at the web tier)"
+        )
     print(
         f"latency (send -> sink, all events): p50 {figures['e2e_p50_ms']} ms, p99 {figures['e2e_p99_ms']} ms"
     )

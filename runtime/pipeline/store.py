@@ -22,12 +22,15 @@ from ..models import DeliveredMessage
 
 ACTIVE = "fp:active"
 INFLIGHT_TTL_S = 7 * 24 * 3600
-# Append, then say whether to flush now (2: batch full), later (1: first item of a window) or
-# not at all (0: a flush is already scheduled).
+# Append, then say whether to flush now (2: this push filled another whole batch), later (1:
+# first item of a wait window) or not at all (0: a flush is already on its way). Only batch
+# boundaries publish, so a backlog never turns every push into one more task.
 _PUSH = """
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+local before = redis.call('LLEN', KEYS[1])
+local after = redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
 redis.call('SADD', KEYS[3], ARGV[3])
-if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 2 end
+local batch = tonumber(ARGV[1])
+if math.floor(after / batch) > math.floor(before / batch) then return 2 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
@@ -55,6 +58,7 @@ end
 return hits
 """
 _clients: dict[str, redis.Redis] = {}
+_scripts: dict[int, dict] = {}
 _lock = threading.Lock()
 
 
@@ -71,6 +75,16 @@ def client() -> redis.Redis:
         return _clients[url]
 
 
+def _script(source: str):
+    """A registered Lua script (EVALSHA, falling back to EVAL once per Redis restart)."""
+    r = client()
+    with _lock:
+        scripts = _scripts.setdefault(id(r), {})
+        if source not in scripts:
+            scripts[source] = r.register_script(source)
+        return scripts[source]
+
+
 def _keys(stage: str, key: str) -> tuple[str, str]:
     return f"fp:buf:{stage}:{key}", f"fp:sched:{stage}:{key}"
 
@@ -82,13 +96,15 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     # The flag outlives the flush delay so one window schedules one flush; the sweeper
     # covers a flag whose flush was lost.
     encoded = [json.dumps(i, separators=(",", ":")) for i in items]
-    return int(client().eval(_PUSH, 3, buf, sched, ACTIVE, batch, wait_ms * 5, f"{stage}:{key}", *encoded))
+    return int(
+        _script(_PUSH)(keys=[buf, sched, ACTIVE], args=[batch, wait_ms * 5, f"{stage}:{key}", *encoded])
+    )
 
 
 def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
     """Move up to `limit` items into this task's in-flight list and return them decoded."""
     buf, sched = _keys(stage, key)
-    raw = client().eval(_DRAIN, 3, buf, _inflight(stage, key, task_id), sched, limit, INFLIGHT_TTL_S)
+    raw = _script(_DRAIN)(keys=[buf, _inflight(stage, key, task_id), sched], args=[limit, INFLIGHT_TTL_S])
     return [json.loads(r) for r in raw]
 
 
