@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from . import ingest
 from .pipeline.routing import QueueUnavailable
-from .pipeline.sources import tracking_accept, tracking_source, webhook_accept, webhook_instance
+from .pipeline.sources import tracking_accept, tracking_source, webhook_accept, webhook_instance_id
 
 OK = {"success": True}
 
@@ -52,8 +52,8 @@ def _read_body(request, limit: int) -> bytes:
 @require_POST
 def webhook(request, token: str):
     """POST <base>/hooks/<token>: queue the request for the source function."""
-    instance = webhook_instance(token)
-    if instance is None:
+    instance_id = webhook_instance_id(token)
+    if instance_id is None:
         return _error(404, "unknown_source", "Unknown or disabled source")
     try:
         raw = _read_body(request, ingest.MAX_WEBHOOK_BYTES)
@@ -72,7 +72,7 @@ def webhook(request, token: str):
         },
     }
     try:
-        webhook_accept(instance=instance, request_item=item)
+        webhook_accept(instance_id=instance_id, request_item=item)
     except QueueUnavailable:
         return _error(503, "unavailable", "The queue is unavailable; retry later")
     return JsonResponse(OK)
