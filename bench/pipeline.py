@@ -103,10 +103,12 @@ def sink_get(port: int, path: str = "/count") -> dict:
 # --- load: separate processes, each with a few threads on keep-alive connections -------------
 
 
-def _post_all(port: int, requests: list[tuple[str, bytes, dict]], results) -> None:
+def _post_all(port: int, kind: str, spec: dict, numbers: list[int], results) -> None:
+    # Each request is built right before it is sent, so its t0 is the send time.
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     ok = 0
-    for path, body, headers in requests:
+    for n in numbers:
+        path, body, headers = _build(kind, spec, n)
         try:
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -122,10 +124,11 @@ def _post_all(port: int, requests: list[tuple[str, bytes, dict]], results) -> No
 
 def load_main(port: int, kind: str, spec: dict, offset: int, count: int, threads: int, out) -> None:
     """Send `count` requests of `kind` (batch or webhook), split over `threads` threads."""
-    requests = [_build(kind, spec, offset + i) for i in range(count)]
+    numbers = list(range(offset, offset + count))
     results: list[int] = []
     workers = [
-        threading.Thread(target=_post_all, args=(port, requests[t::threads], results)) for t in range(threads)
+        threading.Thread(target=_post_all, args=(port, kind, spec, numbers[t::threads], results))
+        for t in range(threads)
     ]
     for w in workers:
         w.start()
