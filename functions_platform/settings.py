@@ -107,6 +107,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
@@ -128,6 +129,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 # and one Celery task drains many items (micro-batching); without it (embedded) each request
 # is one eager task. Retry delays are seconds (floats), so tests can use milliseconds.
 PIPELINE_REDIS_URL = env("PIPELINE_REDIS_URL", default=REDIS_URL)
+PIPELINE_KEY_PREFIX = env("PIPELINE_KEY_PREFIX", default="fp")
 PIPELINE_FLUSH_WAIT_S = env.float("PIPELINE_FLUSH_WAIT_S", default=0.2)
 PIPELINE_SOURCE_BATCH = env.int("PIPELINE_SOURCE_BATCH", default=50)
 PIPELINE_ROUTE_BATCH = env.int("PIPELINE_ROUTE_BATCH", default=500)

@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from ..models import DeliveredMessage
 
-ACTIVE = "fp:active"
 INFLIGHT_TTL_S = 7 * 24 * 3600
 # Append, then say whether to flush now (2: this push filled another whole batch), later (1:
 # first item of a wait window) or not at all (0: a flush is already on its way). Only batch
@@ -85,8 +84,17 @@ def _script(source: str):
         return scripts[source]
 
 
+def _prefix() -> str:
+    # Separate prefixes let several stacks (e.g. parallel test runs) share one Redis database.
+    return settings.PIPELINE_KEY_PREFIX
+
+
+def _active() -> str:
+    return f"{_prefix()}:active"
+
+
 def _keys(stage: str, key: str) -> tuple[str, str]:
-    return f"fp:buf:{stage}:{key}", f"fp:sched:{stage}:{key}"
+    return f"{_prefix()}:buf:{stage}:{key}", f"{_prefix()}:sched:{stage}:{key}"
 
 
 def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
@@ -97,7 +105,7 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     # covers a flag whose flush was lost.
     encoded = [json.dumps(i, separators=(",", ":")) for i in items]
     return int(
-        _script(_PUSH)(keys=[buf, sched, ACTIVE], args=[batch, wait_ms * 5, f"{stage}:{key}", *encoded])
+        _script(_PUSH)(keys=[buf, sched, _active()], args=[batch, wait_ms * 5, f"{stage}:{key}", *encoded])
     )
 
 
@@ -117,18 +125,18 @@ def buffer_done(stage: str, key: str, task_id: str) -> int:
 
 
 def _inflight(stage: str, key: str, task_id: str) -> str:
-    return f"fp:inflight:{stage}:{key}:{task_id}"
+    return f"{_prefix()}:inflight:{stage}:{key}:{task_id}"
 
 
 def buffers_waiting() -> list[tuple[str, str]]:
     """(stage, key) of every buffer holding items with no flush scheduled (for the sweeper)."""
     r = client()
     out = []
-    for member in r.smembers(ACTIVE):
+    for member in r.smembers(_active()):
         stage, key = member.decode().split(":", 1)
         buf, sched = _keys(stage, key)
         if r.llen(buf) == 0:
-            r.srem(ACTIVE, member)
+            r.srem(_active(), member)
         elif not r.exists(sched):
             out.append((stage, key))
     return out
@@ -143,7 +151,7 @@ def _dedupe_keys(instance_key: str) -> list[str]:
     """Hourly Redis sets covering the dedupe window (newest last)."""
     hours = max(1, -(-settings.PIPELINE_DEDUPE_TTL_S // 3600))
     now = int(time.time() // 3600)
-    return [f"fp:dlv:{instance_key}:{h}" for h in range(now - hours, now + 1)]
+    return [f"{_prefix()}:dlv:{instance_key}:{h}" for h in range(now - hours, now + 1)]
 
 
 def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]) -> set[str]:

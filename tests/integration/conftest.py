@@ -65,7 +65,6 @@ def stack(django_db_setup, django_db_blocker, redis_url, tmp_path_factory):
     """gunicorn + a 2-process Celery worker on the test database; stopped before it is dropped."""
     if connection.vendor != "postgresql":
         _unavailable("integration tests need PostgreSQL (set DATABASE_URL)")
-    redis.Redis.from_url(redis_url).flushdb()
     running = Stack(
         database_url=database_url(connection.settings_dict),
         redis_url=redis_url,

@@ -64,6 +64,9 @@ class Stack:
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": redis_url,
             "PIPELINE_REDIS_URL": redis_url,
+            # Own queue and key prefix: parallel stacks (pytest -n) may share one Redis db.
+            "CELERY_TASK_DEFAULT_QUEUE": f"pipeline-{self.port}",
+            "PIPELINE_KEY_PREFIX": f"fp{self.port}",
             "CACHE_URL": "locmemcache://",
             "FIELD_ENCRYPTION_KEY": encryption_key,
             "SECRET_KEY": "integration-" + "x" * 40,
