@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count, Max
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -27,11 +28,20 @@ CODE_WIDGET = AceWidget(
 )
 
 
+def _formfield(db_field, **kwargs):
+    # The admin rebuilds this form without its declared logo_url for read-only users; the
+    # rebuilt URLField needs the scheme too (Django 6 changes the default).
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class FunctionForm(forms.ModelForm):
     logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
     code = forms.CharField(widget=CODE_WIDGET, required=False)
 
     class Meta:
+        formfield_callback = _formfield
         model = Function
         fields = [
             "workspace",
@@ -135,6 +145,8 @@ class SettingDefinitionInline(admin.TabularInline):
 @admin.register(Function)
 class FunctionAdmin(ScopedAdmin):
     """The workspace's Functions catalog and the function editor (code, settings, test, deploy)."""
+
+    delete_cascades_protected = True  # function_delete removes the instances first
 
     form = FunctionForm
     change_form_template = "admin/catalog/function/change_form.html"

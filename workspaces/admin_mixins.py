@@ -36,6 +36,9 @@ class WorkspaceFilter(admin.SimpleListFilter):
 class ScopedAdmin(admin.ModelAdmin):
     """Base admin: subclasses say what is visible and what each verb needs."""
 
+    # True when delete_model calls a service that removes PROTECT-ed dependents first.
+    delete_cascades_protected = False
+
     def visible(self, request):
         raise NotImplementedError
 
@@ -94,6 +97,13 @@ class ScopedAdmin(admin.ModelAdmin):
     def history_view(self, request, object_id, extra_context=None):
         self._visible_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        # The verb on the object itself decides (the delete service cascades); Django would also
+        # demand delete rights on every cascaded row, e.g. Deployment rows nobody may delete.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        refused = {obj._meta.verbose_name for obj in objs if not self.has_delete_permission(request, obj)}
+        return deleted, counts, refused, [] if self.delete_cascades_protected else protected
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
