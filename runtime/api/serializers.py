@@ -152,6 +152,17 @@ class ErrorLogSerializer(serializers.Serializer):
         return log.version.public_id if log.version_id else None
 
 
+class DeliveryPointSerializer(serializers.Serializer):
+    bucket = serializers.DateTimeField()
+    delivered = serializers.IntegerField()
+    retried = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    filtered = serializers.IntegerField()
+    unsupported = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    p95LatencyMs = serializers.FloatField(allow_null=True)
+
+
 class MetricsSerializer(serializers.Serializer):
     instanceId = serializers.CharField()
     since = serializers.DateTimeField()
@@ -159,6 +170,9 @@ class MetricsSerializer(serializers.Serializer):
     retried = serializers.IntegerField()
     failed = serializers.IntegerField()
     filtered = serializers.IntegerField()
+    unsupported = serializers.IntegerField()
+    rejected = serializers.IntegerField()
     p95LatencyMs = serializers.FloatField(allow_null=True)
+    series = DeliveryPointSerializer(many=True)
     errorsByCategory = serializers.DictField(child=serializers.IntegerField())
     errorsTotal = serializers.IntegerField()

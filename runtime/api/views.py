@@ -14,8 +14,9 @@ from catalog.choices import INSERT_TYPES, ResourceType
 from functions_platform.api.exceptions import UnprocessableEntity
 from functions_platform.api.schema import PAGINATION_PARAMETERS, envelope, page_envelope, responses
 from functions_platform.api.views import ApiView
-from runtime import services
-from runtime.models import ErrorLog, FunctionInstance
+from runtime import selectors, services
+from runtime.models import FunctionInstance
+from runtime.pipeline.records import COUNTERS
 from workspaces import permissions
 
 from . import serializers as s
@@ -250,7 +251,7 @@ class InstanceErrorsView(InstanceScopedView):
     )
     def get(self, request, instance_id):
         instance = self.instance(instance_id)
-        queryset = ErrorLog.objects.filter(instance=instance).select_related("version")
+        queryset = selectors.error_logs_for(instance=instance).select_related("version")
         return self.respond_page("errorLogs", queryset, lambda log: s.ErrorLogSerializer(log).data)
 
 
@@ -262,48 +263,35 @@ class InstanceMetricsView(InstanceScopedView):
 
 
 def instance_metrics(instance: FunctionInstance) -> dict:
-    """Delivery figures over the last 7 days: counters (when the pipeline records them) and errors."""
+    """Delivery figures over the last 7 days (the pipeline's counters) plus error-log counts."""
     since = timezone.now() - METRICS_WINDOW
+    summary = selectors.delivery_summary(instance=instance, since=since)
     errors = (
-        ErrorLog.objects.filter(instance=instance, created_at__gte=since)
+        selectors.error_logs_for(instance=instance)
+        .filter(created_at__gte=since)
+        .order_by()
         .values("category")
         .annotate(n=Count("pk"))
     )
     by_category = {row["category"]: row["n"] for row in errors}
+    series = selectors.delivery_series(instance=instance, since=since)
     return {
         "instanceId": instance.public_id,
         "since": since,
-        **_delivery_counters(instance, since),
+        **{name: summary[name] for name in COUNTERS},
+        "p95LatencyMs": _finite(summary["p95_ms"]),
+        "series": [
+            {
+                **{name: point[name] for name in ("bucket", *COUNTERS)},
+                "p95LatencyMs": _finite(point["p95_ms"]),
+            }
+            for point in series
+        ],
         "errorsByCategory": by_category,
         "errorsTotal": sum(by_category.values()),
     }
 
 
-def _delivery_counters(instance: FunctionInstance, since) -> dict:
-    from django.db.models import Sum
-
-    from runtime.models import DeliveryStat
-
-    rows = DeliveryStat.objects.filter(instance=instance, bucket__gte=since)
-    totals = rows.aggregate(
-        delivered=Sum("delivered"), retried=Sum("retried"), failed=Sum("failed"), filtered=Sum("filtered")
-    )
-    histogram: dict[str, int] = {}
-    for latency in rows.values_list("latency", flat=True):
-        for bound, count in (latency or {}).items():
-            histogram[bound] = histogram.get(bound, 0) + count
-    return {**{key: value or 0 for key, value in totals.items()}, "p95LatencyMs": _p95(histogram)}
-
-
-def _p95(histogram: dict[str, int]) -> float | None:
-    """The upper bound of the histogram bucket holding the 95th percentile (None without data)."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    bounds = sorted(histogram, key=lambda b: float("inf") if b == "inf" else float(b))
-    seen = 0
-    for bound in bounds:
-        seen += histogram[bound]
-        if seen >= 0.95 * total:
-            return None if bound == "inf" else float(bound)
-    return None
+def _finite(value: float | None) -> float | None:
+    # JSON has no infinity: "slower than the largest histogram bound" is reported as null.
+    return None if value is None or value == float("inf") else value

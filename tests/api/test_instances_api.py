@@ -141,6 +141,7 @@ def test_errors_and_metrics(api, instance):
     assert metrics["errorsTotal"] == 2
     assert metrics["delivered"] == 9 and metrics["failed"] == 1
     assert metrics["p95LatencyMs"] == 250.0
+    assert [point["delivered"] for point in metrics["series"]] == [9]
 
 
 def test_sources_crud(api, source):
