@@ -35,7 +35,11 @@ class TokenRateThrottle(BaseThrottle):
         key = f"api-rate:{token.prefix}:{token.pk}:{window}"
         # add() is a no-op when the key exists, so concurrent first calls do not reset the count.
         cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-        consumed = cache.incr(key)
+        try:
+            consumed = cache.incr(key)
+        except ValueError:  # the key expired between add() and incr()
+            cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
+            consumed = 1
         reset = (window + 1) * WINDOW_SECONDS
         limit = limit_per_minute()
         request.rate_limit = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -74,3 +74,9 @@ class ApiView(APIView):
     def respond_page(self, key: str, queryset, render) -> Response:
         items, pagination = paginate(self.request, queryset)
         return self.respond({key: [render(item) for item in items], "pagination": pagination})
+
+
+def not_found(request, *args, **kwargs):
+    """404 in the API's error envelope for paths that match no endpoint."""
+    body = {"errors": [{"type": "NotFound", "message": "No such endpoint.", "status": 404}]}
+    return JsonResponse(body, status=404)

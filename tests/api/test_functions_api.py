@@ -184,3 +184,12 @@ def test_delete_function(api, function, instance):
     assert not Function.objects.filter(pk=function.pk).exists()
     assert AuditEvent.objects.filter(object_id=function.public_id, action="deleted").exists()
     assert api.get(f"/api/functions/{function.public_id}").status_code == 404
+
+
+def test_unknown_paths_and_methods_answer_in_the_envelope(api, function):
+    missing = api.get("/api/nothing/here")
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["type"] == "NotFound"
+    wrong_method = api.put(f"/api/functions/{function.public_id}", {}, format="json")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["errors"][0]["status"] == 405
