@@ -67,9 +67,7 @@ class FunctionInstance(models.Model):
 class Deployment(models.Model):
     """One instance's switch to a version, requested by a Save & Deploy (one row per instance)."""
 
-    instance = models.ForeignKey(
-        FunctionInstance, on_delete=models.CASCADE, related_name="deployments"
-    )
+    instance = models.ForeignKey(FunctionInstance, on_delete=models.CASCADE, related_name="deployments")
     version = models.ForeignKey(FunctionVersion, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(
         max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING
@@ -93,9 +91,7 @@ class Deployment(models.Model):
 class ErrorLog(models.Model):
     """A failed invocation kept for the Errors tab (the last 100 per instance, 30 days)."""
 
-    instance = models.ForeignKey(
-        FunctionInstance, on_delete=models.CASCADE, related_name="error_logs"
-    )
+    instance = models.ForeignKey(FunctionInstance, on_delete=models.CASCADE, related_name="error_logs")
     category = models.CharField(max_length=32, choices=ErrorCategory.choices)
     error_type = models.CharField(max_length=100, blank=True)
     message = models.TextField(blank=True)
@@ -125,9 +121,7 @@ class DeliveryStat(models.Model):
     measured from the event's receipt at ingest to its delivery.
     """
 
-    instance = models.ForeignKey(
-        FunctionInstance, on_delete=models.CASCADE, related_name="delivery_stats"
-    )
+    instance = models.ForeignKey(FunctionInstance, on_delete=models.CASCADE, related_name="delivery_stats")
     bucket = models.DateTimeField()
     delivered = models.PositiveIntegerField(default=0)
     retried = models.PositiveIntegerField(default=0)
@@ -160,9 +154,7 @@ class DeliveredMessage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["instance", "message_id"], name="runtime_delivered_unique"
-            )
+            models.UniqueConstraint(fields=["instance", "message_id"], name="runtime_delivered_unique")
         ]
 
     def __str__(self) -> str:
