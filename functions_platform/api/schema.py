@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from .exceptions import camel
 from .pagination import MAX_COUNT
 
 
@@ -81,3 +84,20 @@ PAGINATION_PARAMETERS = [
         "pagination.cursor", OpenApiTypes.STR, description="Opaque cursor from a previous page."
     ),
 ]
+
+
+def camelize_path_parameters(result, generator, request, public):
+    """drf-spectacular postprocessing hook: `{function_id}` -> `{functionId}`, as Segment names them.
+
+    URL kwargs stay snake_case in Python; only the published schema changes (the server matches
+    paths by position, so clients built from either spelling call the same URLs).
+    """
+    paths = {}
+    for path, item in result.get("paths", {}).items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path":
+                    parameter["name"] = camel(parameter["name"])
+        paths[re.sub(r"\{(\w+)\}", lambda m: "{" + camel(m.group(1)) + "}", path)] = item
+    result["paths"] = paths
+    return result

@@ -9,7 +9,7 @@ def test_spectacular_validates_without_warnings(tmp_path):
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target), stdout=io.StringIO())
     text = target.read_text()
-    assert "/api/functions/{function_id}/versions/{version_id}:" in text
+    assert "/api/functions/{functionId}/versions/{versionId}:" in text
     assert "bearer" in text
 
 

@@ -35,10 +35,10 @@ def fuzz_token(owner, workspace, settings):
 def real_ids(function, instance, source, second_function):
     """Ids of existing objects, swapped into half the generated paths so they reach real rows."""
     return {
-        "function_id": function.public_id,
-        "version_id": function.latest_version.public_id,
-        "instance_id": instance.public_id,
-        "source_id": source.public_id,
+        "functionId": function.public_id,
+        "versionId": function.latest_version.public_id,
+        "instanceId": instance.public_id,
+        "sourceId": source.public_id,
     }
 
 
@@ -54,7 +54,7 @@ def api_schema(db):
 
 def test_schema_lists_every_endpoint(api_schema):
     labels = {result.ok().label for result in api_schema.get_all_operations()}
-    assert "POST /api/functions/{function_id}/deploy" in labels
+    assert "POST /api/functions/{functionId}/deploy" in labels
     assert "GET /api/insert-function-instances" in labels
     assert len(labels) >= 25
 
