@@ -35,11 +35,16 @@ def deployment_tasks_publish(deployment_ids: list[int]) -> None:
 
 
 @shared_task(name="runtime.source_flush", bind=True, ignore_result=True)
-def source_flush_task(self, instance_id: int, items: list | None = None, attempt: int = 0) -> None:
+def source_flush_task(
+    self, instance_id: int, items: list | None = None, attempt: int = 0, not_before: float | None = None
+) -> None:
     """Run queued webhook requests of one source function instance."""
     from django.conf import settings
 
     from .pipeline import routing, sources
+
+    if routing.deferred("src", instance_id, {"items": items, "attempt": attempt, "not_before": not_before}):
+        return
 
     def handle(batch):
         sources.source_run(instance_id=instance_id, requests=batch, attempt=attempt)
@@ -51,11 +56,16 @@ def source_flush_task(self, instance_id: int, items: list | None = None, attempt
 
 
 @shared_task(name="runtime.route_flush", bind=True, ignore_result=True)
-def route_flush_task(self, source_id: int, items: list | None = None, attempt: int = 0) -> None:
+def route_flush_task(
+    self, source_id: int, items: list | None = None, attempt: int = 0, not_before: float | None = None
+) -> None:
     """Route queued Tracking API messages of one source to its destinations."""
     from django.conf import settings
 
     from .pipeline import routing, sources
+
+    if routing.deferred("route", source_id, {"items": items, "attempt": attempt, "not_before": not_before}):
+        return
 
     def handle(batch):
         sources.messages_route(source_id=source_id, messages=batch, attempt=attempt)
@@ -68,10 +78,19 @@ def route_flush_task(self, source_id: int, items: list | None = None, attempt: i
 
 @shared_task(name="runtime.delivery_flush", bind=True, ignore_result=True)
 def delivery_flush_task(
-    self, instance_id: int, items: list | None = None, attempt: int = 0, first_at: float | None = None
+    self,
+    instance_id: int,
+    items: list | None = None,
+    attempt: int = 0,
+    first_at: float | None = None,
+    not_before: float | None = None,
 ) -> None:
     """Deliver a micro-batch of events to one destination instance."""
     from .pipeline import delivery, routing
+
+    retry = {"items": items, "attempt": attempt, "first_at": first_at, "not_before": not_before}
+    if routing.deferred("dst", instance_id, retry):
+        return
 
     def handle(batch):
         delivery.deliver(instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at)

@@ -108,12 +108,10 @@ def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> 
         return
     tally.counts["retried"] += len(tally.retry)
     tally.errors = [(e, v) for e, v in tally.errors if v.outcome != "retry"]
-    from .. import tasks
+    from .routing import retry_later
 
-    tasks.delivery_flush_task.apply_async(
-        args=[instance.pk],
-        kwargs={"items": tally.retry, "attempt": attempt + 1, "first_at": first_at},
-        countdown=delay,
+    retry_later(
+        "dst", instance.pk, {"items": tally.retry, "attempt": attempt + 1, "first_at": first_at}, delay
     )
 
 

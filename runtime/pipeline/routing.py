@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from django.conf import settings
 from kombu.exceptions import KombuError
+
+from functions_platform.celery import app as celery_app
 
 from ..models import FunctionInstance
 from . import lookups, outcomes, records, store
@@ -39,6 +42,33 @@ def flush_schedule(stage: str, key, *, now: bool) -> None:
         _task(stage).apply_async(args=[int(key)], countdown=countdown, **PUBLISH)
     except QUEUE_ERRORS:
         log.warning("could not schedule a %s flush for %s; the sweeper will", stage, key, exc_info=True)
+
+
+def _max_countdown() -> float:
+    # A Redis broker redelivers a task it has not seen acknowledged within the visibility
+    # timeout, delayed (ETA) tasks included: long retry delays hop in shorter countdowns.
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    return max(1.0, visibility / 2)
+
+
+def retry_later(stage: str, key: int, kwargs: dict, delay: float) -> None:
+    """Publish a task carrying items to retry after `delay` seconds."""
+    kwargs = {**kwargs, "not_before": time.time() + delay}
+    _task(stage).apply_async(args=[key], kwargs=kwargs, countdown=min(delay, _max_countdown()))
+
+
+def deferred(stage: str, key: int, kwargs: dict) -> bool:
+    """True (and re-published) when a retry task woke before its time.
+
+    Eager (embedded) mode cannot wait: its retries run at once, up to the policy's limits.
+    """
+    if celery_app.conf.task_always_eager:
+        return False
+    remaining = (kwargs.get("not_before") or 0) - time.time()
+    if remaining <= 0.5:
+        return False
+    retry_later(stage, key, {k: v for k, v in kwargs.items() if k != "not_before"}, remaining)
+    return True
 
 
 def enqueue(stage: str, key: int, items: list, *, batch: int) -> None:
@@ -128,6 +158,4 @@ def _source_insert_retry(source, insert, events: list[dict], attempt: int) -> No
         records.stat_add(insert.pk, failed=len(events))
         return
     records.stat_add(insert.pk, retried=len(events))
-    _task("route").apply_async(
-        args=[source.pk], kwargs={"items": events, "attempt": attempt + 1}, countdown=delay
-    )
+    retry_later("route", source.pk, {"items": events, "attempt": attempt + 1}, delay)

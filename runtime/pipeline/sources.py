@@ -19,7 +19,7 @@ from ..models import FunctionInstance
 from ..sandbox import SandboxRequest
 from . import lookups, outcomes, records
 from .invoke import instance_key
-from .routing import enqueue, route
+from .routing import enqueue, retry_later, route
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +153,4 @@ def _source_retry(instance, retry: list[tuple], attempt: int) -> None:
                 instance, request_item, outcomes.category_of(result.error), result.error, result, attempt
             )
         return
-    from .. import tasks
-
-    tasks.source_flush_task.apply_async(
-        args=[instance.pk],
-        kwargs={"items": [r for r, _ in retry], "attempt": attempt + 1},
-        countdown=delay,
-    )
+    retry_later("src", instance.pk, {"items": [r for r, _ in retry], "attempt": attempt + 1}, delay)

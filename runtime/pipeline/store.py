@@ -14,9 +14,10 @@ import threading
 import time
 
 import redis
-from celery import current_app
 from django.conf import settings
 from django.utils import timezone
+
+from functions_platform.celery import app as celery_app
 
 from ..models import DeliveredMessage
 
@@ -63,7 +64,7 @@ _lock = threading.Lock()
 
 def buffered() -> bool:
     """True when stages hand work over through Redis lists (a real broker and Redis)."""
-    return bool(settings.PIPELINE_REDIS_URL) and not current_app.conf.task_always_eager
+    return bool(settings.PIPELINE_REDIS_URL) and not celery_app.conf.task_always_eager
 
 
 def client() -> redis.Redis:
