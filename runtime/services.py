@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from catalog.choices import SANDBOX_KIND, ResourceType
@@ -244,31 +244,41 @@ def deployment_apply(*, deployment_id: int) -> Deployment | None:
     the reason, leaves the instance on its previous version) and switches the instance.
     Returns the finished row, or None when another run already claimed it.
     """
-    claimed = Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.PENDING).update(
-        status=DeploymentStatus.RUNNING, started_at=timezone.now()
+    deployment = (
+        Deployment.objects.select_related("version__function")
+        .filter(pk=deployment_id, status=DeploymentStatus.PENDING)
+        .first()
     )
-    if claimed != 1:
-        return None
-    deployment = Deployment.objects.select_related("version__function").get(pk=deployment_id)
-    if _newer_deployment_exists(deployment):
-        return _deployment_finish(deployment, DeploymentStatus.SUPERSEDED)
+    if deployment is None:
+        return None  # a redelivery or a late run: someone else settled it
+    # Outside the transaction: the first check in a process may start the sandbox host.
     error = preflight_error(deployment.version)
-    if error:
-        return _deployment_finish(deployment, DeploymentStatus.FAILED, error)
-    return _deployment_switch(deployment)
-
-
-def _newer_deployment_exists(deployment: Deployment) -> bool:
-    return Deployment.objects.filter(instance_id=deployment.instance_id, pk__gt=deployment.pk).exists()
+    return _deployment_settle(deployment, error)
 
 
 @transaction.atomic
-def _deployment_switch(deployment: Deployment) -> Deployment:
-    # The instance row lock orders concurrent deployments of one instance: whoever switches
-    # second re-checks for a newer request under the lock, so an old version never wins late.
-    FunctionInstance.objects.select_for_update().filter(pk=deployment.instance_id).values("pk").first()
-    if _newer_deployment_exists(deployment):
+def _deployment_settle(deployment: Deployment, error: str) -> Deployment | None:
+    # Claim and settle in one transaction (one commit): a worker dying half-way leaves the row
+    # PENDING for the redelivered task instead of stuck in RUNNING.
+    deployment.status, deployment.started_at = DeploymentStatus.RUNNING, timezone.now()
+    claimed = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.PENDING).update(
+        status=deployment.status, started_at=deployment.started_at
+    )
+    if claimed != 1:
+        return None
+    # The instance row lock orders concurrent deployments of one instance: the newer-request
+    # check is made under it, so an old version never wins by switching late.
+    newer = Deployment.objects.filter(instance_id=OuterRef("pk"), pk__gt=deployment.pk)
+    locked = (
+        FunctionInstance.objects.select_for_update(of=("self",))
+        .filter(pk=deployment.instance_id)
+        .annotate(newer=Exists(newer))
+        .values_list("newer", flat=True)
+    )
+    if locked.first():
         return _deployment_finish(deployment, DeploymentStatus.SUPERSEDED)
+    if error:
+        return _deployment_finish(deployment, DeploymentStatus.FAILED, error)
     now = timezone.now()
     FunctionInstance.objects.filter(pk=deployment.instance_id).update(
         deployed_version=deployment.version_id, deployed_at=now, updated_at=now
