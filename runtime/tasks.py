@@ -3,6 +3,9 @@
 Sections: deployment (Save & Deploy fan-out) and pipeline (source runs, deliveries)."""
 
 from celery import shared_task
+from django.db import DatabaseError
+from kombu.exceptions import KombuError
+from redis import RedisError
 
 # --- deployment -------------------------------------------------------------------------------
 
@@ -31,10 +34,18 @@ def deployment_tasks_publish(deployment_ids: list[int]) -> None:
 # --- pipeline ---------------------------------------------------------------------------------
 # Flush tasks drain their stage's Redis buffer (items=None) or carry their items (retries and
 # the unbuffered/embedded mode). They are idempotent: a redelivered task resumes its in-flight
-# items, and delivery skips messageIds already delivered.
+# items, and delivery skips messageIds already delivered. An infrastructure error (database,
+# Redis, broker) retries the task under the same id, so it resumes its in-flight items too.
+_INFRA_RETRY = {
+    "autoretry_for": (DatabaseError, RedisError, KombuError, OSError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 50,
+}
 
 
-@shared_task(name="runtime.source_flush", bind=True, ignore_result=True)
+@shared_task(name="runtime.source_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
 def source_flush_task(
     self, instance_id: int, items: list | None = None, attempt: int = 0, not_before: float | None = None
 ) -> None:
@@ -55,7 +66,7 @@ def source_flush_task(
         routing.flush("src", instance_id, self.request.id, handle, limit=settings.PIPELINE_SOURCE_BATCH)
 
 
-@shared_task(name="runtime.route_flush", bind=True, ignore_result=True)
+@shared_task(name="runtime.route_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
 def route_flush_task(
     self, source_id: int, items: list | None = None, attempt: int = 0, not_before: float | None = None
 ) -> None:
@@ -76,7 +87,7 @@ def route_flush_task(
         routing.flush("route", source_id, self.request.id, handle, limit=settings.PIPELINE_ROUTE_BATCH)
 
 
-@shared_task(name="runtime.delivery_flush", bind=True, ignore_result=True)
+@shared_task(name="runtime.delivery_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
 def delivery_flush_task(
     self,
     instance_id: int,
