@@ -1,6 +1,8 @@
 """Browser tests: the source-function editor (test webhook, Connect Source), read-only pages, and
 the JS setting-name rule against the Python one."""
 
+from urllib.parse import urlparse
+
 import pytest
 import requests
 
@@ -138,3 +140,36 @@ def test_js_setting_name_rule_matches_python(browser_page, owner):
     page.goto("/admin/catalog/function/add/?resource_type=DESTINATION")
     names = page.evaluate("labels => labels.map(window.fnSettingName)", LABELS)
     assert names == [setting_name_from_label(label) for label in LABELS]
+
+
+def test_editor_lints_offline(browser_page, owner):
+    page, login, shot = browser_page
+    outside = []
+
+    def record(request):
+        parsed = urlparse(request.url)
+        if parsed.scheme in ("http", "https") and parsed.hostname not in ("localhost", "127.0.0.1"):
+            outside.append(request.url)
+
+    page.on("request", record)
+    login(owner)
+    page.goto("/admin/catalog/function/add/?resource_type=DESTINATION")
+    page.wait_for_function("document.querySelector('.django-ace-widget').editor")
+    page.evaluate(
+        "document.querySelector('.django-ace-widget').editor.setValue('async function onTrack(event) {\\n"
+        "  return event.;\\n}', -1)"
+    )
+    page.wait_for_function(
+        "document.querySelector('.django-ace-widget').editor.getSession().getAnnotations()"
+        ".some(a => a.type === 'error')"
+    )
+    annotation = page.evaluate(
+        "document.querySelector('.django-ace-widget').editor.getSession().getAnnotations()[0]"
+    )
+    assert annotation["row"] == 1 and "identifier" in annotation["text"]
+    assert (
+        page.evaluate("document.querySelector('.django-ace-widget .ace_editor, .ace_editor').offsetHeight")
+        >= 500
+    )
+    shot("40-lint")
+    assert outside == []
