@@ -308,3 +308,41 @@ def test_functions_admin_list_sees_only_its_function(login, functions_admin_list
     page = login(functions_admin_list).get(reverse("admin:catalog_function_changelist")).content.decode()
     assert function.display_name in page and second_function.display_name not in page
     assert Function.objects.count() == 2
+
+
+def test_versions_page_compares_any_two_versions(login, owner, saved_function):
+    function_save(function=saved_function, author=owner, code="async function onTrack(e) { return 3 }")
+    url = reverse("admin:catalog_function_versions", args=[saved_function.pk])
+    page = login(owner).get(url, {"old": "1", "new": "2", "mode": "unified"}).content.decode()
+    assert (
+        "Changes from v1 to v2" in page
+        and "return 3" not in page
+        and "+async function onTrack(e) { return 2 }" in page
+    )
+    assert login(owner).get(url, {"old": "nope"}).status_code == 404
+
+
+def test_event_delivery_tab_shows_figures_and_chart(login, read_only, instance):
+    from django.utils import timezone
+
+    from runtime.models import DeliveryStat
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    DeliveryStat.objects.create(
+        instance=instance,
+        bucket=now,
+        delivered=7,
+        retried=2,
+        failed=1,
+        rejected=2,
+        filtered=3,
+        latency={"50": 6, "100": 1},
+    )
+    DeliveryStat.objects.create(instance=instance, bucket=now - timezone.timedelta(minutes=5), delivered=4)
+    page = login(read_only).get(reverse("admin:runtime_functioninstance_change", args=[instance.pk]))
+    content = page.content.decode()
+    assert '<div class="fn-metric" id="fn-metric-delivered"><strong>11</strong>' in content
+    assert '<div class="fn-metric" id="fn-metric-failed"><strong>3</strong>' in content  # failed + rejected
+    assert '<div class="fn-metric" id="fn-metric-filtered"><strong>3</strong>' in content
+    assert content.count('class="fn-bar-delivered"') == 2 and content.count('class="fn-bar-failed"') == 1
+    assert "≤ 100 ms" in content  # p95 of 6 events ≤ 50 ms and 1 ≤ 100 ms
