@@ -216,6 +216,57 @@ API_ROWS = [
     ),
     ApiRow("delete instance", "DELETE", "/api/function-instances/{instance}", {"owner"}, ACME),
     ApiRow("instance errors", "GET", "/api/function-instances/{instance}/errors", ACME, NOBODY),
+    ApiRow("instance metrics", "GET", "/api/function-instances/{instance}/metrics", ACME, NOBODY),
+    # Connecting needs Functions Admin on the function and Source Admin on the source; a source
+    # the persona cannot see is a 404 even when the function is visible.
+    ApiRow(
+        "connect instance",
+        "POST",
+        "/api/functions/{function}/instances",
+        {"owner"},
+        {"read_only"},
+        body={"name": "Matrix", "sourceId": "{source}"},
+    ),
+    ApiRow(
+        "create source",
+        "POST",
+        "/api/sources",
+        {"owner", "source_admin", "outsider"},
+        LOGGED_IN,
+        body={"name": "Matrix source"},
+    ),
+    # A test run executes code with egress: Functions Admin on the function (identify: no fetch).
+    ApiRow(
+        "preview function",
+        "POST",
+        "/api/functions/{function}/preview",
+        FN_ADMINS,
+        FN_READERS,
+        body={"payload": {"type": "identify", "userId": "u"}},
+    ),
+    # Ad-hoc code: Functions Admin on all functions or on at least one.
+    ApiRow(
+        "preview code",
+        "POST",
+        "/api/functions/preview",
+        FN_ADMINS | {"outsider"},
+        LOGGED_IN,
+        body={"code": "{template}", "resourceType": "DESTINATION", "payload": {"type": "identify"}},
+    ),
+    # The world has no insert function: a destination's ids are not insert ids (404 for all).
+    # tests/api/test_api_permissions.py covers insert instances persona by persona.
+    ApiRow(
+        "list insert instances", "GET", "/api/insert-function-instances?functionId={function}", NOBODY, NOBODY
+    ),
+    ApiRow("get insert instance", "GET", "/api/insert-function-instances/{instance}", NOBODY, NOBODY),
+    ApiRow(
+        "create insert instance",
+        "POST",
+        "/api/insert-function-instances",
+        NOBODY,
+        NOBODY,
+        body={"functionId": "{function}", "integrationId": "{instance}", "name": "x", "settings": {}},
+    ),
 ]
 
 SNAPSHOT_MODELS = [
