@@ -78,6 +78,15 @@ class ScopedAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return self.can_add(request)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Safety net: a foreign key to a scoped model offers only what its admin shows this user,
+        # unless the subclass chose a narrower queryset (e.g. only what the user administers).
+        if "queryset" not in kwargs:
+            related = self.admin_site._registry.get(db_field.remote_field.model)
+            if isinstance(related, ScopedAdmin):
+                kwargs["queryset"] = related.visible(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def _visible_or_404(self, request, object_id):
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
