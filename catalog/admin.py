@@ -27,6 +27,17 @@ CODE_WIDGET = AceWidget(
     showprintmargin=False,
 )
 
+# Read-only users get the same highlighting, without a way to change the text.
+READONLY_CODE_WIDGET = AceWidget(
+    mode="javascript",
+    theme="chrome",
+    width="100%",
+    height="520px",
+    tabsize=2,
+    showprintmargin=False,
+    readonly=True,
+)
+
 
 def _formfield(db_field, **kwargs):
     # The admin rebuilds this form without its declared logo_url for read-only users; the
@@ -293,7 +304,12 @@ class FunctionAdmin(ScopedAdmin):
 
     @admin.display(description="Code")
     def code_view(self, obj):
-        return format_html('<pre class="fn-code-readonly">{}</pre>', obj.code)
+        rendered = READONLY_CODE_WIDGET.render("code_readonly", obj.code, attrs={"id": "id_code_readonly"})
+        return format_html('<div class="fn-code-readonly">{}</div>', rendered)
+
+    @property
+    def media(self):
+        return super().media + READONLY_CODE_WIDGET.media
 
     @admin.display(description="Version history")
     def history_link(self, obj):

@@ -102,13 +102,18 @@ def test_read_only_user_sees_pages_without_edit_controls(browser_page, read_only
         "#fn-run",
         "#fn-save-deploy",
         "input[name=_save]",
-        ".django-ace-widget",
+        "textarea[name=code]",
         "a.fn-connect",
         "#fn-test-pane",
     ):
         assert page.locator(selector).count() == 0, selector
-    assert "async function onTrack" in page.inner_text(".fn-code-readonly")
+    page.wait_for_function("document.querySelector('.fn-code-readonly .django-ace-widget').editor")
+    editor = "document.querySelector('.fn-code-readonly .django-ace-widget').editor"
     shot("31-read-only-function")
+    page.evaluate(f"{editor}.focus()")
+    page.keyboard.type("TYPED")
+    code = page.evaluate(f"{editor}.getValue()")  # highlighted, but not editable
+    assert "async function onTrack" in code and "TYPED" not in code
     page.click("#fn-history-link")
     page.wait_for_url("**/versions/")
     assert page.locator("button.fn-restore").count() == 0

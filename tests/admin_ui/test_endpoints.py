@@ -262,7 +262,7 @@ def test_read_only_pages_have_no_edit_controls(login, read_only, secret_instance
             "fn-restore",
             "fn-connect",
             'id="fn-new-function"',
-            "django-ace-widget",
+            'data-readonly="false"',
             'name="setting__apiKey"',
         ):
             assert control not in page, (url, control)
