@@ -65,8 +65,15 @@ def webhook_accept(*, instance_id: int, request_item: dict) -> None:
 
 
 def tracking_accept(*, source: Source, messages: list[dict]) -> None:
-    """Queue validated Tracking API messages for routing (raises QueueUnavailable)."""
-    enqueue("route", source.pk, messages, batch=settings.PIPELINE_ROUTE_BATCH)
+    """Queue validated Tracking API messages (raises QueueUnavailable).
+
+    Without source insert functions there is nothing to run before routing, so the messages
+    go straight to the destinations' buffers; otherwise they wait for a routing task.
+    """
+    if lookups.source_inserts(source):
+        enqueue("route", source.pk, messages, batch=settings.PIPELINE_ROUTE_BATCH)
+    else:
+        route(source=source, events=messages)
 
 
 def messages_route(*, source_id: int, messages: list[dict], attempt: int = 0) -> None:

@@ -14,9 +14,12 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch):
     calls = []
     monkeypatch.setattr(routing, "_task", lambda stage: pytest.fail(f"queued to {stage}"))
-    monkeypatch.setattr(
-        "runtime.pipeline.sources.enqueue", lambda stage, key, items, **kw: calls.append(items)
-    )
+
+    def record(stage, key, items, **kwargs):
+        calls.append(items)
+
+    monkeypatch.setattr("runtime.pipeline.sources.enqueue", record)
+    monkeypatch.setattr("runtime.pipeline.routing.enqueue", record)
     return calls
 
 
@@ -34,7 +37,7 @@ def track(**extra):
     return {"type": "track", "event": "Signed Up", "userId": "u1", **extra}
 
 
-def test_valid_track_is_queued(client, tracking_source, queued):
+def test_valid_track_is_queued(client, tracking_source, destination, queued):
     resp = post_json(client, "/v1/track", track(), tracking_source.write_key)
     assert resp.status_code == 200
     assert resp.json() == {"success": True}
@@ -121,7 +124,7 @@ def test_unknown_write_key(client, tracking_source, queued):
     assert queued == []
 
 
-def test_write_key_in_body(client, tracking_source, queued):
+def test_write_key_in_body(client, tracking_source, destination, queued):
     resp = post_json(client, "/v1/track", track(writeKey=tracking_source.write_key))
     assert resp.status_code == 200
     assert queued[0][0]["writeKey"] == tracking_source.write_key
@@ -178,11 +181,12 @@ def test_webhook_unknown_or_disabled(client, source_function_instance, queued):
     assert queued == []
 
 
-def test_queue_down_answers_503(client, tracking_source, source_function_instance, monkeypatch):
+def test_queue_down_answers_503(client, tracking_source, destination, source_function_instance, monkeypatch):
     def refuse(*args, **kwargs):
         raise routing.QueueUnavailable("broker down")
 
     monkeypatch.setattr("runtime.pipeline.sources.enqueue", refuse)
+    monkeypatch.setattr("runtime.pipeline.routing.enqueue", refuse)
     assert post_json(client, "/v1/track", track(), tracking_source.write_key).status_code == 503
     resp = client.post(hook_path(source_function_instance), data="{}", content_type="application/json")
     assert resp.status_code == 503
