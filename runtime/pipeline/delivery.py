@@ -26,6 +26,7 @@ class Tally:
     retry: list = field(default_factory=list)  # original events to try again
 
     def add_failure(self, original: dict, verdict: Verdict) -> None:
+        """Count a final error under its category's counter and keep it for the error log."""
         self.counts[outcomes.counter_of(verdict.category)] += 1
         self.errors.append((original, verdict))
 

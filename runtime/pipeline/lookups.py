@@ -87,4 +87,5 @@ def source_function_instance(instance_id: int) -> FunctionInstance | None:
 
 
 def enabled_source(source_id: int) -> Source | None:
+    """The source, if it exists and is enabled."""
     return _cached(("source", source_id), lambda: Source.objects.filter(pk=source_id, enabled=True).first())

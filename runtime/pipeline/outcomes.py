@@ -27,10 +27,12 @@ COUNTER_BY_CATEGORY = {
 
 
 def error_type(error: dict | None) -> str:
+    """The thrown class name of a sandbox error (\"Error\" when unnamed)."""
     return (error or {}).get("type") or "Error"
 
 
 def is_retryable(error: dict | None) -> bool:
+    """RetryError, timeouts and platform faults are retried; everything else is final."""
     kind = error_type(error)
     return kind in RETRYABLE or kind in INFRASTRUCTURE
 
@@ -46,6 +48,7 @@ def category_of(error: dict | None) -> str:
 
 
 def counter_of(category: str) -> str:
+    """The delivery counter a final error of `category` adds to."""
     return COUNTER_BY_CATEGORY.get(category, "failed")
 
 

@@ -17,6 +17,7 @@ COUNTERS = ("delivered", "retried", "failed", "filtered", "unsupported", "reject
 
 
 def bucket_start(now: datetime | None = None) -> datetime:
+    """The start of the counters' time bucket holding `now`."""
     now = now or timezone.now()
     size = settings.PIPELINE_STATS_BUCKET_S
     return datetime.fromtimestamp(int(now.timestamp()) // size * size, tz=UTC)
@@ -32,6 +33,7 @@ def latency_ms(event: dict, now: datetime | None = None) -> float | None:
 
 
 def histogram_add(histogram: dict, values) -> dict:
+    """A copy of `histogram` with each latency in `values` counted in its bucket."""
     out = dict(histogram)
     for value in values:
         label = next((str(b) for b in HISTOGRAM_MS if value <= b), "inf")
@@ -103,6 +105,7 @@ def error_log_record(*, instance, category: str, error: dict | None, input, resu
 
 
 def error_log_trim(*, instance_id: int) -> None:
+    """Delete the instance's error-log entries beyond the newest PIPELINE_ERROR_LOG_KEEP."""
     keep = settings.PIPELINE_ERROR_LOG_KEEP
     stale = ErrorLog.objects.filter(instance_id=instance_id).order_by("-created_at", "-id")[keep : keep + 500]
     ids = list(stale.values_list("id", flat=True))

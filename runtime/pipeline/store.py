@@ -68,6 +68,7 @@ def buffered() -> bool:
 
 
 def client() -> redis.Redis:
+    """This process's Redis client for PIPELINE_REDIS_URL (thread-safe, pooled)."""
     url = settings.PIPELINE_REDIS_URL
     with _lock:
         if url not in _clients:
