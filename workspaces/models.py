@@ -41,17 +41,13 @@ class Membership(models.Model):
     """A user's membership of a workspace; roles are granted on top of it."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     is_owner = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "user"], name="workspaces_membership_unique_user"
-            )
+            models.UniqueConstraint(fields=["workspace", "user"], name="workspaces_membership_unique_user")
         ]
 
     def __str__(self) -> str:
@@ -66,9 +62,7 @@ class Source(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=SourceKind.choices)
     write_key = models.CharField(max_length=64, unique=True, default=ids.write_key, editable=False)
-    webhook_token = models.CharField(
-        max_length=64, unique=True, default=ids.webhook_token, editable=False
-    )
+    webhook_token = models.CharField(max_length=64, unique=True, default=ids.webhook_token, editable=False)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -89,12 +83,8 @@ class Source(models.Model):
 class AccessToken(models.Model):
     """A Public API bearer token; only a hash of the secret is stored, shown once at creation."""
 
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="access_tokens"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
-    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="access_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
     name = models.CharField(max_length=200)
     prefix = models.CharField(max_length=16, db_index=True, editable=False)
     secret_hash = models.CharField(max_length=128, editable=False)
@@ -113,9 +103,7 @@ class AuditEvent(models.Model):
     """Who created, saved, restored, deployed, connected or deleted what, and when."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     action = models.CharField(max_length=20, choices=AuditAction.choices)
     object_type = models.CharField(max_length=40)
     object_id = models.CharField(max_length=64)
