@@ -7,15 +7,35 @@ from django.db import DatabaseError
 from kombu.exceptions import KombuError
 from redis import RedisError
 
+from .sandbox import SandboxUnavailable
+
 # --- deployment -------------------------------------------------------------------------------
 
 
-@shared_task(name="runtime.deployment_apply", ignore_result=True)
+@shared_task(
+    name="runtime.deployment_apply",
+    ignore_result=True,
+    # The sandbox or the database being briefly unavailable is not the version's fault.
+    autoretry_for=(DatabaseError, OSError, SandboxUnavailable),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=10,
+)
 def deployment_apply_task(deployment_id: int) -> None:
     """Switch one instance to the version of one Deployment row (safe to run twice)."""
     from .services import deployment_apply
 
     deployment_apply(deployment_id=deployment_id)
+
+
+@shared_task(name="runtime.deployments_republish_stale", ignore_result=True)
+def deployments_republish_stale_task() -> None:
+    """Beat: run again the deployments whose task was lost."""
+    from django.conf import settings
+
+    from .services import deployments_republish_stale
+
+    deployments_republish_stale(older_than_s=settings.DEPLOYMENT_STALE_AFTER_S)
 
 
 def deployment_tasks_publish(deployment_ids: list[int]) -> None:

@@ -206,3 +206,22 @@ def test_status_selector_reports_each_instance(function, instances, owner):
     assert rows[instances[0].public_id]["runningVersion"] == deployment.version.public_id
     assert rows[instances[1].public_id]["deployment"] is None
     assert selectors.deployment_counts(version=deployment.version) == {DeploymentStatus.SUCCEEDED: 1}
+
+
+def test_stale_pending_deployments_are_published_again(db):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from runtime.services import deployments_republish_stale
+    from tests.factories import InstanceFactory
+
+    instance = InstanceFactory()
+    old = Deployment.objects.create(instance=instance, version=instance.deployed_version)
+    fresh = Deployment.objects.create(instance=instance, version=instance.deployed_version)
+    Deployment.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    with mock.patch("runtime.tasks.deployment_tasks_publish") as publish:
+        assert deployments_republish_stale(older_than_s=120) == 1
+    publish.assert_called_once_with([old.pk])
+    assert fresh.pk not in publish.call_args.args[0]
