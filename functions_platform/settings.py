@@ -153,6 +153,8 @@ SOURCE_RETRY_CAP_S = env.float("SOURCE_RETRY_CAP_S", default=1200.0)
 DELIVERY_RETRY_BASE_S = env.float("DELIVERY_RETRY_BASE_S", default=30.0)
 DELIVERY_RETRY_CAP_S = env.float("DELIVERY_RETRY_CAP_S", default=1800.0)
 DELIVERY_RETRY_WINDOW_S = env.float("DELIVERY_RETRY_WINDOW_S", default=4 * 3600.0)
+# Embedded mode runs retries at once (no scheduler): how many before a failure is final.
+PIPELINE_EAGER_DELIVERY_RETRIES = env.int("PIPELINE_EAGER_DELIVERY_RETRIES", default=3)
 
 CACHES = {
     "default": env.cache("CACHE_URL", default=f"{REDIS_URL.rstrip('/')}" if REDIS_URL else "locmemcache://")

@@ -75,7 +75,15 @@ def source_retry_delay(attempt: int) -> float | None:
 
 
 def delivery_retry_delay(attempt: int, elapsed_s: float) -> float | None:
-    """Full-jitter exponential backoff; None once the retry window (4 h by default) is spent."""
+    """Full-jitter exponential backoff; None once the retry window (4 h by default) is spent.
+
+    Embedded (eager) mode cannot wait, so its retries run at once; they are capped by count
+    (PIPELINE_EAGER_DELIVERY_RETRIES), or a failing endpoint would retry for ever in-request.
+    """
+    from functions_platform.celery import app
+
+    if app.conf.task_always_eager and attempt > settings.PIPELINE_EAGER_DELIVERY_RETRIES:
+        return None
     ceiling = min(settings.DELIVERY_RETRY_CAP_S, settings.DELIVERY_RETRY_BASE_S * 2 ** (attempt - 1))
     delay = random.uniform(settings.DELIVERY_RETRY_BASE_S, max(settings.DELIVERY_RETRY_BASE_S, ceiling))
     if elapsed_s + delay > settings.DELIVERY_RETRY_WINDOW_S:

@@ -95,13 +95,25 @@ def error_log_record(*, instance, category: str, error: dict | None, input, resu
         error_type=str(error.get("type") or "")[:100],
         message=str(error.get("message") or ""),
         stack=str(error.get("stack") or ""),
-        input=input if isinstance(input, (dict, list)) else {"value": input},
+        input=_without_write_key(input) if isinstance(input, (dict, list)) else {"value": input},
         logs=list(getattr(result, "logs", None) or []),
         requests=list(getattr(result, "requests", None) or []),
         attempts=attempts,
         version_id=instance.deployed_version_id,
     )
     error_log_trim(instance_id=instance.pk)
+
+
+def _without_write_key(value, depth: int = 0):
+    # Events carry their source's write key; the Errors tab is readable by people who may not
+    # manage the source, so the key is not kept with the error.
+    if depth > 3:
+        return value
+    if isinstance(value, list):
+        return [_without_write_key(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {k: _without_write_key(v, depth + 1) for k, v in value.items() if k != "writeKey"}
+    return value
 
 
 def error_log_trim(*, instance_id: int) -> None:

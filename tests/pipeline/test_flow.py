@@ -151,3 +151,29 @@ def test_on_batch_partial_failure_retries_only_failed(client, workspace, trackin
     assert posts[1:] == [["b1"]]  # a lone retry runs the single-event handler
     summary = delivery_summary(instance=instance)
     assert (summary["delivered"], summary["failed"], summary["retried"]) == (3, 1, 1)
+
+
+def test_embedded_mode_caps_immediate_delivery_retries(settings):
+    """Eager mode cannot wait between retries: after a few immediate attempts it gives up."""
+    from runtime.pipeline import outcomes
+
+    settings.DELIVERY_RETRY_WINDOW_S = 4 * 3600
+    settings.PIPELINE_EAGER_DELIVERY_RETRIES = 3
+    assert outcomes.delivery_retry_delay(3, 0.0) is not None
+    assert outcomes.delivery_retry_delay(4, 0.0) is None
+
+
+def test_error_log_does_not_keep_the_write_key(instance):
+    from runtime.models import ErrorLog
+    from runtime.pipeline import records
+
+    event = {"type": "track", "event": "E", "userId": "u", "writeKey": "wk_secret_value"}
+    records.error_log_record(
+        instance=instance,
+        category="bad_request",
+        error={"type": "Error", "message": "boom"},
+        input={"event": event, "batch": [event]},
+    )
+    stored = ErrorLog.objects.get(instance=instance).input
+    assert "wk_secret_value" not in str(stored)
+    assert stored["event"]["event"] == "E" and stored["batch"][0]["userId"] == "u"
