@@ -289,9 +289,19 @@ class AuditEventAdmin(ScopedAdmin):
         return False
 
 
+class AccessTokenForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        workspace, user = data.get("workspace"), data.get("user")
+        if workspace and user and not workspace.memberships.filter(user=user).exists():
+            self.add_error("user", f"{user} is not a member of {workspace.slug}.")
+        return data
+
+
 class AccessTokenAdmin(ScopedAdmin):
     """Public API tokens: owners of a workspace only. The secret is shown once, in a message."""
 
+    form = AccessTokenForm
     list_display = ["name", "workspace", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = [WorkspaceFilter]
     fields = ["workspace", "user", "name"]

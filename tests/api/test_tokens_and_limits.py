@@ -119,3 +119,19 @@ def test_rate_limit_is_per_token(api_as, owner, functions_admin, settings, froze
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     assert api_as(owner).get("/api/functions").status_code == 200
     assert api_as(functions_admin).get("/api/functions").status_code == 200
+
+
+def test_admin_refuses_a_token_for_a_user_outside_the_workspace(login, owner, workspace, other_workspace):
+    from tests.factories import UserFactory
+    from workspaces.services import membership_set_owner
+
+    membership_set_owner(workspace=other_workspace, user=owner)  # owner of both workspaces
+    stranger = UserFactory(username="stranger")
+    membership_set_owner(workspace=other_workspace, user=stranger)
+    response = login(owner).post(
+        "/admin/workspaces/accesstoken/add/",
+        {"workspace": workspace.pk, "user": stranger.pk, "name": "mismatch"},
+    )
+    assert response.status_code == 200
+    assert "is not a member of acme" in response.content.decode()
+    assert not AccessToken.objects.filter(name="mismatch").exists()
