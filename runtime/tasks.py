@@ -74,16 +74,14 @@ def source_flush_task(
 
     from .pipeline import routing, sources
 
-    if routing.deferred("src", instance_id, {"items": items, "attempt": attempt, "not_before": not_before}):
-        return
-
-    def handle(batch):
-        sources.source_run(instance_id=instance_id, requests=batch, attempt=attempt)
-
-    if items is not None:
-        handle(items)
-    else:
-        routing.flush("src", instance_id, self.request.id, handle, limit=settings.PIPELINE_SOURCE_BATCH)
+    routing.stage_run(
+        "src",
+        instance_id,
+        self.request.id,
+        {"items": items, "attempt": attempt, "not_before": not_before},
+        lambda batch: sources.source_run(instance_id=instance_id, requests=batch, attempt=attempt),
+        limit=lambda: settings.PIPELINE_SOURCE_BATCH,
+    )
 
 
 @shared_task(name="runtime.route_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
@@ -95,16 +93,14 @@ def route_flush_task(
 
     from .pipeline import routing, sources
 
-    if routing.deferred("route", source_id, {"items": items, "attempt": attempt, "not_before": not_before}):
-        return
-
-    def handle(batch):
-        sources.messages_route(source_id=source_id, messages=batch, attempt=attempt)
-
-    if items is not None:
-        handle(items)
-    else:
-        routing.flush("route", source_id, self.request.id, handle, limit=settings.PIPELINE_ROUTE_BATCH)
+    routing.stage_run(
+        "route",
+        source_id,
+        self.request.id,
+        {"items": items, "attempt": attempt, "not_before": not_before},
+        lambda batch: sources.messages_route(source_id=source_id, messages=batch, attempt=attempt),
+        limit=lambda: settings.PIPELINE_ROUTE_BATCH,
+    )
 
 
 @shared_task(name="runtime.delivery_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
@@ -119,19 +115,16 @@ def delivery_flush_task(
     """Deliver a micro-batch of events to one destination instance."""
     from .pipeline import delivery, routing
 
-    retry = {"items": items, "attempt": attempt, "first_at": first_at, "not_before": not_before}
-    if routing.deferred("dst", instance_id, retry):
-        return
-
-    def handle(batch):
-        delivery.deliver(instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at)
-
-    if items is not None:
-        handle(items)
-        return
-    instance = delivery.instance_for_delivery(instance_id)
-    limit = instance.function.batch_max_count if instance else 100
-    routing.flush("dst", instance_id, self.request.id, handle, limit=limit)
+    routing.stage_run(
+        "dst",
+        instance_id,
+        self.request.id,
+        {"items": items, "attempt": attempt, "first_at": first_at, "not_before": not_before},
+        lambda batch: delivery.deliver(
+            instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at
+        ),
+        limit=lambda: delivery.batch_limit(instance_id),
+    )
 
 
 @shared_task(name="runtime.pipeline_sweep", ignore_result=True)

@@ -152,8 +152,7 @@ class ErrorLogSerializer(serializers.Serializer):
         return log.version.public_id if log.version_id else None
 
 
-class DeliveryPointSerializer(serializers.Serializer):
-    bucket = serializers.DateTimeField()
+class DeliveryCountsSerializer(serializers.Serializer):
     delivered = serializers.IntegerField()
     retried = serializers.IntegerField()
     failed = serializers.IntegerField()
@@ -163,16 +162,13 @@ class DeliveryPointSerializer(serializers.Serializer):
     p95LatencyMs = serializers.FloatField(allow_null=True)
 
 
-class MetricsSerializer(serializers.Serializer):
+class DeliveryPointSerializer(DeliveryCountsSerializer):
+    bucket = serializers.DateTimeField()
+
+
+class MetricsSerializer(DeliveryCountsSerializer):
     instanceId = serializers.CharField()
     since = serializers.DateTimeField()
-    delivered = serializers.IntegerField()
-    retried = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    filtered = serializers.IntegerField()
-    unsupported = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    p95LatencyMs = serializers.FloatField(allow_null=True)
     series = DeliveryPointSerializer(many=True)
     errorsByCategory = serializers.DictField(child=serializers.IntegerField())
     errorsTotal = serializers.IntegerField()

@@ -36,6 +36,12 @@ def instance_for_delivery(instance_id: int) -> FunctionInstance | None:
     return lookups.destination_instance(instance_id)
 
 
+def batch_limit(instance_id: int) -> int:
+    """How many buffered events one delivery round takes: the function's batch_max_count."""
+    instance = instance_for_delivery(instance_id)
+    return instance.function.batch_max_count if instance else 100
+
+
 def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at: float | None = None) -> dict:
     """Run a batch through the instance's inserts and function; record, retry, dedupe.
 

@@ -85,6 +85,17 @@ def enqueue(stage: str, key: int, items: list, *, batch: int) -> None:
         raise QueueUnavailable(str(e)) from e
 
 
+def stage_run(stage: str, key: int, task_id: str, retry: dict, handler, *, limit) -> None:
+    """The body of a flush task: a retry that woke early waits again, a task carrying items
+    runs them, and otherwise the stage's buffer is drained in rounds of `limit()` items."""
+    if deferred(stage, key, retry):
+        return
+    if retry.get("items") is not None:
+        handler(retry["items"])
+        return
+    flush(stage, key, task_id, handler, limit=limit())
+
+
 def flush(stage: str, key: int, task_id: str, handler, *, limit: int) -> int:
     """Drain a buffer in rounds of `limit` items, handing each round to `handler(items)`."""
     handled = 0
