@@ -20,6 +20,7 @@ from ..sandbox import SandboxRequest
 from . import lookups, outcomes, records
 from .invoke import instance_key
 from .routing import enqueue, retry_later, route
+from .samples import samples_record
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,14 @@ def tracking_accept(*, source: Source, messages: list[dict]) -> None:
     """Queue validated Tracking API messages (raises QueueUnavailable).
 
     Without source insert functions there is nothing to run before routing, so the messages
-    go straight to the destinations' buffers; otherwise they wait for a routing task.
+    go straight to the destinations' buffers; otherwise they wait for a routing task. Once
+    accepted, the newest messages become the source's test-pane samples (`samples`).
     """
     if lookups.source_inserts(source):
         enqueue("route", source.pk, messages, batch=settings.PIPELINE_ROUTE_BATCH)
     else:
         route(source=source, events=messages)
+    samples_record(source.pk, messages)
 
 
 def messages_route(*, source_id: int, messages: list[dict], attempt: int = 0) -> None:
@@ -118,6 +121,7 @@ def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> i
             )
     if events:
         route(source=instance.source, events=events)
+        samples_record(instance.source_id, events)
     _source_retry(instance, retry, attempt)
     return len(events)
 
