@@ -33,6 +33,15 @@ def test_functions_admin_on_a_list(workspace, function, second_function, bob):
     assert not permissions.can_create_function(bob, workspace)
 
 
+@pytest.mark.parametrize("style", ["repeated", "listed"])
+def test_several_ids_repeated_or_listed(workspace, function, second_function, bob, style):
+    ids = [function.public_id, second_function.public_id]
+    flags = ["--function", ids[0], "--function", ids[1]] if style == "repeated" else ["--function", *ids]
+    grant("functions-read-only", "--workspace", "acme", "--user", "bob", *flags)
+    assert set(permissions.functions_visible(bob)) == {function, second_function}
+    assert not permissions.can_create_function(bob, workspace)
+
+
 def test_source_read_only_on_a_list(workspace, source, other_source, bob):
     grant("source-read-only", "--workspace", "acme", "--user", "bob", "--source", source.public_id)
     assert list(permissions.sources_visible(bob)) == [source]

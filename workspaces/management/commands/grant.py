@@ -26,8 +26,10 @@ class Command(BaseCommand):
         who = parser.add_mutually_exclusive_group(required=True)
         who.add_argument("--user", metavar="USERNAME")
         who.add_argument("--group", metavar="NAME")
-        parser.add_argument("--function", action="append", default=[], metavar="ID", dest="functions")
-        parser.add_argument("--source", action="append", default=[], metavar="ID", dest="sources")
+        parser.add_argument(
+            "--function", action="extend", nargs="+", default=[], metavar="ID", dest="functions"
+        )
+        parser.add_argument("--source", action="extend", nargs="+", default=[], metavar="ID", dest="sources")
         parser.add_argument("--revoke", action="store_true", help="Remove the grant instead.")
 
     def handle(self, *args, role, workspace, user, group, functions, sources, revoke, **options):
