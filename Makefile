@@ -36,7 +36,13 @@ $(SDK_DIR)/node_modules/.installed: $(SDK_DIR)/package.json $(SDK_DIR)/package-l
 	cd $(SDK_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
-sdk: $(SDK_DIR)/node_modules/.installed
+# Segment's Node tracking client, pointed at /v1/batch by tests/pipeline/test_analytics_node.py.
+TRACKING_CLIENT_DIR := tests/pipeline/analytics_node
+$(TRACKING_CLIENT_DIR)/node_modules/.installed: $(TRACKING_CLIENT_DIR)/package.json $(TRACKING_CLIENT_DIR)/package-lock.json
+	cd $(TRACKING_CLIENT_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+sdk: $(SDK_DIR)/node_modules/.installed $(TRACKING_CLIENT_DIR)/node_modules/.installed
 
 env:
 	@test -f .env || $(PY) scripts/write_env.py
