@@ -30,7 +30,7 @@ def instance_tabs_context(instance: FunctionInstance) -> dict:
         "fn_recent_failures": errors[:RECENT_FAILURES],
         "fn_delivery": summary,
         "fn_p95": _p95_label(summary.get("p95_ms")),
-        "fn_chart": delivery_chart(series),
+        "fn_chart": delivery_chart(series, since=since),
     }
 
 
@@ -58,29 +58,49 @@ def _p95_label(value) -> str:
     return f"≤ {value:g} ms"
 
 
-def delivery_chart(series: list[dict]) -> dict:
-    """Stacked bars (delivered, retried, failed) per time bucket, as SVG rectangles."""
-    if not series:
-        return {"bars": [], "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": 0}
-    peak = max(p.get("delivered", 0) + p.get("retried", 0) + p.get("failed", 0) for p in series) or 1
-    slot = (CHART_WIDTH - CHART_PAD) / len(series)
+CHART_SLOT = timedelta(hours=1)
+CHART_KINDS = ("delivered", "retried", "failed")
+
+
+def delivery_chart(series: list[dict], *, since=None, until=None) -> dict:
+    """Stacked bars (delivered, retried, failed) in fixed hourly slots from `since` to `until`,
+    as SVG rectangles, so bar positions read as time and quiet hours show as gaps."""
+    until = until or timezone.now()
+    since = since or until - DELIVERY_WINDOW
+    slots = _slot_counts(series, since, until)
+    chart = {"bars": [], "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": 0, "start": since, "end": until}
+    peak = max((sum(counts.values()) for counts in slots), default=0)
+    if not peak:
+        return chart
+    slot_w = (CHART_WIDTH - CHART_PAD) / len(slots)
     scale = (CHART_HEIGHT - CHART_PAD) / peak
-    bars = []
-    for index, point in enumerate(series):
-        x, base = CHART_PAD + index * slot, CHART_HEIGHT - CHART_PAD / 2
-        for kind in ("delivered", "retried", "failed"):
-            height = point.get(kind, 0) * scale
-            if height:
+    for index, counts in enumerate(slots):
+        base = CHART_HEIGHT - CHART_PAD / 2
+        for kind in CHART_KINDS:
+            if counts[kind]:
+                height = counts[kind] * scale
                 base -= height
-                bars.append(
+                chart["bars"].append(
                     {
-                        "x": round(x, 1),
+                        "x": round(CHART_PAD + index * slot_w, 1),
                         "y": round(base, 1),
-                        "w": round(max(slot - 2, 1), 1),
+                        "w": round(max(slot_w - 1, 1), 1),
                         "h": round(height, 1),
                         "kind": kind,
-                        "count": point.get(kind, 0),
-                        "bucket": point["bucket"],
+                        "count": counts[kind],
+                        "bucket": since + index * CHART_SLOT,
                     }
                 )
-    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": peak}
+    chart["max"] = peak
+    return chart
+
+
+def _slot_counts(series: list[dict], since, until) -> list[dict]:
+    total = max(1, math.ceil((until - since) / CHART_SLOT))
+    slots = [dict.fromkeys(CHART_KINDS, 0) for _ in range(total)]
+    for point in series:
+        index = int((point["bucket"] - since) / CHART_SLOT)
+        if 0 <= index < total:
+            for kind in CHART_KINDS:
+                slots[index][kind] += point.get(kind, 0)
+    return slots

@@ -338,7 +338,7 @@ def test_event_delivery_tab_shows_figures_and_chart(login, read_only, instance):
         filtered=3,
         latency={"50": 6, "100": 1},
     )
-    DeliveryStat.objects.create(instance=instance, bucket=now - timezone.timedelta(minutes=5), delivered=4)
+    DeliveryStat.objects.create(instance=instance, bucket=now - timezone.timedelta(hours=2), delivered=4)
     page = login(read_only).get(reverse("admin:runtime_functioninstance_change", args=[instance.pk]))
     content = page.content.decode()
     assert '<div class="fn-metric" id="fn-metric-delivered"><strong>11</strong>' in content
