@@ -190,6 +190,11 @@ class FunctionAdmin(ScopedAdmin):
                 name="catalog_function_capture",
             ),
             path(
+                "<int:object_id>/samples/",
+                wrap(admin_views.source_samples),
+                name="catalog_function_samples",
+            ),
+            path(
                 "<int:object_id>/versions/",
                 wrap(admin_views.versions),
                 site,
@@ -439,5 +444,8 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
                 "deployed": request.GET.get("deployed", ""),
             }
         )
+        if can_edit and obj.resource_type != ResourceType.SOURCE:
+            config["samplesUrl"] = reverse("admin:catalog_function_samples", args=[obj.pk])
+            config["sampleSources"] = admin_views.sample_sources(request.user, obj)
     instances = obj.instances.select_related("deployed_version").order_by("name") if obj else []
     return {"fn_config": config, "fn_can_edit": bool(can_edit), "fn_instances": instances, "fn_function": obj}

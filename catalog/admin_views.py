@@ -189,6 +189,38 @@ def _capture_body(capture):
     return capture.body
 
 
+# --- recent events of a source -----------------------------------------------------------------
+
+
+def sample_sources(user, function) -> list[dict]:
+    """Sources of the function's workspace the user may read, for the test pane's picker."""
+    sources = permissions.sources_visible(user).filter(workspace_id=function.workspace_id).order_by("name")
+    return [{"id": s.public_id, "name": s.name, "kind": s.kind} for s in sources]
+
+
+@require_GET
+def source_samples(request, object_id):
+    """The recent events of one source (?source=<pk or public id>) of the function's workspace.
+
+    Needs read access to the function and to the source; a source outside the workspace, or one
+    the user may not read, is a 404 like any object outside the user's scope. Without `source`
+    it lists the sources the user may read there (what the test pane's picker offers).
+    """
+    from runtime.pipeline.samples import samples_recent
+
+    function = function_visible_or_404(request, object_id)
+    wanted = request.GET.get("source", "")
+    if not wanted:
+        return JsonResponse({"sources": sample_sources(request.user, function)})
+    lookup = {"pk": int(wanted)} if wanted.isdigit() else {"public_id": wanted}
+    source = function.workspace.sources.filter(**lookup).first()
+    if source is None or not permissions.can_view_source(request.user, source):
+        raise Http404("No such source.")
+    return JsonResponse(
+        {"source": {"id": source.public_id, "name": source.name}, "events": samples_recent(source.pk)}
+    )
+
+
 # --- versions ---------------------------------------------------------------------------------
 
 

@@ -128,6 +128,9 @@ CUSTOM_VIEW_RULES = {
     "catalog_function_deployments": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
     # Captured webhook requests carry third-party data: Functions Admin only.
     "catalog_function_capture": CustomViewRule("function", ("GET",), FN_ADMINS, FN_READERS),
+    # Recent events of a source: reading the function (and, with ?source=, the source); without
+    # ?source= it lists the readable sources of the function's workspace.
+    "catalog_function_samples": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
     "catalog_function_restore": CustomViewRule("version", ("POST",), FN_ADMINS, FN_READERS, ok=302, data={}),
     # A test run executes code with egress: Functions Admin on the function.
     "catalog_function_test": CustomViewRule(

@@ -124,6 +124,67 @@ def test_run_rejects_bad_bodies(login, owner, function):
     assert post_json(client, reverse(TEST_URL), run_body(function, code="")).status_code == 400
 
 
+# --- recent events of a source ---------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded(source, other_source):
+    from django.core.cache import cache
+
+    from runtime.pipeline.samples import samples_record
+
+    cache.clear()
+    samples_record(source.pk, [{"type": "track", "event": "Clicked", "writeKey": source.write_key}])
+    samples_record(other_source.pk, [{"type": "page", "name": "Home"}])
+    yield source
+    cache.clear()
+
+
+def samples_url(function):
+    return reverse("admin:catalog_function_samples", args=[function.pk])
+
+
+def test_samples_answer_the_recent_events_of_a_source(login, owner, read_only, function, recorded):
+    for user in (owner, read_only):
+        for key in (recorded.pk, recorded.public_id):
+            response = login(user).get(samples_url(function), {"source": key})
+            assert response.status_code == 200
+            assert response.json() == {
+                "source": {"id": recorded.public_id, "name": "Website"},
+                "events": [{"type": "track", "event": "Clicked"}],
+            }
+
+
+def test_samples_are_refused_outside_the_users_scope(
+    login, owner, outsider, functions_admin, function, foreign_function, recorded, other_workspace
+):
+    from tests.factories import SourceFactory
+
+    # Outside the function's scope: 404 whatever the source.
+    assert login(outsider).get(samples_url(function), {"source": recorded.pk}).status_code == 404
+    # Functions Admin without any source role: the function is visible, the source is not.
+    response = login(functions_admin).get(samples_url(function), {"source": recorded.pk})
+    assert response.status_code == 404 and b"Clicked" not in response.content
+    # A source of another workspace, a missing or unknown source, a function the user cannot see.
+    foreign_source = SourceFactory(workspace=other_workspace, name="Theirs")
+    assert login(owner).get(samples_url(function), {"source": foreign_source.pk}).status_code == 404
+    assert login(outsider).get(samples_url(foreign_function), {"source": recorded.pk}).status_code == 404
+    assert login(owner).get(samples_url(function), {"source": ""}).json()["sources"]  # the list
+    assert login(owner).get(samples_url(function), {"source": "src_nope"}).status_code == 404
+    assert login(owner).get(samples_url(foreign_function), {"source": recorded.pk}).status_code == 404
+
+
+def test_editor_lists_the_sources_the_user_may_read(login, owner, functions_admin, function, recorded):
+    url = reverse("admin:catalog_function_change", args=[function.pk])
+    config = login(owner).get(url).context["fn_config"]
+    assert config["samplesUrl"] == samples_url(function)
+    assert [s["name"] for s in config["sampleSources"]] == ["Mobile", "Website"]
+    assert login(functions_admin).get(url).context["fn_config"]["sampleSources"] == []
+    # The same list as JSON, without ?source=.
+    assert login(owner).get(samples_url(function)).json() == {"sources": config["sampleSources"]}
+    assert login(functions_admin).get(samples_url(function)).json() == {"sources": []}
+
+
 # --- versions, restore, deployments ----------------------------------------------------------
 
 
