@@ -1,10 +1,13 @@
-"""Browser tests: the source-function editor (test webhook, Connect Source), read-only pages, and
-the JS setting-name rule against the Python one."""
+"""Browser tests: the source-function editor (test webhook, Connect Source), recent events of a
+source in a destination's test pane, read-only pages, and the JS setting-name rule against the
+Python one."""
 
+import json
 from urllib.parse import urlparse
 
 import pytest
 import requests
+from django.core.cache import cache
 
 from catalog.services import function_create
 from catalog.validation import setting_name_from_label
@@ -80,6 +83,38 @@ def test_source_function_test_webhook_fills_the_form_and_runs(
     assert SECRET not in page.content()
     assert page.input_value("input[name=setting__signingSecret]") == ""  # write-only
     shot("21-source-connected")
+
+
+def test_recent_event_of_a_source_fills_the_test_pane(
+    browser_page, live_server, owner, function, source, other_source
+):
+    cache.clear()  # the live server runs in this process: same local-memory cache
+    for body in (
+        {"event": "Signed Up", "userId": "u-1"},
+        {"event": "Order Completed", "userId": "u-2", "properties": {"total": 9}},
+    ):
+        sent = requests.post(
+            f"{live_server.url}/v1/track", json=body, auth=(source.write_key, ""), timeout=30
+        )
+        assert sent.status_code == 200, sent.text
+    page, login, shot = browser_page
+    login(owner)
+    page.goto(f"/admin/catalog/function/{function.pk}/change/")
+    assert page.input_value("#fn-sample-select") == "track"  # the templates stay
+    page.select_option("#fn-recent-source", source.public_id)
+    page.wait_for_selector("#fn-recent-event:not([hidden])")
+    labels = page.locator("#fn-recent-event option").all_inner_texts()
+    assert labels[1].startswith("track · Order Completed · ") and labels[2].startswith("track · Signed Up")
+    page.select_option("#fn-recent-event", "0")
+    event = json.loads(page.input_value("#fn-event-body"))
+    assert event["event"] == "Order Completed" and event["properties"] == {"total": 9}
+    assert event["receivedAt"] and "writeKey" not in event
+    assert page.input_value("#fn-sample-select") == ""
+    shot("25-recent-event")
+    page.select_option("#fn-recent-source", other_source.public_id)
+    page.wait_for_function("document.getElementById('fn-recent-status').textContent.includes('No recent')")
+    assert page.is_hidden("#fn-recent-event")
+    cache.clear()
 
 
 def test_read_only_user_sees_pages_without_edit_controls(browser_page, read_only, source, workspace):

@@ -240,6 +240,55 @@
     eventBody.value = JSON.stringify(config.samples.track, null, 2);
   }
 
+  // --- recent events of a source (saved destination and insert functions) -------------------
+  var recentSource = $("#fn-recent-source");
+  var recentEvent = $("#fn-recent-event");
+  var recentStatus = $("#fn-recent-status");
+  var recentEvents = [];
+
+  function recentLabel(event) {
+    var name = event.event || event.name || event.userId || event.groupId || event.previousId || "";
+    return [event.type || "?", name, event.receivedAt || event.timestamp || ""].filter(Boolean).join(" · ");
+  }
+
+  function loadRecent() {
+    var wanted = recentSource.value;
+    recentEvents = [];
+    recentEvent.textContent = "";
+    recentEvent.hidden = true;
+    recentStatus.textContent = wanted ? "Loading recent events…" : "";
+    if (!wanted) return;
+    fetch(config.samplesUrl + "?source=" + encodeURIComponent(wanted), { credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      }).then(function (data) {
+        if (recentSource.value !== wanted) return;  // another source was chosen meanwhile
+        recentEvents = data.events || [];
+        if (!recentEvents.length) { recentStatus.textContent = "No recent events from this source yet."; return; }
+        recentEvent.appendChild(el("option", { value: "" }, "Choose one of " + recentEvents.length + " recent events…"));
+        recentEvents.forEach(function (event, index) {
+          recentEvent.appendChild(el("option", { value: String(index) }, recentLabel(event)));
+        });
+        recentEvent.hidden = false;
+        recentStatus.textContent = "";
+      }).catch(function (e) {
+        if (recentSource.value === wanted) recentStatus.textContent = "Could not load recent events: " + e.message;
+      });
+  }
+
+  if (recentSource && recentEvent && eventBody) {
+    (config.sampleSources || []).forEach(function (s) { recentSource.appendChild(el("option", { value: s.id }, s.name)); });
+    if (!(config.sampleSources || []).length) recentStatus.textContent = "No sources you can read in this workspace.";
+    recentSource.addEventListener("change", loadRecent);
+    recentEvent.addEventListener("change", function () {
+      if (recentEvent.value === "") return;
+      eventBody.value = pretty(recentEvents[Number(recentEvent.value)]);
+      if (sampleSelect) sampleSelect.value = "";  // the editor now holds a recent event
+    });
+    if (sampleSelect) sampleSelect.addEventListener("change", function () { recentEvent.value = ""; });
+  }
+
   function sourcePayload() {
     var headers = {};
     $$("#fn-headers tbody tr").forEach(function (row) {
