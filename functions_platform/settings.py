@@ -159,6 +159,10 @@ PIPELINE_EAGER_DELIVERY_RETRIES = env.int("PIPELINE_EAGER_DELIVERY_RETRIES", def
 CACHES = {
     "default": env.cache("CACHE_URL", default=f"{REDIS_URL.rstrip('/')}" if REDIS_URL else "locmemcache://")
 }
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # The cache holds best-effort data (rate-limit counters, sample events): a hung Redis must
+    # cost a request a second at most, not the client's default of waiting for ever.
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
