@@ -468,6 +468,23 @@ class Sandbox:
     def _prepare(self, req: SandboxRequest) -> _Call | SandboxResult:
         if req.kind not in KINDS:
             return _error_result("InvalidRequest", f"unknown function kind {req.kind!r}")
+        encoded = self._encode(req, "run", req.payload)
+        if isinstance(encoded, SandboxResult):
+            return encoded
+        line, timeout_ms, breaker = encoded
+        return _Call("run", line, timeout_ms / 1000.0, req.instance_key, breaker)
+
+    def _encode(
+        self,
+        req: SandboxRequest,
+        op: str,
+        payload_value: Any,
+        *,
+        payload_depth: int = MAX_DEPTH,
+        extra: str = "",
+    ) -> tuple[str, int, str] | SandboxResult:
+        """The request line for the host (id 0, replaced when sent), its timeout and breaker
+        key, or the error result when the request must not reach the host at all."""
         code_part, code_hash = self._code_part(req.code)
         breaker = self._breaker_key(req.instance_key, code_hash)
         if self._quarantine:
@@ -475,7 +492,7 @@ class Sandbox:
             if q is not None:
                 return q
         try:
-            payload = json.dumps(req.payload, separators=(",", ":"), ensure_ascii=False)
+            payload = json.dumps(payload_value, separators=(",", ":"), ensure_ascii=False)
             settings = json.dumps(
                 req.settings if req.settings is not None else {}, separators=(",", ":"), ensure_ascii=False
             )
@@ -483,11 +500,13 @@ class Sandbox:
             return _error_result("InvalidEventPayload", f"payload is not JSON-serialisable: {e}")
         if len(payload) + len(settings) > MAX_PAYLOAD_BYTES:
             return _error_result("PayloadTooLarge", f"payload over {MAX_PAYLOAD_BYTES} bytes")
-        if _too_deep(req.payload, MAX_DEPTH) or _too_deep(req.settings, MAX_DEPTH):
+        if _too_deep(payload_value, payload_depth) or _too_deep(req.settings, MAX_DEPTH):
             return _error_result("PayloadTooDeep", f"payload nested deeper than {MAX_DEPTH} levels")
         timeout_ms = int(min(max(1, req.timeout_ms or DEFAULT_TIMEOUT_MS), MAX_TIMEOUT_MS))
         line = (
-            '{"id":0,"op":"run","kind":'
+            '{"id":0,"op":'
+            + json.dumps(op)
+            + ',"kind":'
             + json.dumps(req.kind)
             + code_part
             + ',"payload":'
@@ -498,9 +517,10 @@ class Sandbox:
             + json.dumps(req.instance_key)
             + ',"timeout_ms":'
             + str(timeout_ms)
+            + extra
             + "}\n"
         )
-        return _Call("run", line, timeout_ms / 1000.0, req.instance_key, breaker)
+        return line, timeout_ms, breaker
 
     @staticmethod
     def _to_result(reply: dict) -> SandboxResult:
@@ -584,44 +604,13 @@ class Sandbox:
                 else "run_batch is for destination and insert functions"
             )
             return [_error_result("InvalidRequest", msg) for _ in range(n)]
-        code_part, code_hash = self._code_part(request.code)
-        breaker = self._breaker_key(request.instance_key, code_hash)
-        if self._quarantine:
-            q = self._quarantined(breaker)
-            if q is not None:
-                return [q] * n
-        try:
-            payload = json.dumps(list(events), separators=(",", ":"), ensure_ascii=False)
-            settings = json.dumps(
-                request.settings if request.settings is not None else {},
-                separators=(",", ":"),
-                ensure_ascii=False,
-            )
-        except (TypeError, ValueError) as e:
-            err = _error_result("InvalidEventPayload", f"payload is not JSON-serialisable: {e}")
-            return [err] * n
-        if len(payload) + len(settings) > MAX_PAYLOAD_BYTES:
-            return [_error_result("PayloadTooLarge", f"batch payload over {MAX_PAYLOAD_BYTES} bytes")] * n
-        if _too_deep(list(events), MAX_DEPTH + 1) or _too_deep(request.settings, MAX_DEPTH):
-            return [_error_result("PayloadTooDeep", f"payload nested deeper than {MAX_DEPTH} levels")] * n
-        timeout_ms = int(min(max(1, request.timeout_ms or DEFAULT_TIMEOUT_MS), MAX_TIMEOUT_MS))
-        batch_ms = min(MAX_TIMEOUT_MS, timeout_ms + n * self.batch_event_allowance_ms)
-        line = (
-            '{"id":0,"op":"run_batch","kind":'
-            + json.dumps(request.kind)
-            + code_part
-            + ',"payload":'
-            + json.dumps(payload)
-            + ',"settings":'
-            + json.dumps(settings)
-            + ',"instance_key":'
-            + json.dumps(request.instance_key)
-            + ',"timeout_ms":'
-            + str(timeout_ms)
-            + ',"count":'
-            + str(n)
-            + "}\n"
+        encoded = self._encode(
+            request, "run_batch", list(events), payload_depth=MAX_DEPTH + 1, extra=',"count":' + str(n)
         )
+        if isinstance(encoded, SandboxResult):
+            return [encoded] * n
+        line, timeout_ms, breaker = encoded
+        batch_ms = min(MAX_TIMEOUT_MS, timeout_ms + n * self.batch_event_allowance_ms)
         call = _Call("run_batch", line, batch_ms / 1000.0, request.instance_key, breaker)
         with self._lock:
             self._send_locked(call)
