@@ -80,19 +80,28 @@ def parse_json_object(data: bytes) -> dict:
 
 
 def webhook_body_decode(data: bytes, content_type: str) -> object:
-    """A source webhook body: JSON (any value) or form-encoded (an object of strings/lists)."""
+    """A source webhook body, checked to parse as JSON or form-encoded, kept as its raw text.
+
+    The function's request.json() parses it (a form body becomes an object of strings and
+    lists), and request.text() returns the bytes the sender signed, so HMAC signatures over the
+    raw body (Stripe, GitHub, Slack) can be verified. An empty JSON body is an empty object.
+    """
     mime = (content_type or "").split(";", 1)[0].strip().lower()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IngestError(400, "bad_request", "Could not parse request body")
     if mime == "application/json" or mime.endswith("+json"):
+        if not text.strip():
+            return {}
         try:
-            return json.loads(data) if data.strip() else {}
-        except (UnicodeDecodeError, ValueError):
+            json.loads(text)
+        except ValueError:
             raise IngestError(400, "bad_request", "Could not parse request body")
+        return text
     if mime == "application/x-www-form-urlencoded":
-        try:
-            fields = parse_qs(data.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            raise IngestError(400, "bad_request", "Could not parse request body")
-        return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+        parse_qs(text, keep_blank_values=True, strict_parsing=False)
+        return text
     if not mime:
         raise IngestError(400, "bad_request", "Could not parse content-type")
     raise IngestError(400, "bad_request", f"Unsupported content-type {mime!r}")

@@ -11,7 +11,7 @@ from runtime.models import ErrorLog
 from runtime.selectors import delivery_summary
 from tests.factories import InstanceFactory
 
-from .conftest import make_function, sink_events
+from .conftest import SINK_DESTINATION, make_function, sink_events
 from .test_flow import send
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_source_retry_error_is_retried_then_logged(client, source_function_insta
     assert sink_events(sink) == []  # emitted events are only sent when the handler succeeds
     log = ErrorLog.objects.get(instance=source_function_instance)
     assert (log.category, log.error_type, log.attempts) == (ErrorCategory.RETRY, "RetryError", 3)
-    assert log.input["payload"]["body"]["retry"] is True
+    assert json.loads(log.input["payload"]["body"])["retry"] is True
 
 
 def test_source_throw_is_bad_request(client, source_function_instance):
@@ -104,3 +104,31 @@ def test_source_insert_runs_before_routing(client, workspace, tracking_source, d
     batch = [{"type": "track", "event": name, "userId": "u"} for name in ("keep", "drop me")]
     send(client, tracking_source, "/v1/batch", {"batch": batch})
     assert [(e["event"], e["properties"]["enriched"]) for e in sink_events(sink)] == [("keep", True)]
+
+
+FORM_SOURCE = """
+async function onRequest(request, settings) {
+  const body = request.json();
+  Segment.track({event: 'Form ' + body.action, userId: body.user, properties: {tags: body.tag,
+                 page: request.url.searchParams.get('page'), text: request.text()}});
+}
+"""
+
+
+def test_form_webhook_reaches_the_function_as_an_object(client, workspace, sink):
+    function = make_function(workspace, FORM_SOURCE, kind=ResourceType.SOURCE, display_name="Form In")
+    instance = InstanceFactory(function=function, name="form in")
+    dest = make_function(workspace, SINK_DESTINATION, display_name="Form Out")
+    InstanceFactory(
+        function=dest, source=instance.source, name="form out", settings={"url": sink.url_for("/sink")}
+    )
+    resp = client.post(
+        f"/hooks/{instance.source.webhook_token}?page=7",
+        data="action=signup&user=f-1&tag=a&tag=b",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert resp.status_code == 200
+    [event] = sink_events(sink)
+    assert (event["event"], event["userId"]) == ("Form signup", "f-1")
+    assert event["properties"]["tags"] == ["a", "b"] and event["properties"]["page"] == "7"
+    assert event["properties"]["text"] == "action=signup&user=f-1&tag=a&tag=b"  # the raw body
