@@ -255,7 +255,7 @@ def deployment_apply(*, deployment_id: int) -> Deployment | None:
         return None  # a redelivery or a late run: someone else settled it
     instance_id, version_id = pending
     # Outside the transaction: the first check in a process may start the sandbox host.
-    error = preflight_error_for(version_id)
+    error = preflight_error_for(version_id) or settings_error_for(instance_id, version_id)
     return _deployment_settle(deployment_id, instance_id, version_id, error)
 
 
@@ -331,18 +331,43 @@ def deployments_republish_stale(*, older_than_s: int) -> int:
 
 
 _PREFLIGHT_CACHE: dict[tuple[str, str], str] = {}
-_PREFLIGHT_BY_VERSION: dict[int, str] = {}
+_PREFLIGHT_BY_VERSION: dict[int, tuple[str, list[dict]]] = {}
 _PREFLIGHT_CACHE_MAX = 512
 
 
 def preflight_error_for(version_id: int) -> str:
     """preflight_error of a version given by id; memoised per process (versions are immutable)."""
+    return _version_facts(version_id)[0]
+
+
+def _version_facts(version_id: int) -> tuple[str, list[dict]]:
+    # (pre-flight error, settings schema) of a version, loaded once per process.
     if version_id not in _PREFLIGHT_BY_VERSION:
         if len(_PREFLIGHT_BY_VERSION) >= _PREFLIGHT_CACHE_MAX:
             _PREFLIGHT_BY_VERSION.clear()
         version = FunctionVersion.objects.select_related("function").get(pk=version_id)
-        _PREFLIGHT_BY_VERSION[version_id] = preflight_error(version)
+        _PREFLIGHT_BY_VERSION[version_id] = (preflight_error(version), version.settings_schema)
     return _PREFLIGHT_BY_VERSION[version_id]
+
+
+def settings_error_for(instance_id: int, version_id: int) -> str:
+    """Why the instance's setting values do not fit the version's schema ("" when they do).
+
+    A setting the new version no longer declares is ignored; a newly required one that the
+    instance lacks, or one whose type changed, keeps the instance on its current version.
+    """
+    schema = _version_facts(version_id)[1]
+    if not schema:
+        return ""
+    instance = FunctionInstance.objects.only("settings", "encrypted_settings").get(pk=instance_id)
+    declared = {item["name"] for item in schema}
+    values = {name: value for name, value in instance.all_settings().items() if name in declared}
+    try:
+        instance_settings_validate(schema=schema, values=values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items())
+        return f"Invalid settings for this version: {problems}"
+    return ""
 
 
 def preflight_error(version: FunctionVersion) -> str:

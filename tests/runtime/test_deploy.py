@@ -225,3 +225,25 @@ def test_stale_pending_deployments_are_published_again(db):
         assert deployments_republish_stale(older_than_s=120) == 1
     publish.assert_called_once_with([old.pk])
     assert fresh.pk not in publish.call_args.args[0]
+
+
+def test_deploy_refuses_a_version_whose_required_setting_the_instance_lacks(db):
+    from catalog.services import function_create, function_save
+    from runtime.services import instance_create
+    from tests.factories import SourceFactory as Sources
+    from tests.factories import WorkspaceFactory
+
+    workspace = WorkspaceFactory(slug="settings-deploy")
+    function = function_create(
+        workspace=workspace, resource_type="DESTINATION", display_name="F", settings=[]
+    )
+    instance = instance_create(function=function, name="i", source=Sources(workspace=workspace))
+    before = instance.deployed_version_id
+    version = function_save(function=function, settings=[{"label": "API Key", "required": True}])
+    [deployment] = deployment_request(
+        function=function, version=version, instances=[instance], requested_by=None
+    )
+    result = deployment_apply(deployment_id=deployment.pk)
+    assert result.status == DeploymentStatus.FAILED
+    assert "apiKey: This setting is required." in result.error
+    assert FunctionInstance.objects.get(pk=instance.pk).deployed_version_id == before
