@@ -124,7 +124,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "pipeline-sweep": {"task": "runtime.pipeline_sweep", "schedule": 30.0},
     "pipeline-cleanup": {"task": "runtime.pipeline_cleanup", "schedule": 3600.0},
     # Re-publish deployments whose task was lost (a web process dying between commit and
-    # publish, a broker or database crash); the task is idempotent.
+    # publish, a broker losing a message); the task is idempotent.
     "deployments-republish": {"task": "runtime.deployments_republish_stale", "schedule": 60.0},
 }
 DEPLOYMENT_STALE_AFTER_S = env.int("DEPLOYMENT_STALE_AFTER_S", default=120)

@@ -279,11 +279,6 @@ def _deployment_settle(deployment_id: int, instance_id: int, version_id: int, er
     # PENDING for the redelivered task instead of stuck in RUNNING.
     now = timezone.now()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Not waiting for the WAL flush is what makes a thousand-row fan-out fast. A commit
-            # lost in a database crash leaves its row PENDING, and deployments_republish_stale
-            # runs it again.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
             _sql(_CLAIM_SQL), [DeploymentStatus.RUNNING, now, deployment_id, DeploymentStatus.PENDING]
         )
