@@ -89,8 +89,14 @@ def fixture_create(count: int):
 
 def worker_start() -> subprocess.Popen:
     celery = str(ROOT / ".venv" / "bin" / "celery")
-    args = [celery, "-A", "functions_platform", "worker", "-c", os.environ.get("BENCH_WORKER_CONCURRENCY", "2"), "-P", os.environ.get("BENCH_WORKER_POOL", "prefork"), "-l", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
-            "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    args = [
+        celery, "-A", "functions_platform", "worker",
+        "-c", os.environ.get("BENCH_WORKER_CONCURRENCY", "2"),
+        "-P", os.environ.get("BENCH_WORKER_POOL", "prefork"),
+        "-l", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        *os.environ.get("BENCH_WORKER_ARGS", "").split(),
+    ]  # fmt: skip
     # Its own session, so stopping it by pid reaches its two pool processes as well.
     return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **ENV}, start_new_session=True)
 
