@@ -593,8 +593,15 @@ async function handleCheck(msg) {
 // ---- NDJSON transport ------------------------------------------------------------------
 let outBuf = [];
 let flushScheduled = false;
+let inFlight = 0;
 function send(line) {
   outBuf.push(line);
+  // With nothing else in flight there is nothing to coalesce with: answer at once (the
+  // single-call latency), otherwise gather this turn's replies into one write.
+  if (inFlight === 0) {
+    flush();
+    return;
+  }
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flush);
@@ -624,7 +631,11 @@ function handleLine(line) {
     case 'ping': p = Promise.resolve(JSON.stringify({ id: msg.id, pong: true, warm: warm.size })); break;
     default: p = Promise.resolve(JSON.stringify({ id: msg.id, error: `unknown op ${msg.op}` }));
   }
-  p.then(send, (e) => send(JSON.stringify({ id: msg.id, result: errorResult('InternalError', String(e && e.message)), requests: [], duration_ms: 0, cpu_ms: 0 })));
+  inFlight++;
+  p.then(
+    (line) => { inFlight--; send(line); },
+    (e) => { inFlight--; send(JSON.stringify({ id: msg.id, result: errorResult('InternalError', String(e && e.message)), requests: [], duration_ms: 0, cpu_ms: 0 })); },
+  );
 }
 
 let pending = [];
