@@ -246,11 +246,9 @@ def deployment_apply(*, deployment_id: int) -> Deployment | None:
     Returns the finished row, or None when another run already claimed it. Raises
     SandboxUnavailable when the sandbox cannot run, so the task retries instead of failing.
     """
-    pending = (
-        Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.PENDING)
-        .values_list("instance_id", "version_id")
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_PENDING_SQL), [deployment_id, DeploymentStatus.PENDING])
+        pending = cursor.fetchone()
     if pending is None:
         return None  # a redelivery or a late run: someone else settled it
     instance_id, version_id = pending
@@ -261,12 +259,14 @@ def deployment_apply(*, deployment_id: int) -> Deployment | None:
 
 # Hand-written statements: a fan-out runs this a thousand times, and compiling ORM queries was
 # most of its cost. Plain SQL that both SQLite and PostgreSQL accept.
-_CLAIM_SQL = "UPDATE {d} SET status = %s, started_at = %s WHERE id = %s AND status = %s"
+_PENDING_SQL = "SELECT instance_id, version_id FROM {d} WHERE id = %s AND status = %s"
 _NEWER_SQL = (
     "SELECT EXISTS (SELECT 1 FROM {d} WHERE instance_id = i.id AND id > %s) FROM {i} i WHERE i.id = %s"
 )
+_SETTLE_SQL = (
+    "UPDATE {d} SET status = %s, error = %s, started_at = %s, finished_at = %s WHERE id = %s AND status = %s"
+)
 _SWITCH_SQL = "UPDATE {i} SET deployed_version_id = %s, deployed_at = %s, updated_at = %s WHERE id = %s"
-_FINISH_SQL = "UPDATE {d} SET status = %s, error = %s, finished_at = %s WHERE id = %s"
 
 
 def _sql(template: str) -> str:
@@ -275,17 +275,13 @@ def _sql(template: str) -> str:
 
 @transaction.atomic
 def _deployment_settle(deployment_id: int, instance_id: int, version_id: int, error: str):
-    # Claim and settle in one transaction (one commit): a worker dying half-way leaves the row
-    # PENDING for the redelivered task instead of stuck in RUNNING.
-    now = timezone.now()
+    # One transaction, three statements. The instance row lock comes first: it orders
+    # concurrent deployments of one instance (the newer-request check is made under it, so an
+    # old version never wins by switching late) and redeliveries of this one. The settle is a
+    # conditional update, so exactly one run moves the row out of PENDING; a worker dying
+    # half-way leaves it PENDING for the redelivered task.
+    started = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(_CLAIM_SQL), [DeploymentStatus.RUNNING, now, deployment_id, DeploymentStatus.PENDING]
-        )
-        if cursor.rowcount != 1:
-            return None
-        # The instance row lock orders concurrent deployments of one instance: the newer-request
-        # check is made under it, so an old version never wins by switching late.
         lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
         cursor.execute(_sql(_NEWER_SQL) + lock, [deployment_id, instance_id])
         row = cursor.fetchone()
@@ -296,17 +292,21 @@ def _deployment_settle(deployment_id: int, instance_id: int, version_id: int, er
         else:
             status = DeploymentStatus.SUCCEEDED
         finished = timezone.now()  # read under the instance lock
+        error = error if status == DeploymentStatus.FAILED else ""
+        cursor.execute(
+            _sql(_SETTLE_SQL), [status, error, started, finished, deployment_id, DeploymentStatus.PENDING]
+        )
+        if cursor.rowcount != 1:
+            return None  # another run settled it first
         if status == DeploymentStatus.SUCCEEDED:
             cursor.execute(_sql(_SWITCH_SQL), [version_id, finished, finished, instance_id])
-        error = error if status == DeploymentStatus.FAILED else ""
-        cursor.execute(_sql(_FINISH_SQL), [status, error, finished, deployment_id])
     return Deployment(
         pk=deployment_id,
         instance_id=instance_id,
         version_id=version_id,
         status=status,
         error=error,
-        started_at=now,
+        started_at=started,
         finished_at=finished,
     )
 
