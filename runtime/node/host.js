@@ -355,56 +355,77 @@ function lookupEntry(msg) {
   return entry;
 }
 
-async function execute(entry, msg) {
-  const timeoutMs = Math.min(Math.max(1, Number(msg.timeout_ms) || CONFIG.defaultTimeoutMs), CONFIG.maxTimeoutMs);
-  const started = process.hrtime.bigint();
-  const call = {
-    id: msg.id, timeoutMs, deadline: Date.now() + timeoutMs, timers: new Map(), httpReqs: new Set(),
-    requests: [], fetchCount: 0, timedOut: false,
-  };
-  let result = null;
-  let cpuNs = 0n;
-  inflight.add(msg.id);
+// ---- one call's life on an entry (shared by run and run_batch) ---------------------------
+function callBegin(entry, call) {
+  inflight.add(call.id);
   entry.current = call;
   call.entry = entry;
   running.add(call);
+}
+
+function callEnd(entry, call) {
+  running.delete(call);
+  cancelOps(call);
+  entry.current = null;
+  inflight.delete(call.id);
+  if (!entry.key || entry.evicted) entry.dispose();
+}
+
+// Builds a disposed or new isolate; the build error result when that fails (else null).
+async function ensureBuilt(entry, call, budgetMs) {
+  if (entry.isolate && !entry.isolate.isDisposed) return null;
+  entry.dispose();
   try {
-    if (!entry.isolate || entry.isolate.isDisposed) {
-      entry.dispose();
-      try {
-        await entry.build(call.deadline - Date.now());
-      } catch (e) {
-        result = classify(e, call, entry);
-        // Host-side frames are noise for the user: keep only the error line.
-        if (result.error.stack) result.error.stack = `${result.error.type}: ${result.error.message}`;
-        entry.dispose();
-      }
-    }
+    await entry.build(budgetMs);
+    return null;
+  } catch (e) {
+    const failure = classify(e, call, entry);
+    // Host-side frames are noise for the user: keep only the error line.
+    if (failure.error.stack) failure.error.stack = `${failure.error.type}: ${failure.error.message}`;
+    entry.dispose();
+    return failure;
+  }
+}
+
+// The error result of a failed apply. A timed-out isolate is always disposed (whether the
+// watchdog or the apply's own timeout fired first), so module state after a Timeout reliably
+// starts over; so is one killed by its memory limit.
+function applyFailure(e, call, entry) {
+  const failure = classify(e, call, entry);
+  if (call.timedOut || failure.error.type === 'Timeout' || /memory limit/i.test(String(e && e.message))) entry.dispose();
+  return failure;
+}
+
+// CPU time the isolate spent since the entry's last reading (it only runs for the current call).
+function cpuSince(entry, iso) {
+  if (entry.lastCpu === undefined) entry.lastCpu = 0n;
+  try {
+    if (!iso.isDisposed) { const now = iso.cpuTime; const spent = now - entry.lastCpu; entry.lastCpu = now; return spent; }
+  } catch (e) { /* disposed */ }
+  return 0n;
+}
+
+async function execute(entry, msg) {
+  const timeoutMs = Math.min(Math.max(1, Number(msg.timeout_ms) || CONFIG.defaultTimeoutMs), CONFIG.maxTimeoutMs);
+  const started = process.hrtime.bigint();
+  const call = Object.assign(newOpState(Date.now() + timeoutMs), { id: msg.id, timeoutMs, timedOut: false });
+  let result = null;
+  let cpuNs = 0n;
+  callBegin(entry, call);
+  try {
+    result = await ensureBuilt(entry, call, call.deadline - Date.now());
     if (!result) {
       const iso = entry.isolate;
-      if (entry.lastCpu === undefined) entry.lastCpu = 0n;
       try {
-        const json = await entry.invokeRef.apply(undefined, [msg.kind, msg.payload, msg.settings],
+        result = await entry.invokeRef.apply(undefined, [msg.kind, msg.payload, msg.settings],
           { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
-        result = json;
       } catch (e) {
-        result = classify(e, call, entry);
-        // A timed-out isolate is always disposed (whether the watchdog or the apply's own
-        // timeout fired first), so module state after a Timeout reliably starts over.
-        if (call.timedOut || result.error.type === 'Timeout' || /memory limit/i.test(String(e && e.message))) entry.dispose();
+        result = applyFailure(e, call, entry);
       }
-      // One cpuTime read per call: the isolate only runs on behalf of the current call.
-      try {
-        if (!iso.isDisposed) { const now = iso.cpuTime; cpuNs = now - entry.lastCpu; entry.lastCpu = now; }
-      } catch (e) { /* disposed */ }
+      cpuNs = cpuSince(entry, iso);
     }
   } finally {
-    running.delete(call);
-    for (const h of call.timers.values()) { clearTimeout(h); clearInterval(h); }
-    for (const r of call.httpReqs) r.destroy();
-    entry.current = null;
-    inflight.delete(msg.id);
-    if (!entry.key || entry.evicted) entry.dispose();
+    callEnd(entry, call);
   }
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const resultJson = typeof result === 'string' ? result : JSON.stringify(result);
@@ -431,41 +452,22 @@ async function executeBatch(entry, msg) {
   let failure = null; // error result of the event that stopped the batch
   let ran = 0;
   let cpuNs = 0n;
-  inflight.add(msg.id);
-  entry.current = call;
-  call.entry = entry;
-  running.add(call);
+  callBegin(entry, call);
   try {
-    if (!entry.isolate || entry.isolate.isDisposed) {
-      entry.dispose();
-      try {
-        await entry.build(call.evDeadline - Date.now());
-      } catch (e) {
-        failure = classify(e, call, entry);
-        if (failure.error.stack) failure.error.stack = `${failure.error.type}: ${failure.error.message}`;
-        entry.dispose();
-      }
-    }
+    failure = await ensureBuilt(entry, call, call.evDeadline - Date.now());
     if (!failure) {
       const iso = entry.isolate;
       try {
         ran = await entry.invokeBatchRef.apply(undefined, [msg.payload, msg.settings, count, timeoutMs, call.deadline],
           { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
       } catch (e) {
-        failure = classify(e, call, entry);
-        if (call.timedOut || failure.error.type === 'Timeout' || /memory limit/i.test(String(e && e.message))) entry.dispose();
+        failure = applyFailure(e, call, entry);
       }
-      try {
-        if (!iso.isDisposed) { const now = iso.cpuTime; cpuNs = now - entry.lastCpu; entry.lastCpu = now; }
-      } catch (e) { /* disposed */ }
+      cpuNs = cpuSince(entry, iso);
     }
   } finally {
-    running.delete(call);
     for (const st of call.events) if (st) cancelOps(st);
-    cancelOps(call);
-    entry.current = null;
-    inflight.delete(msg.id);
-    if (!entry.key || entry.evicted) entry.dispose();
+    callEnd(entry, call);
   }
   const t1 = process.hrtime.bigint();
   const done = call.doneCount;
@@ -568,7 +570,7 @@ function errorPosition(e) {
 
 async function handleCheck(msg) {
   const entry = new Entry(null, String(msg.code || ''), msg.kind);
-  const call = { id: msg.id, timeoutMs: CONFIG.checkTimeoutMs, deadline: Date.now() + CONFIG.checkTimeoutMs, timers: new Map(), httpReqs: new Set(), requests: [], fetchCount: 0, timedOut: false };
+  const call = Object.assign(newOpState(Date.now() + CONFIG.checkTimeoutMs), { id: msg.id, timeoutMs: CONFIG.checkTimeoutMs, timedOut: false });
   entry.current = call;
   call.entry = entry;
   running.add(call);
@@ -582,8 +584,7 @@ async function handleCheck(msg) {
     out = { ok: false, error: Object.assign({ type: r.error.type, message: r.error.message }, errorPosition(e)), handlers: [] };
   } finally {
     running.delete(call);
-    for (const h of call.timers.values()) { clearTimeout(h); clearInterval(h); }
-    for (const r of call.httpReqs) r.destroy();
+    cancelOps(call);
     entry.current = null;
     entry.dispose();
   }
