@@ -18,25 +18,17 @@ from .services import function_create, function_delete, function_save
 from .templates import template_code
 from .validation import code_validate, setting_name_from_label, settings_schema_validate
 
-CODE_WIDGET = AceWidget(
-    mode="javascript",
-    theme="chrome",
-    width="100%",
-    height="520px",
-    tabsize=2,
-    showprintmargin=False,
-)
-
+ACE_OPTIONS = {
+    "mode": "javascript",
+    "theme": "chrome",
+    "width": "100%",
+    "height": "520px",
+    "tabsize": 2,
+    "showprintmargin": False,
+}
+CODE_WIDGET = AceWidget(**ACE_OPTIONS)
 # Read-only users get the same highlighting, without a way to change the text.
-READONLY_CODE_WIDGET = AceWidget(
-    mode="javascript",
-    theme="chrome",
-    width="100%",
-    height="520px",
-    tabsize=2,
-    showprintmargin=False,
-    readonly=True,
-)
+READONLY_CODE_WIDGET = AceWidget(**ACE_OPTIONS, readonly=True)
 
 
 def _formfield(db_field, **kwargs):
