@@ -156,12 +156,3 @@ def _type_problem(kind: str, value) -> str | None:
     ):
         return "Must be an object of string values."
     return None
-
-
-def masked_settings(schema: list[dict], plain: dict, secret: dict) -> dict:
-    """Setting values for display: sensitive ones replaced by a mask, never their value."""
-    shown = dict(plain)
-    for item in schema:
-        if item["sensitive"] and item["name"] in secret:
-            shown[item["name"]] = MASK
-    return shown

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from catalog.choices import ResourceType, SettingType
-from catalog.validation import MASK, instance_settings_validate
+from catalog.validation import instance_settings_validate
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
@@ -249,10 +249,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
     @admin.display(description="Settings")
     def masked_settings(self, obj):
-        shown = dict(obj.settings)
-        for name in obj.secret_values():
-            shown[name] = MASK
-        return format_html("<pre>{}</pre>", json.dumps(shown, indent=2))
+        return format_html("<pre>{}</pre>", json.dumps({**obj.settings, **obj.masked_secrets()}, indent=2))
 
     def save_model(self, request, obj, form, change):
         values = form.cleaned_data.get("settings_values", {})

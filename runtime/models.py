@@ -5,6 +5,7 @@ from django.db import models
 from encrypted_model_fields.fields import EncryptedTextField
 
 from catalog.models import Function, FunctionVersion
+from catalog.validation import MASK
 from workspaces import ids
 from workspaces.models import Source
 
@@ -58,6 +59,10 @@ class FunctionInstance(models.Model):
 
     def secret_values(self) -> dict:
         return json.loads(self.encrypted_settings or "{}")
+
+    def masked_secrets(self) -> dict:
+        """The sensitive setting names, each with the mask instead of its value (for display)."""
+        return dict.fromkeys(self.secret_values(), MASK)
 
     def all_settings(self) -> dict:
         """Every setting value in clear, for the sandbox call only."""

@@ -11,13 +11,8 @@ from rest_framework import serializers
 
 from catalog.api.serializers import catalog_id
 from catalog.choices import ResourceType
-from catalog.validation import MASK
 from functions_platform.api.schema import StrictSerializer
 from runtime.models import Deployment, FunctionInstance
-
-
-def masked_secrets(instance: FunctionInstance) -> dict:
-    return dict.fromkeys(instance.secret_values(), MASK)
 
 
 def integration_id(instance: FunctionInstance) -> str:
@@ -62,7 +57,7 @@ class InsertInstanceSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_encryptedSettings(self, instance) -> dict:
-        return masked_secrets(instance)
+        return instance.masked_secrets()
 
 
 class CreateInstanceSerializer(StrictSerializer):
@@ -118,7 +113,7 @@ class InstanceSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_settings(self, instance) -> dict:
-        return {**instance.settings, **masked_secrets(instance)}
+        return {**instance.settings, **instance.masked_secrets()}
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_deployedVersionId(self, instance):
