@@ -144,6 +144,8 @@ PIPELINE_STATS_BUCKET_S = env.int("PIPELINE_STATS_BUCKET_S", default=300)
 PIPELINE_STATS_DAYS = env.int("PIPELINE_STATS_DAYS", default=30)
 PIPELINE_ERROR_LOG_KEEP = env.int("PIPELINE_ERROR_LOG_KEEP", default=100)
 PIPELINE_ERROR_LOG_DAYS = env.int("PIPELINE_ERROR_LOG_DAYS", default=30)
+# Messages dropped at ingest (partial accept): samples kept per source; counts follow STATS_DAYS.
+PIPELINE_DROPS_KEEP = env.int("PIPELINE_DROPS_KEEP", default=100)
 # Source functions (Segment): up to 6 retries, first delay 1-3 min, doubling, capped at 20 min.
 SOURCE_RETRY_MAX = env.int("SOURCE_RETRY_MAX", default=6)
 SOURCE_RETRY_FIRST_MIN_S = env.float("SOURCE_RETRY_FIRST_MIN_S", default=60.0)

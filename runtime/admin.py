@@ -11,7 +11,7 @@ from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
 from .admin_views import instance_tabs_context
-from .models import Deployment, ErrorLog, FunctionInstance
+from .models import Deployment, ErrorLog, FunctionInstance, IngestDrop
 from .services import instance_create, instance_delete, instance_schema, instance_update
 
 PREFIX = "setting__"
@@ -355,3 +355,33 @@ class ErrorLogAdmin(ScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(IngestDrop)
+class IngestDropAdmin(ScopedAdmin):
+    """Tracking API messages dropped at ingest, with Segment's code and the reason."""
+
+    list_display = ["created_at", "source", "code", "message"]
+    # No source filter: it would list every source's name; the source page links here with
+    # ?source__id__exact=<id> instead, over the visible rows only.
+    list_filter = ["code"]
+    readonly_fields = ["created_at", "source", "code", "message", "event_display"]
+    fields = readonly_fields
+
+    def visible(self, request):
+        return IngestDrop.objects.filter(source__in=permissions.sources_visible(request.user)).select_related(
+            "source"
+        )
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "source__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    def can_change(self, request, obj):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Message as sent")
+    def event_display(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.event, indent=2, sort_keys=True))

@@ -224,22 +224,36 @@ def _merge_shared(message: object, shared: dict) -> object:
     return out
 
 
-def tracking_batch_prepare(messages: list, *, write_key: str, sent_at: str | None = None) -> list[dict]:
-    """Validate every message (all or nothing) and normalise them for the pipeline."""
+@dataclass(frozen=True)
+class Drop:
+    """A message refused on its own (Segment's partial accept): its index, code and reason."""
+
+    index: int
+    code: str
+    message: str
+    event: object
+
+
+def tracking_batch_prepare(
+    messages: list, *, write_key: str, sent_at: str | None = None
+) -> tuple[list[dict], list[Drop]]:
+    """Validate each message on its own and normalise the valid ones for the pipeline.
+
+    Returns (valid messages, drops): like Segment, one invalid message does not refuse the
+    others; the caller counts and shows the drops.
+    """
+    received_at = now_iso()
+    valid, drops = [], []
     for index, message in enumerate(messages):
         try:
             message_validate(message)
         except IngestError as exc:
-            if len(messages) > 1:
-                exc.message = f"batch[{index}]: {exc.message}"
-            raise
-    received_at = now_iso()
-    out = []
-    for message in messages:
+            drops.append(Drop(index, exc.code, exc.message, message))
+            continue
         if sent_at and not message.get("sentAt"):
             message = {**message, "sentAt": sent_at}
-        out.append(message_normalise(message, write_key=write_key, received_at=received_at))
-    return out
+        valid.append(message_normalise(message, write_key=write_key, received_at=received_at))
+    return valid, drops
 
 
 def emitted_events_prepare(events: list, *, write_key: str, run_id: str) -> tuple[list[dict], list[dict]]:

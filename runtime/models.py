@@ -164,3 +164,43 @@ class DeliveredMessage(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+class IngestDrop(models.Model):
+    """A Tracking API message dropped on its own at ingest (Segment's partial accept).
+
+    A batch with invalid messages is answered 200 and its valid messages are queued; each
+    invalid one is kept here with Segment's code and the reason, the newest
+    PIPELINE_DROPS_KEEP per source (the write key removed, an oversize message summarised).
+    `IngestDropCount` counts every drop.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="ingest_drops")
+    code = models.CharField(max_length=40)
+    message = models.TextField(blank=True)
+    event = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.code}"
+
+
+class IngestDropCount(models.Model):
+    """How many messages of a source were dropped at ingest, per time bucket and code."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField()
+    code = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "bucket", "code"], name="runtime_dropcount_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.bucket:%Y-%m-%d %H:%M}: {self.code} x{self.count}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 
 from catalog.models import Function, FunctionVersion
 
-from .models import Deployment, FunctionInstance
+from .models import Deployment, FunctionInstance, IngestDrop, IngestDropCount
 
 # --- deployment -------------------------------------------------------------------------------
 
@@ -126,3 +126,23 @@ def error_logs_for(*, instance: FunctionInstance):
     from .models import ErrorLog
 
     return ErrorLog.objects.filter(instance=instance).order_by("-created_at", "-id")
+
+
+# --- pipeline: messages dropped at ingest (partial accept) -------------------------------------
+
+
+def source_drops_recent(*, source):
+    """The source's kept dropped messages (code, reason, message), newest first.
+
+    For the source page, the API and the editor's source debugger.
+    """
+    return IngestDrop.objects.filter(source=source).order_by("-created_at", "-id")
+
+
+def source_drop_counts(*, source, since=None) -> dict[str, int]:
+    """How many messages the source dropped at ingest, per code (all kept buckets, or since)."""
+    queryset = IngestDropCount.objects.filter(source=source)
+    if since is not None:
+        queryset = queryset.filter(bucket__gte=since)
+    rows = queryset.values("code").annotate(n=Sum("count")).order_by("code")
+    return {row["code"]: row["n"] for row in rows}

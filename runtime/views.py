@@ -6,14 +6,17 @@ function, routing, delivery) happens in Celery tasks (docs/pipeline.md).
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import ingest
+from .pipeline.drops import drops_record
 from .pipeline.routing import QueueUnavailable
 from .pipeline.sources import tracking_accept, tracking_source, webhook_accept, webhook_instance_id
 
@@ -48,8 +51,24 @@ def _read_body(request, limit: int) -> bytes:
     return ingest.read_body(raw, encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
 
 
+def _unavailable_as_503(view):
+    """Nothing is accepted when the queue or the database cannot take it: 503, retry later."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except QueueUnavailable:
+            return _error(503, "unavailable", "The queue is unavailable; retry later")
+        except DatabaseError:
+            return _error(503, "unavailable", "The database is unavailable; retry later")
+
+    return wrapped
+
+
 @csrf_exempt
 @require_POST
+@_unavailable_as_503
 def webhook(request, token: str):
     """POST <base>/hooks/<token>: queue the request for the source function."""
     instance_id = webhook_instance_id(token)
@@ -71,36 +90,48 @@ def webhook(request, token: str):
             "body": body,
         },
     }
-    try:
-        webhook_accept(instance_id=instance_id, request_item=item)
-    except QueueUnavailable:
-        return _error(503, "unavailable", "The queue is unavailable; retry later")
+    webhook_accept(instance_id=instance_id, request_item=item)
     return JsonResponse(OK)
 
 
 @csrf_exempt
 @require_POST
+@_unavailable_as_503
 def tracking(request, kind: str):
-    """POST /v1/<type>: Segment's HTTP Tracking API (write key by Basic auth or in the body)."""
+    """POST /v1/<type>: Segment's HTTP Tracking API (write key by Basic auth or in the body).
+
+    A batch is accepted message by message, as Segment does: the valid ones are queued, the
+    invalid ones dropped and counted on the source (`drops`); a single call with an invalid
+    message is refused with its code. Oversize, malformed or unauthenticated requests are
+    refused whole.
+    """
     path_type = "batch" if kind in ("batch", "import") else kind
-    limit = ingest.MAX_BATCH_BYTES if path_type == "batch" else ingest.MAX_EVENT_BYTES
     try:
-        if request.content_type != "application/json":
-            raise ingest.IngestError(400, "bad_request", "Content-Type must be application/json")
-        body = ingest.parse_json_object(_read_body(request, limit))
+        body = _tracking_body(request, path_type)
         source = _tracking_source(request, body)
-        messages = ingest.tracking_batch_prepare(
+        messages, dropped = ingest.tracking_batch_prepare(
             ingest.tracking_messages(body, path_type),
             write_key=source.write_key,
             sent_at=body.get("sentAt") if isinstance(body.get("sentAt"), str) else None,
         )
-        tracking_accept(source=source, messages=messages)
+        if dropped and path_type != "batch":
+            raise ingest.IngestError(400, dropped[0].code, dropped[0].message)
+        if messages:
+            tracking_accept(source=source, messages=messages)
     except ingest.IngestError as e:
         # Segment answers 400 for oversize tracking calls (413 is kept for webhooks).
         return _refused(e, 400 if e.code == "too_large" else None)
-    except QueueUnavailable:
-        return _error(503, "unavailable", "The queue is unavailable; retry later")
+    if dropped:
+        drops_record(source_id=source.pk, drops=dropped)
     return JsonResponse(OK)
+
+
+def _tracking_body(request, path_type: str) -> dict:
+    """The request body as a JSON object (the one parsing call site of the Tracking API)."""
+    if request.content_type != "application/json":
+        raise ingest.IngestError(400, "bad_request", "Content-Type must be application/json")
+    limit = ingest.MAX_BATCH_BYTES if path_type == "batch" else ingest.MAX_EVENT_BYTES
+    return ingest.parse_json_object(_read_body(request, limit))
 
 
 def _tracking_source(request, body: dict):

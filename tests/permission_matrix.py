@@ -74,6 +74,7 @@ ADMIN_RULES = {
     ),
     "runtime.deployment": AdminRule(changelist=LOGGED_IN, see=ACME),
     "runtime.errorlog": AdminRule(changelist=LOGGED_IN, see=ACME),
+    "runtime.ingestdrop": AdminRule(changelist=LOGGED_IN, see={"owner", "read_only", "source_admin"}),
     "workspaces.auditevent": AdminRule(changelist=OWNERS_ANYWHERE, see={"owner"}),
     "workspaces.accesstoken": AdminRule(
         changelist=OWNERS_ANYWHERE, see={"owner"}, change={"owner"}, delete={"owner"}, add=OWNERS_ANYWHERE
@@ -212,6 +213,7 @@ API_ROWS = [
     ApiRow("get source", "GET", "/api/sources/{source}", SRC_READERS, NOBODY),
     ApiRow("update source", "PATCH", "/api/sources/{source}", SRC_ADMINS, SRC_READERS, {"name": "Renamed"}),
     ApiRow("delete source", "DELETE", "/api/sources/{source}", SRC_ADMINS, SRC_READERS),
+    ApiRow("source drops", "GET", "/api/sources/{source}/drops", SRC_READERS, NOBODY),
     ApiRow("list instances", "GET", "/api/functions/{function}/instances", FN_READERS, NOBODY),
     ApiRow("get instance", "GET", "/api/function-instances/{instance}", ACME, NOBODY),
     ApiRow(

@@ -13,7 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalog.templates import template_code
-from runtime.models import Deployment, ErrorLog
+from runtime.models import Deployment, ErrorLog, IngestDrop
 from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
     ADMIN_RULES,
@@ -52,6 +52,7 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "runtime.functioninstance": instance,
         "runtime.deployment": Deployment.objects.create(instance=instance, version=function.latest_version),
         "runtime.errorlog": ErrorLog.objects.create(instance=instance, category="internal", message="boom"),
+        "runtime.ingestdrop": IngestDrop.objects.create(source=source, code="no_user_anon_id", event={}),
         "workspaces.auditevent": audit_record(
             workspace=workspace, actor=personas["owner"], action=AuditAction.SAVED, obj=function
         ),
@@ -117,7 +118,8 @@ def test_every_api_endpoint_has_a_row():
     covered = {"api-functions", "api-function", "api-function-deploy", "api-function-versions",
                "api-function-version", "api-sources", "api-source", "api-function-instances",
                "api-instance", "api-instance-errors", "api-instance-metrics", "api-preview",
-               "api-function-preview", "api-insert-instances", "api-insert-instance"}  # fmt: skip
+               "api-function-preview", "api-insert-instances", "api-insert-instance",
+               "api-source-drops"}  # fmt: skip
     # Endpoints not yet in API_ROWS are listed here so a new one fails until it gets rows.
     pending: set[str] = set()
     assert names <= covered | pending, f"add rows to API_ROWS for {sorted(names - covered - pending)}"

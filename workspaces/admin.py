@@ -7,7 +7,10 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from runtime.selectors import source_drop_counts
 
 from . import permissions
 from .admin_mixins import ScopedAdmin, WorkspaceFilter
@@ -199,7 +202,16 @@ class SourceAdmin(ScopedAdmin):
     list_display = ["name", "kind", "workspace", "enabled", "created_at"]
     list_filter = [WorkspaceFilter, "kind", "enabled"]
     search_fields = ["name", "public_id"]
-    fields = ["workspace", "name", "kind", "enabled", "public_id", "endpoint", "write_key_display"]
+    fields = [
+        "workspace",
+        "name",
+        "kind",
+        "enabled",
+        "public_id",
+        "endpoint",
+        "write_key_display",
+        "dropped_messages",
+    ]
 
     def visible(self, request):
         return permissions.sources_visible(request.user).select_related("workspace")
@@ -211,7 +223,7 @@ class SourceAdmin(ScopedAdmin):
         return permissions.workspaces_for_source_create(request.user).exists()
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["public_id", "endpoint", "write_key_display"]
+        readonly = ["public_id", "endpoint", "write_key_display", "dropped_messages"]
         return ["workspace", "kind", *readonly] if obj else readonly
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -232,6 +244,17 @@ class SourceAdmin(ScopedAdmin):
         if obj.kind == SourceKind.FUNCTION:
             return obj.webhook_url
         return "POST /v1/track, /v1/identify, /v1/batch … with the write key"
+
+    @admin.display(description="Dropped at ingest (7 days)")
+    def dropped_messages(self, obj):
+        if obj.pk is None or obj.kind != SourceKind.TRACKING_API:
+            return "-"
+        counts = source_drop_counts(source=obj, since=timezone.now() - timezone.timedelta(days=7))
+        if not counts:
+            return "none"
+        link = reverse("admin:runtime_ingestdrop_changelist") + f"?source__id__exact={obj.pk}"
+        listed = format_html_join(", ", "{} × <code>{}</code>", ((n, code) for code, n in counts.items()))
+        return format_html('{} (<a href="{}">recent drops and reasons</a>)', listed, link)
 
     @admin.display(description="Write key")
     def write_key_display(self, obj):

@@ -147,6 +147,14 @@ class ErrorLogSerializer(serializers.Serializer):
         return log.version.public_id if log.version_id else None
 
 
+class IngestDropSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    code = serializers.CharField()
+    message = serializers.CharField()
+    event = serializers.JSONField()
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
 class DeliveryCountsSerializer(serializers.Serializer):
     delivered = serializers.IntegerField()
     retried = serializers.IntegerField()

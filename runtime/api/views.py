@@ -12,7 +12,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from catalog.choices import INSERT_TYPES, ResourceType
 from functions_platform.api.exceptions import UnprocessableEntity
-from functions_platform.api.schema import PAGINATION_PARAMETERS, envelope, page_envelope, responses
+from functions_platform.api.pagination import paginate
+from functions_platform.api.schema import (
+    PAGINATION_PARAMETERS,
+    PaginationSerializer,
+    envelope,
+    page_envelope,
+    responses,
+)
 from functions_platform.api.views import ApiView
 from runtime import selectors, services
 from runtime.models import FunctionInstance
@@ -31,6 +38,12 @@ InstanceListEnvelope = page_envelope("FunctionInstanceList", "instances", s.Inst
 StatusEnvelope = envelope("InstanceDeleteStatus", status=s.serializers.CharField())
 ErrorLogListEnvelope = page_envelope("ErrorLogList", "errorLogs", s.ErrorLogSerializer)
 MetricsEnvelope = envelope("InstanceMetrics", metrics=s.MetricsSerializer())
+DropListEnvelope = envelope(
+    "SourceDropList",
+    drops=s.IngestDropSerializer(many=True),
+    counts=s.serializers.DictField(child=s.serializers.IntegerField()),
+    pagination=PaginationSerializer(),
+)
 
 RELATED = ("function__workspace", "source", "destination", "deployed_version")
 
@@ -260,6 +273,27 @@ class InstanceMetricsView(InstanceScopedView):
     def get(self, request, instance_id):
         instance = self.instance(instance_id)
         return self.respond({"metrics": instance_metrics(instance)})
+
+
+class SourceDropsView(InstanceScopedView):
+    """Messages of a Tracking API source dropped at ingest: the kept ones and counts per code."""
+
+    @extend_schema(
+        operation_id="listSourceDrops",
+        parameters=PAGINATION_PARAMETERS,
+        responses=responses(DropListEnvelope),
+    )
+    def get(self, request, source_id):
+        source = self.source(source_id)
+        items, pagination = paginate(request, selectors.source_drops_recent(source=source))
+        counts = selectors.source_drop_counts(source=source, since=timezone.now() - METRICS_WINDOW)
+        return self.respond(
+            {
+                "drops": [s.IngestDropSerializer(drop).data for drop in items],
+                "counts": counts,
+                "pagination": pagination,
+            }
+        )
 
 
 def instance_metrics(instance: FunctionInstance) -> dict:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import DeliveryStat, ErrorLog
+from ..models import DeliveredMessage, DeliveryStat, ErrorLog, IngestDrop, IngestDropCount
 
 # Upper bounds (ms) of the latency histogram; the last bucket is "inf".
 HISTOGRAM_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
@@ -95,7 +95,7 @@ def error_log_record(*, instance, category: str, error: dict | None, input, resu
         error_type=str(error.get("type") or "")[:100],
         message=str(error.get("message") or ""),
         stack=str(error.get("stack") or ""),
-        input=_without_write_key(input) if isinstance(input, (dict, list)) else {"value": input},
+        input=without_write_key(input) if isinstance(input, (dict, list)) else {"value": input},
         logs=list(getattr(result, "logs", None) or []),
         requests=list(getattr(result, "requests", None) or []),
         attempts=attempts,
@@ -104,15 +104,16 @@ def error_log_record(*, instance, category: str, error: dict | None, input, resu
     error_log_trim(instance_id=instance.pk)
 
 
-def _without_write_key(value, depth: int = 0):
+def without_write_key(value, depth: int = 0):
+    """`value` with every `writeKey` entry removed (a few levels deep)."""
     # Events carry their source's write key; the Errors tab is readable by people who may not
     # manage the source, so the key is not kept with the error.
     if depth > 3:
         return value
     if isinstance(value, list):
-        return [_without_write_key(item, depth + 1) for item in value]
+        return [without_write_key(item, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {k: _without_write_key(v, depth + 1) for k, v in value.items() if k != "writeKey"}
+        return {k: without_write_key(v, depth + 1) for k, v in value.items() if k != "writeKey"}
     return value
 
 
@@ -126,9 +127,7 @@ def error_log_trim(*, instance_id: int) -> None:
 
 
 def records_cleanup() -> dict:
-    """Drop error logs, counters and dedupe rows past their retention (periodic task)."""
-    from ..models import DeliveredMessage
-
+    """Drop error logs, counters, dedupe rows and ingest drops past their retention (periodic)."""
     now = timezone.now()
     logs, _ = ErrorLog.objects.filter(
         created_at__lt=now - timedelta(days=settings.PIPELINE_ERROR_LOG_DAYS)
@@ -139,4 +138,7 @@ def records_cleanup() -> dict:
     seen, _ = DeliveredMessage.objects.filter(
         created_at__lt=now - timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
     ).delete()
-    return {"error_logs": logs, "stats": stats, "delivered": seen}
+    stats_since = now - timedelta(days=settings.PIPELINE_STATS_DAYS)
+    drops, _ = IngestDrop.objects.filter(created_at__lt=stats_since).delete()
+    drop_counts, _ = IngestDropCount.objects.filter(bucket__lt=stats_since).delete()
+    return {"error_logs": logs, "stats": stats, "delivered": seen, "drops": drops + drop_counts}

@@ -117,6 +117,28 @@ def test_segment_python_client_delivers(stack, workspace, tracking, sink):
     assert all(e["context"]["library"]["name"] == "analytics-python" for e in events)
 
 
+def test_segment_python_client_partial_accept(stack, workspace, tracking, sink):
+    """99 valid messages and 1 invalid in one /v1/batch: the 99 are delivered, the 1 counted."""
+    from segment.analytics.client import Client
+
+    from runtime.selectors import source_drop_counts, source_drops_recent
+
+    destination(workspace, tracking, sink)
+    client = Client(tracking.write_key, host=stack.base_url, sync_mode=False, upload_size=100, gzip=True)
+    failures = []
+    client.on_error = lambda error, batch: failures.append(error)
+    for i in range(100):
+        # The client checks types but not emptiness: an empty event name reaches the platform.
+        client.track(f"user-{i}", "" if i == 42 else "Clicked", {"n": i})
+    client.flush()
+    client.join()
+    events = sink.wait_for(99)
+    assert failures == []
+    assert sorted(e["properties"]["n"] for e in events) == [i for i in range(100) if i != 42]
+    assert source_drop_counts(source=tracking) == {"event_not_defined": 1}
+    assert source_drops_recent(source=tracking).get().event["properties"] == {"n": 42}
+
+
 def test_sink_500_then_200_gets_each_event_once(stack, workspace, tracking, sink):
     seen: set = set()
 

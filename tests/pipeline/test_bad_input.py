@@ -6,6 +6,8 @@ import json
 import pytest
 
 from runtime.pipeline import routing
+from runtime.pipeline.drops import SAMPLES_PER_REQUEST
+from runtime.selectors import source_drop_counts, source_drops_recent
 
 pytestmark = pytest.mark.django_db
 
@@ -68,11 +70,14 @@ def test_oversize_event(client, tracking_source, queued):
     assert queued == []
 
 
-def test_oversize_event_inside_batch(client, tracking_source, queued):
+def test_oversize_event_inside_batch_is_dropped_alone(client, tracking_source, destination, queued):
     batch = [track(), track(properties={"x": "a" * 33_000})]
     resp = post_json(client, "/v1/batch", {"batch": batch}, tracking_source.write_key)
-    assert resp.status_code == 400
-    assert queued == []
+    assert resp.status_code == 200
+    assert [len(items) for items in queued] == [1]
+    assert source_drop_counts(source=tracking_source) == {"too_large": 1}
+    kept = source_drops_recent(source=tracking_source).get()
+    assert kept.event == {"type": "track", "truncated": True, "bytes": kept.event["bytes"]}
 
 
 def test_oversize_batch(client, tracking_source, queued):
@@ -91,12 +96,18 @@ def test_too_many_events(client, tracking_source, queued):
     assert queued == []
 
 
-def test_batch_with_one_bad_message_queues_nothing(client, tracking_source, queued):
-    batch = [track(), {"type": "identify", "traits": {}}, track()]
+def test_batch_with_bad_messages_queues_the_valid_ones(client, tracking_source, destination, queued):
+    batch = [track(messageId="a"), {"type": "identify", "traits": {}}, track(messageId="b"), "nope"]
     resp = post_json(client, "/v1/batch", {"batch": batch}, tracking_source.write_key)
-    assert resp.status_code == 400
-    assert resp.json()["code"] == "no_user_anon_id"
-    assert queued == []
+    assert resp.status_code == 200
+    assert resp.json() == {"success": True}
+    assert [[m["messageId"] for m in items] for items in queued] == [["a", "b"]]
+    assert source_drop_counts(source=tracking_source) == {"bad_request": 1, "no_user_anon_id": 1}
+    reasons = {d.code: (d.message, d.event) for d in source_drops_recent(source=tracking_source)}
+    assert reasons["no_user_anon_id"] == (
+        "One of userId, anonymousId is required",
+        {"type": "identify", "traits": {}},
+    )
 
 
 @pytest.mark.parametrize(
@@ -106,14 +117,53 @@ def test_batch_with_one_bad_message_queues_nothing(client, tracking_source, queu
         ({"type": "alias", "userId": "u"}, "id_required"),
         ({"type": "track", "userId": "u", "event": "e", "properties": [1]}, "properties_not_object"),
         ({"type": "identify", "userId": "u", "traits": "x"}, "traits_not_object"),
+        ({"type": "track", "userId": "u"}, "event_not_defined"),
+        ({"type": "track", "userId": "u", "event": 5}, "event_not_string"),
+        ({"type": "page", "userId": {"a": 1}}, "id_not_string"),
+        ({"type": "page", "userId": "u", "name": 1}, "name_not_string"),
         ({"type": "launch", "userId": "u"}, "bad_request"),
+        ({"type": "track", "userId": "u", "event": "e", "messageId": "m" * 101}, "bad_request"),
     ],
 )
 def test_segment_validation_codes(client, tracking_source, queued, message, code):
     resp = post_json(client, "/v1/batch", {"batch": [message]}, tracking_source.write_key)
-    assert resp.status_code == 400
-    assert resp.json()["code"] == code
+    assert resp.status_code == 200
     assert queued == []
+    assert source_drop_counts(source=tracking_source) == {code: 1}
+    if message["type"] != "launch":  # a single call is refused with the code
+        resp = post_json(client, f"/v1/{message['type']}", message, tracking_source.write_key)
+        assert resp.status_code == 400
+        assert resp.json()["code"] == code
+    assert queued == []
+
+
+def test_import_is_batch(client, tracking_source, destination, queued):
+    batch = [track(messageId="ok"), {"type": "track", "userId": "u"}]
+    resp = post_json(client, "/v1/import", {"batch": batch}, tracking_source.write_key)
+    assert resp.status_code == 200
+    assert [[m["messageId"] for m in items] for items in queued] == [["ok"]]
+    assert source_drop_counts(source=tracking_source) == {"event_not_defined": 1}
+
+
+def test_many_drops_count_all_and_keep_a_few(client, tracking_source, queued):
+    batch = [{"type": "track", "userId": "u"}] * 300
+    assert post_json(client, "/v1/batch", {"batch": batch}, tracking_source.write_key).status_code == 200
+    assert source_drop_counts(source=tracking_source) == {"event_not_defined": 300}
+    assert source_drops_recent(source=tracking_source).count() == SAMPLES_PER_REQUEST
+
+
+def test_database_down_answers_503(client, tracking_source, source_function_instance, monkeypatch):
+    from django.db import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("runtime.views.tracking_source", down)
+    monkeypatch.setattr("runtime.views.webhook_instance_id", down)
+    resp = post_json(client, "/v1/batch", {"batch": [track()]}, tracking_source.write_key)
+    assert (resp.status_code, resp.json()["code"]) == (503, "unavailable")
+    resp = client.post(hook_path(source_function_instance), data="{}", content_type="application/json")
+    assert resp.status_code == 503
 
 
 def test_unknown_write_key(client, tracking_source, queued):
@@ -191,3 +241,22 @@ def test_queue_down_answers_503(client, tracking_source, destination, source_fun
     assert post_json(client, "/v1/track", track(), tracking_source.write_key).status_code == 503
     resp = client.post(hook_path(source_function_instance), data="{}", content_type="application/json")
     assert resp.status_code == 503
+
+
+def test_drops_show_on_the_source_page_and_in_the_api(client, login, owner, tracking_source, queued):
+    from workspaces.services import access_token_create
+
+    batch = [track(), {"type": "track", "userId": "u", "event": ""}]
+    post_json(client, "/v1/batch", {"batch": batch}, tracking_source.write_key)
+    login(owner)
+    page = client.get(f"/admin/workspaces/source/{tracking_source.pk}/change/").content.decode()
+    assert "1 × <code>event_not_defined</code>" in page
+    listing = client.get(f"/admin/runtime/ingestdrop/?source__id__exact={tracking_source.pk}")
+    assert "track requires event" in listing.content.decode()
+    token = access_token_create(workspace=tracking_source.workspace, user=owner, name="t")[1]
+    resp = client.get(f"/api/sources/{tracking_source.public_id}/drops", HTTP_AUTHORIZATION=f"Bearer {token}")
+    data = resp.json()["data"]
+    assert data["counts"] == {"event_not_defined": 1}
+    assert [(d["code"], d["message"], d["event"]["event"]) for d in data["drops"]] == [
+        ("event_not_defined", "track requires event", "")
+    ]
