@@ -222,6 +222,9 @@ class FunctionAdmin(ScopedAdmin):
     def can_change(self, request, obj):
         return permissions.can_admin_function(request.user, obj)
 
+    def can_delete(self, request, obj):
+        return permissions.can_delete_function(request.user, obj)
+
     def can_add(self, request):
         return permissions.workspaces_for_function_create(request.user).exists()
 

@@ -57,6 +57,12 @@ class Function(models.Model):
     def preview_webhook_url(self) -> str:
         return f"{settings.PUBLIC_BASE_URL}/hooks/test/{self.preview_token}"
 
+    def dependent_instances(self):
+        """The instances deleting this function removes: its own, and the destination-insert
+        instances (of any function) that run in front of them."""
+        instance_model = self.instances.model
+        return instance_model.objects.filter(models.Q(function=self) | models.Q(destination__function=self))
+
 
 class SettingDefinition(models.Model):
     """One setting of a function's schema; instances supply its value, read as settings.<name>."""

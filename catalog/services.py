@@ -154,16 +154,34 @@ def function_version_restore(*, function: Function, version: FunctionVersion, au
 
 
 @transaction.atomic
+@transaction.atomic
 def function_delete(*, function: Function, actor=None) -> None:
-    """Delete a function with its versions and instances (and source functions' sources)."""
+    """Delete a function with its versions and its dependent instances (its own and the
+    destination-insert instances in front of them, each audited), and source functions' sources.
+
+    Interfaces ask permissions.can_delete_function first: the right to remove every instance.
+    """
     from workspaces.models import Source
 
-    owned_sources = []
-    if function.resource_type == ResourceType.SOURCE:
-        owned_sources = list(function.instances.values_list("source_id", flat=True))
-    audit_record(workspace=function.workspace, actor=actor, action=AuditAction.DELETED, obj=function)
+    removed = list(function.dependent_instances().select_related("function").order_by("pk"))
+    owned_sources = [i.source_id for i in removed if i.function.resource_type == ResourceType.SOURCE]
+    for instance in removed:
+        audit_record(
+            workspace=function.workspace,
+            actor=actor,
+            action=AuditAction.DELETED,
+            obj=instance,
+            data={"function": instance.function.public_id, "with": function.public_id},
+        )
+    audit_record(
+        workspace=function.workspace,
+        actor=actor,
+        action=AuditAction.DELETED,
+        obj=function,
+        data={"instances": [i.public_id for i in removed]},
+    )
     Function.objects.filter(pk=function.pk).update(latest_version=None)
-    function.instances.all().delete()
+    function.dependent_instances().delete()
     function.delete()
     Source.objects.filter(pk__in=owned_sources).delete()
 

@@ -2,7 +2,8 @@ import json
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.utils.html import format_html
 
 from catalog.choices import ResourceType, SettingType
@@ -77,9 +78,10 @@ class InstanceForm(forms.ModelForm):
         model = FunctionInstance
         fields = ["function", "name", "source", "destination", "enabled"]
 
-    def __init__(self, *args, schema=None, secrets=None, **kwargs):
+    def __init__(self, *args, schema=None, secrets=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.schema = schema or []
+        self.user = user
         secrets = secrets or {}
         for item in self.schema:
             name = PREFIX + item["name"]
@@ -112,7 +114,44 @@ class InstanceForm(forms.ModelForm):
                 field = PREFIX + name if PREFIX + name in self.fields else None
                 self.add_error(field, messages)
         data["settings_values"] = values
+        if self.instance.pk is None and not connect_allowed(self.user, data):
+            raise ValidationError(CONNECT_REFUSED, code="permission_denied")
         return data
+
+
+CONNECT_REFUSED = (
+    "You may not connect this function there: connecting needs Functions Admin on the function and "
+    "Source Admin on the source (a source function creates its source: Source Admin on all sources)."
+)
+
+
+def connect_target(data: dict):
+    """The source a new instance would receive events from (None: a source function makes its own)."""
+    if data.get("destination") is not None:
+        return data["destination"].source
+    return data.get("source")
+
+
+def connect_allowed(user, data: dict) -> bool:
+    """The API's question (permissions.can_connect) for the add form's choices."""
+    function = data.get("function")
+    if function is None:
+        return True  # the form already reports the missing function
+    own_source = function.resource_type == ResourceType.SOURCE
+    target = connect_target(data)
+    if not own_source and target is None:
+        return True  # the form or the service reports the missing source
+    return permissions.can_connect(user, function, None if own_source else target)
+
+
+def functions_connectable(user):
+    """Functions the add form offers: administered, and connectable somewhere by this user."""
+    with_sources = permissions.sources_administered(user).values("workspace")
+    creates_sources = permissions.workspaces_for_source_create(user).values("pk")
+    own_source = Q(resource_type=ResourceType.SOURCE)
+    return permissions.functions_administered(user).filter(
+        (own_source & Q(workspace__in=creates_sources)) | (~own_source & Q(workspace__in=with_sources))
+    )
 
 
 @admin.register(FunctionInstance)
@@ -124,7 +163,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
     list_display = ["name", "function", "source", "enabled", "running_version", "deployed_at"]
     list_filter = ["enabled", "function__resource_type"]
     search_fields = ["name", "public_id", "function__display_name"]
-    readonly_fields = ["public_id", "running_version", "webhook", "masked_settings"]
+    readonly_fields = ["public_id", "running_version", "webhook", "webhook_hidden", "masked_settings"]
 
     def visible(self, request):
         return permissions.instances_visible(request.user).select_related(
@@ -138,32 +177,31 @@ class FunctionInstanceAdmin(ScopedAdmin):
         return permissions.can_configure_instance(request.user, obj)
 
     def can_add(self, request):
-        return (
-            permissions.functions_administered(request.user).exists()
-            and permissions.sources_administered(request.user).exists()
-        ) or (
-            permissions.functions_administered(request.user)
-            .filter(resource_type=ResourceType.SOURCE)
-            .exists()
-        )
+        return functions_connectable(request.user).exists()
 
     def _function_for(self, request, obj):
         if obj is not None:
             return obj.function
         raw = request.POST.get("function") or request.GET.get("function")
         if raw and str(raw).isdigit():
-            return permissions.functions_administered(request.user).filter(pk=raw).first()
+            return functions_connectable(request.user).filter(pk=raw).first()
         return None
 
     def get_fields(self, request, obj=None):
         if obj is not None:
-            fields = ["public_id", "function", "name", "enabled", "running_version", "webhook"]
+            # The webhook URL is a credential: only those who may manage the source see it.
+            webhook = (
+                "webhook" if permissions.can_admin_source(request.user, obj.source) else "webhook_hidden"
+            )
+            fields = ["public_id", "function", "name", "enabled", "running_version", webhook]
             fields += ["source"] if obj.function.resource_type != ResourceType.SOURCE else []
         else:
             fields = ["function", "name", "source", "destination", "enabled"]
             function = self._function_for(request, None)
             if function is not None:
-                if function.resource_type == ResourceType.SOURCE:
+                # A source function makes its own source; a destination insert runs on its
+                # destination's source.
+                if function.resource_type in (ResourceType.SOURCE, ResourceType.INSERT_DESTINATION):
                     fields.remove("source")
                 if function.resource_type != ResourceType.INSERT_DESTINATION:
                     fields.remove("destination")
@@ -172,7 +210,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        readonly = ["public_id", "function", "source", "running_version", "webhook"]
+        readonly = ["public_id", "function", "source", "running_version", "webhook", "webhook_hidden"]
         if not self.can_change(request, obj):
             readonly += ["name", "enabled"]
         return readonly
@@ -190,7 +228,9 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
         class Form(base):
             def __init__(self, *args, **kw):
-                super().__init__(*args, schema=schema, secrets=secrets, **kw)
+                super().__init__(*args, schema=schema, secrets=secrets, user=request.user, **kw)
+                if "destination" in self.fields:
+                    self.fields["destination"].required = True
 
         return Form
 
@@ -209,7 +249,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         user = request.user
         if db_field.name == "function":
-            kwargs["queryset"] = permissions.functions_administered(user)
+            kwargs["queryset"] = functions_connectable(user)
         elif db_field.name == "source":
             kwargs["queryset"] = permissions.sources_administered(user)
         elif db_field.name == "destination":
@@ -234,6 +274,12 @@ class FunctionInstanceAdmin(ScopedAdmin):
             '<button type="button" class="fn-copy-btn" data-copy="#fn-webhook-url">Copy</button></div>',
             url,
         )
+
+    @admin.display(description="Webhook URL")
+    def webhook_hidden(self, obj):
+        if obj.function.resource_type != ResourceType.SOURCE:
+            return "-"
+        return "hidden (Source Admin only)"
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
@@ -262,6 +308,8 @@ class FunctionInstanceAdmin(ScopedAdmin):
                 settings=values if form.schema else None,
             )
             return
+        if not connect_allowed(request.user, {"function": obj.function, **form.cleaned_data}):
+            raise PermissionDenied  # the form refuses first; this guards any other caller
         created = instance_create(
             function=obj.function,
             name=obj.name,

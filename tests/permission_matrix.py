@@ -12,6 +12,7 @@ Personas (tests/conftest.py): owner, functions_admin (all functions), functions_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 from django.apps import apps
 
@@ -57,14 +58,17 @@ ADMIN_RULES = {
         delete={"owner", "source_admin"},
         add={"owner", "source_admin", "outsider"},
     ),
+    # Deleting a function also removes its instances: Source Admin on each instance's source too.
     "catalog.function": AdminRule(
         changelist=LOGGED_IN,
         see={"owner", "functions_admin", "functions_admin_list", "read_only"},
         change={"owner", "functions_admin", "functions_admin_list"},
-        delete={"owner", "functions_admin", "functions_admin_list"},
+        delete={"owner"},
         add={"owner", "functions_admin", "outsider"},
     ),
-    # Configuring an instance is Source Admin on its source (and reading its function).
+    # Configuring an instance is Source Admin on its source (and reading its function). Adding
+    # is connecting: Functions Admin on a function plus Source Admin on a source (or, for a
+    # source function, on all sources); the functions admins administer no source.
     "runtime.functioninstance": AdminRule(
         changelist=LOGGED_IN,
         see=ACME,
@@ -146,6 +150,116 @@ CUSTOM_VIEW_RULES = {
 }
 
 
+@dataclass(frozen=True)
+class FormCase:
+    """A POST of an admin add or change form, filled as the browser fills it for the owner, with
+    `data` on top (placeholders in braces name objects of the world). `allowed` personas' write
+    happens; for everyone else nothing changes, and the answer is what the form page answers
+    them (302 anonymous, 403 refused, 404 out of scope) or, when they may open the form,
+    `refused`: 200 when the form shows the refusal (a choice it does not offer them)."""
+
+    name: str
+    label: str
+    view: str  # "add" or "change"
+    data: dict
+    allowed: set[str]
+    query: str = ""  # the add form's query string (e.g. the function to connect)
+    refused: int = 200
+
+    def expected(self, persona: str) -> int:
+        if persona == "anonymous":
+            return 302
+        if persona in self.allowed:
+            return 302
+        rule = ADMIN_RULES[self.label]
+        if self.view == "add":
+            opens = 200 if persona in rule.add else 403
+        else:
+            opens = expected_object_status(rule, persona, "change")
+        return self.refused if opens == 200 else opens
+
+
+FORM_CASES = [
+    FormCase(
+        "create source",
+        "workspaces.source",
+        "add",
+        {"workspace": "{workspace}", "name": "Matrix source", "kind": "TRACKING_API"},
+        {"owner", "source_admin"},
+    ),
+    FormCase("rename source", "workspaces.source", "change", {"name": "Renamed"}, {"owner", "source_admin"}),
+    FormCase(
+        "create function",
+        "catalog.function",
+        "add",
+        {"workspace": "{workspace}", "display_name": "Matrix function", "code": "{template}"},
+        {"owner", "functions_admin"},
+        query="?resource_type=DESTINATION",
+    ),
+    FormCase("save function", "catalog.function", "change", {"description": "saved"}, FN_ADMINS),
+    # Save & Deploy to the function's instance needs Source Admin on its source as well.
+    FormCase(
+        "save and deploy",
+        "catalog.function",
+        "change",
+        {"description": "deployed", "_deploy": "1", "deploy_target": "all"},
+        {"owner"},
+        refused=403,
+    ),
+    FormCase(
+        "connect destination",
+        "runtime.functioninstance",
+        "add",
+        {"function": "{function}", "name": "Matrix", "source": "{source}"},
+        {"owner"},
+        query="?function={function}",
+    ),
+    # A source function's instance creates its own source: Source Admin on all sources.
+    FormCase(
+        "connect source function",
+        "runtime.functioninstance",
+        "add",
+        {"function": "{source_function}", "name": "Matrix hook"},
+        {"owner"},
+        query="?function={source_function}",
+    ),
+    FormCase(
+        "connect insert function",
+        "runtime.functioninstance",
+        "add",
+        {"function": "{insert_function}", "name": "Matrix insert", "destination": "{instance}"},
+        {"owner"},
+        query="?function={insert_function}",
+    ),
+    FormCase("configure instance", "runtime.functioninstance", "change", {"name": "Renamed"}, {"owner"}),
+    FormCase("rename workspace", "workspaces.workspace", "change", {"name": "Renamed"}, {"owner"}),
+    FormCase(
+        "create token",
+        "workspaces.accesstoken",
+        "add",
+        {"workspace": "{workspace}", "user": "{owner}", "name": "Matrix token"},
+        {"owner"},
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ActionCase:
+    """A changelist action on the world's object: `allowed` personas' action happens; for
+    everyone else nothing changes (403 without the changelist, else Django's redirect back,
+    since the object is not in what they may act on, or a 200 page refusing the delete)."""
+
+    label: str
+    action: str
+    allowed: set[str]
+
+
+ACTION_CASES = [
+    ActionCase("workspaces.accesstoken", "revoke_tokens", {"owner"}),
+    *(ActionCase(label, "delete_selected", rule.delete) for label, rule in ADMIN_RULES.items()),
+]
+
+
 def expected_object_status(rule: AdminRule, persona: str, verb: str) -> int:
     """Status of GET change/history/delete pages or a POST to change/delete, for `verb`."""
     if persona == "anonymous":
@@ -204,7 +318,8 @@ API_ROWS = [
     ApiRow(
         "update function", "PATCH", "/api/functions/{function}", FN_ADMINS, FN_READERS, {"description": "x"}
     ),
-    ApiRow("delete function", "DELETE", "/api/functions/{function}", FN_ADMINS, FN_READERS),
+    # Deleting removes the function's instance too: Source Admin on its source.
+    ApiRow("delete function", "DELETE", "/api/functions/{function}", {"owner"}, FN_READERS),
     ApiRow("list versions", "GET", "/api/functions/{function}/versions", FN_READERS, NOBODY),
     ApiRow("get version", "GET", "/api/functions/{function}/versions/{version}", FN_READERS, NOBODY),
     # Deploying needs Functions Admin on the function and Source Admin on every instance's source.
@@ -307,3 +422,59 @@ def snapshot() -> dict:
 
 def changed_tables(before: dict, after: dict) -> list[str]:
     return [label for label in before if before[label] != after[label]]
+
+
+class _FormFields(HTMLParser):
+    """The name/value pairs a browser submits from a page's forms (buttons aside)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pairs: list[tuple[str, str]] = []
+        self._select: dict | None = None
+        self._textarea: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if (
+            tag == "input"
+            and name
+            and attrs.get("type", "text") not in ("submit", "button", "image", "reset")
+        ):
+            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                self.pairs.append((name, attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))
+        elif tag == "select" and name:
+            self._select = {"name": name, "multiple": "multiple" in attrs, "chosen": [], "first": None}
+        elif tag == "option" and self._select is not None:
+            value = attrs.get("value", "")
+            self._select["first"] = value if self._select["first"] is None else self._select["first"]
+            if "selected" in attrs:
+                self._select["chosen"].append(value)
+        elif tag == "textarea" and name:
+            self._textarea = [name, ""]
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "select" and self._select is not None:
+            chosen = self._select["chosen"] or ([] if self._select["multiple"] else [self._select["first"]])
+            self.pairs += [(self._select["name"], value) for value in chosen if value is not None]
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.pairs.append((self._textarea[0], self._textarea[1].removeprefix("\n")))
+            self._textarea = None
+
+
+def form_fields(html: str) -> dict:
+    """What a browser would post from `html`, as test-client data (repeated names as lists)."""
+    parser = _FormFields()
+    parser.feed(html)
+    data: dict = {}
+    for name, value in parser.pairs:
+        if name in data:
+            data[name] = [*data[name], value] if isinstance(data[name], list) else [data[name], value]
+        else:
+            data[name] = value
+    return data

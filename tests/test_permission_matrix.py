@@ -3,6 +3,7 @@ API endpoint (tests/permission_matrix.API_ROWS) × read and write, with the exac
 refused write leaves every table as it was and schedules no task."""
 
 import json
+import re
 from contextlib import contextmanager
 from unittest import mock
 
@@ -16,12 +17,15 @@ from catalog.templates import template_code
 from runtime.models import Deployment, ErrorLog, IngestDrop
 from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
+    ACTION_CASES,
     ADMIN_RULES,
     API_ROWS,
     CUSTOM_VIEW_RULES,
+    FORM_CASES,
     PERSONAS,
     changed_tables,
     expected_object_status,
+    form_fields,
     snapshot,
 )
 from workspaces.choices import AuditAction
@@ -42,9 +46,14 @@ MODELS = sorted(REGISTRY)
 
 @pytest.fixture
 def world(personas, workspace, other_workspace, function, source, instance, foreign_function):
-    """One object of every registered admin's model, all in acme (plus the outsider's own)."""
+    """One object of every registered admin's model, all in acme (plus the outsider's own), and
+    a source function and a destination-insert function to connect."""
     SourceFactory(workspace=other_workspace, name="Outsider's source")
     FunctionFactory(workspace=other_workspace, display_name="Outsider's function")
+    source_function = FunctionFactory(workspace=workspace, display_name="Hook", resource_type="SOURCE")
+    insert_function = FunctionFactory(
+        workspace=workspace, display_name="Enrich", resource_type="INSERT_DESTINATION"
+    )
     objects = {
         "workspaces.workspace": workspace,
         "workspaces.source": source,
@@ -68,6 +77,8 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "function": function,
         "source": source,
         "instance": instance,
+        "source_function": source_function,
+        "insert_function": insert_function,
     }
 
 
@@ -208,25 +219,84 @@ def test_admin_delete_write(client, world, label, persona, django_capture_on_com
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("label", MODELS)
-def test_admin_bulk_delete_action(client, world, label, persona, django_capture_on_commit_callbacks):
-    """The delete_selected action never reaches an object the persona may not delete."""
-    rule = ADMIN_RULES[label]
-    if persona in rule.delete:
-        return
-    obj = world["objects"][label]
-    data = {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
+@pytest.mark.parametrize("case", ACTION_CASES, ids=[f"{c.label}-{c.action}" for c in ACTION_CASES])
+def test_admin_action(client, world, case, persona, django_capture_on_commit_callbacks):
+    """A changelist action (delete_selected and each admin's own) reaches only objects the
+    persona may act on; a refused one changes nothing."""
+    rule = ADMIN_RULES[case.label]
+    obj = world["objects"][case.label]
+    data = {"action": case.action, "_selected_action": [obj.pk], "post": "yes"}
     client = client_for(client, world, persona)
+    if persona in case.allowed:
+        before = snapshot()
+        response = client.post(admin_url(case.label, "changelist"), data)
+        assert response.status_code == 302
+        assert changed_tables(before, snapshot()), "the allowed action changed nothing"
+        return
     with nothing_changes(django_capture_on_commit_callbacks):
-        response = client.post(admin_url(label, "changelist"), data)
+        response = client.post(admin_url(case.label, "changelist"), data)
     if persona == "anonymous":
         expect_login_redirect(response)
     elif persona not in rule.changelist:
         assert response.status_code == 403
     else:
-        # Django answers a refused bulk delete with 403, a "cannot delete" page (200) or a redirect
-        # when nothing in scope was selected; what matters is that nothing was deleted.
+        # Django answers a refused action with 403, a "cannot delete" page (200) or a redirect
+        # when nothing in scope was selected; what matters is that nothing changed.
         assert response.status_code in (200, 302, 403)
+
+
+def form_url(case, world):
+    args = [] if case.view == "add" else [world["objects"][case.label].pk]
+    return admin_url(case.label, case.view, *args) + fill_placeholders(case.query, world)
+
+
+def fill_placeholders(value, world):
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    names = {
+        "{workspace}": world["function"].workspace.pk,
+        "{function}": world["function"].pk,
+        "{source}": world["source"].pk,
+        "{instance}": world["instance"].pk,
+        "{source_function}": world["source_function"].pk,
+        "{insert_function}": world["insert_function"].pk,
+        "{owner}": world["personas"]["owner"].pk,
+        "{template}": template_code("DESTINATION"),
+    }
+    for name, filled in names.items():
+        value = value.replace(name, str(filled))
+    return value
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("case", FORM_CASES, ids=[case.name for case in FORM_CASES])
+def test_admin_form_post(client, world, case, persona, django_capture_on_commit_callbacks):
+    """A complete add or change form, as the browser submits it, for every persona: the same
+    rule as the API decides, and a refused one changes nothing."""
+    url = form_url(case, world)
+    owner_page = client_for(client, world, "owner").get(url)
+    assert owner_page.status_code == 200
+    data = {
+        **form_fields(owner_page.content.decode()),
+        **{k: fill_placeholders(v, world) for k, v in case.data.items()},
+    }
+    client.logout()
+    client = client_for(client, world, persona)
+    expected = case.expected(persona)
+    if persona in case.allowed:
+        before = snapshot()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, data)
+        assert response.status_code == 302, re.findall(
+            r'class="errorlist[^>]*>(.*?)</ul>', response.content.decode()
+        )
+        assert changed_tables(before, snapshot()), "the allowed write changed nothing"
+        return
+    with nothing_changes(django_capture_on_commit_callbacks):
+        response = client.post(url, data)
+    assert response.status_code == expected
+    if persona == "anonymous":
+        expect_login_redirect(response)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -19,6 +19,7 @@ from .models import AuditEvent, Membership, Source, Workspace
 from .services import (
     audit_record,
     membership_ensure,
+    membership_remove,
     role_grant,
     role_revoke,
     source_create,
@@ -58,12 +59,32 @@ class MemberAddForm(forms.Form):
         return user
 
 
+class MemberRemoveForm(forms.Form):
+    """Remove one member of the workspace (their grants and API tokens go with the membership)."""
+
+    user = forms.ModelChoiceField(queryset=None)
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = get_user_model().objects.filter(memberships__workspace=workspace)
+
+
+# Least privilege first: the role select starts on a read-only role.
+ROLES_LEAST_FIRST = [
+    Role.FUNCTIONS_READ_ONLY,
+    Role.SOURCE_READ_ONLY,
+    Role.FUNCTIONS_ADMIN,
+    Role.SOURCE_ADMIN,
+    Role.OWNER,
+]
+
+
 class RoleForm(forms.Form):
     """Grant or revoke a role for a user or a group, workspace-wide or on chosen objects."""
 
     grantee_kind = forms.ChoiceField(choices=[("user", "User"), ("group", "Group")], label="To a")
     name = forms.CharField(max_length=150, help_text="Username or group name.")
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(choices=[(role.value, role.label) for role in ROLES_LEAST_FIRST])
     functions = forms.ModelMultipleChoiceField(
         queryset=None, required=False, help_text="None chosen: all current and future functions."
     )
@@ -145,6 +166,8 @@ class WorkspaceAdmin(ScopedAdmin):
                 member_form = MemberAddForm(request.POST, prefix="member")
                 if member_form.is_valid():
                     return self._member_add(request, workspace, member_form.cleaned_data["username"])
+            elif "remove_member" in request.POST:
+                return self._member_remove(request, workspace)
             else:
                 role_form = RoleForm(request.POST, prefix="role", workspace=workspace)
                 if role_form.is_valid():
@@ -155,11 +178,27 @@ class WorkspaceAdmin(ScopedAdmin):
             "opts": self.model._meta,
             "original": workspace,
             "members": workspace.memberships.select_related("user").order_by("user__username"),
-            "grants": permissions.workspace_grants(workspace),
+            "grants": [_grant_row(grant) for grant in permissions.workspace_grants(workspace)],
             "member_form": member_form,
             "role_form": role_form,
         }
         return TemplateResponse(request, "admin/workspaces/workspace/members.html", context)
+
+    def _member_remove(self, request, workspace):
+        form = MemberRemoveForm({"user": request.POST.get("remove_member")}, workspace=workspace)
+        if not form.is_valid():
+            messages.error(request, "That user is not a member of this workspace.")
+            return HttpResponseRedirect(request.path)
+        user = form.cleaned_data["user"]
+        try:
+            membership_remove(workspace=workspace, user=user, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        else:
+            messages.success(
+                request, f"Removed {user} from {workspace}: their roles and API tokens here are gone."
+            )
+        return HttpResponseRedirect(request.path)
 
     @transaction.atomic
     def _member_add(self, request, workspace, user):
@@ -197,21 +236,19 @@ class WorkspaceAdmin(ScopedAdmin):
         return HttpResponseRedirect(request.path)
 
 
+def _grant_row(grant: dict) -> dict:
+    """A grant as the members page shows it, with what its one-click Revoke form posts."""
+    grantee = grant["grantee"]
+    name = grantee.name if grant["kind"] == "group" else grantee.get_username()
+    field = "functions" if grant["role"] in FUNCTION_ROLES else "sources"
+    return {**grant, "name": name, "objects_field": field}
+
+
 @admin.register(Source)
 class SourceAdmin(ScopedAdmin):
     list_display = ["name", "kind", "workspace", "enabled", "created_at"]
     list_filter = [WorkspaceFilter, "kind", "enabled"]
     search_fields = ["name", "public_id"]
-    fields = [
-        "workspace",
-        "name",
-        "kind",
-        "enabled",
-        "public_id",
-        "endpoint",
-        "write_key_display",
-        "dropped_messages",
-    ]
 
     def visible(self, request):
         return permissions.sources_visible(request.user).select_related("workspace")
@@ -222,8 +259,14 @@ class SourceAdmin(ScopedAdmin):
     def can_add(self, request):
         return permissions.workspaces_for_source_create(request.user).exists()
 
+    def get_fields(self, request, obj=None):
+        # The write key and a function source's webhook URL are credentials: Source Admin only.
+        shown = obj is None or permissions.can_admin_source(request.user, obj)
+        credentials = ["endpoint", "write_key_display"] if shown else ["credentials_hidden"]
+        return ["workspace", "name", "kind", "enabled", "public_id", *credentials, "dropped_messages"]
+
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["public_id", "endpoint", "write_key_display", "dropped_messages"]
+        readonly = ["public_id", "endpoint", "write_key_display", "credentials_hidden", "dropped_messages"]
         return ["workspace", "kind", *readonly] if obj else readonly
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -260,14 +303,11 @@ class SourceAdmin(ScopedAdmin):
     def write_key_display(self, obj):
         if obj.pk is None:
             return "generated on save"
-        request = getattr(self, "_request", None)
-        if request is not None and not permissions.can_admin_source(request.user, obj):
-            return "hidden (Source Admin only)"
         return format_html("<code>{}</code>", obj.write_key)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        self._request = request
-        return super().get_form(request, obj, change=change, **kwargs)
+    @admin.display(description="Endpoint and write key")
+    def credentials_hidden(self, obj):
+        return "hidden (Source Admin only)"
 
     def save_model(self, request, obj, form, change):
         if change:

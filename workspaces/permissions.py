@@ -10,7 +10,9 @@ Roles (Segment's) are stored as django-guardian object permissions:
   Workspace, or `workspaces.change_source` / `workspaces.view_source` on Source rows.
 
 Grants may be made to users or to groups; guardian combines them, so the most permissive wins.
-Superusers may do everything. Everything else in the platform (admin, API, commands) asks this
+Membership is access: a grant counts only while its user is a member of the workspace (a group
+grant reaches the group's users who are members), so removing a membership ends every access
+at once. Superusers may do everything. Everything else in the platform (admin, API, commands) asks this
 module; callers answer 404 when `*_visible` excludes an object and 403 when it is visible but the
 `can_*` verb is refused.
 """
@@ -42,12 +44,25 @@ def _active(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
-def _ws_perm(user, perm: str, workspace) -> bool:
+def is_member(user, workspace) -> bool:
+    """Whether `user` is a member of `workspace`: without it no grant counts (superusers aside)."""
     if not _active(user):
         return False
     if user.is_superuser:
         return True
-    return user.has_perm(OWNER, workspace) or user.has_perm(perm, workspace)
+    return _model("workspaces.Membership").objects.filter(workspace_id=workspace.pk, user_id=user.pk).exists()
+
+
+def _ws_perm(user, perm: str, workspace) -> bool:
+    if not is_member(user, workspace):
+        return False
+    return user.is_superuser or user.has_perm(OWNER, workspace) or user.has_perm(perm, workspace)
+
+
+def _object_perm(user, perms: tuple[str, ...], obj) -> bool:
+    if not is_member(user, obj.workspace):
+        return False
+    return any(user.has_perm(perm, obj) for perm in perms)
 
 
 def _workspaces_with(user, perms: list[str]) -> QuerySet:
@@ -56,25 +71,26 @@ def _workspaces_with(user, perms: list[str]) -> QuerySet:
         return Workspace.objects.none()
     if user.is_superuser:
         return Workspace.objects.all()
-    return get_objects_for_user(user, [OWNER, *perms], Workspace, any_perm=True, accept_global_perms=False)
+    granted = get_objects_for_user(user, [OWNER, *perms], Workspace, any_perm=True, accept_global_perms=False)
+    return granted.filter(memberships__user=user)
 
 
 def _objects_with(user, perms: list[str], model_label: str) -> QuerySet:
-    return get_objects_for_user(user, perms, _model(model_label), any_perm=True, accept_global_perms=False)
+    found = get_objects_for_user(user, perms, _model(model_label), any_perm=True, accept_global_perms=False)
+    return found.filter(workspace__memberships__user=user)
 
 
 # --- workspaces -------------------------------------------------------------------------------
 
 
 def workspaces_visible(user) -> QuerySet:
-    """Workspaces the user belongs to (a membership or any grant in it)."""
+    """Workspaces the user is a member of."""
     Workspace = _model("workspaces.Workspace")
     if not _active(user):
         return Workspace.objects.none()
     if user.is_superuser:
         return Workspace.objects.all()
-    granted = _workspaces_with(user, WORKSPACE_PERMS).values("pk")
-    return Workspace.objects.filter(Q(memberships__user=user) | Q(pk__in=granted)).distinct()
+    return Workspace.objects.filter(memberships__user=user)
 
 
 def is_owner(user, workspace) -> bool:
@@ -116,14 +132,35 @@ def can_view_function(user, function) -> bool:
         return True
     if _ws_perm(user, FUNCTIONS_READ, function.workspace):
         return True
-    return user.has_perm(FUNCTION_CHANGE, function) or user.has_perm(FUNCTION_VIEW, function)
+    return _object_perm(user, (FUNCTION_CHANGE, FUNCTION_VIEW), function)
 
 
 def can_admin_function(user, function) -> bool:
-    """Edit, save, delete and restore."""
+    """Edit, save and restore (deleting also removes its instances: can_delete_function)."""
     if _ws_perm(user, FUNCTIONS_ADMIN, function.workspace):
         return True
-    return _active(user) and user.has_perm(FUNCTION_CHANGE, function)
+    return _object_perm(user, (FUNCTION_CHANGE,), function)
+
+
+def can_delete_function(user, function) -> bool:
+    """Functions Admin on the function plus the right to remove every instance deleting it removes
+    (its own, and destination-insert instances of other functions in front of them)."""
+    if not can_admin_function(user, function):
+        return False
+    return not instances_refused(user, function.dependent_instances())
+
+
+def instances_refused(user, instances) -> list:
+    """The instances of `instances` (a queryset) that `user` may not configure or delete."""
+    rows = list(instances.select_related("function", "source"))
+    if not rows or user.is_superuser:
+        return []
+    sources = set(
+        sources_administered(user).filter(pk__in={i.source_id for i in rows}).values_list("pk", flat=True)
+    )
+    readable = functions_visible(user).filter(pk__in={i.function_id for i in rows})
+    functions = set(readable.values_list("pk", flat=True))
+    return [i for i in rows if i.source_id not in sources or i.function_id not in functions]
 
 
 def can_create_function(user, workspace) -> bool:
@@ -165,13 +202,14 @@ def can_view_source(user, source) -> bool:
         return True
     if _ws_perm(user, SOURCES_READ, source.workspace):
         return True
-    return user.has_perm(SOURCE_CHANGE, source) or user.has_perm(SOURCE_VIEW, source)
+    return _object_perm(user, (SOURCE_CHANGE, SOURCE_VIEW), source)
 
 
 def can_admin_source(user, source) -> bool:
+    """Change, enable or delete a source; see its write key and webhook URL (credentials)."""
     if _ws_perm(user, SOURCES_ADMIN, source.workspace):
         return True
-    return _active(user) and user.has_perm(SOURCE_CHANGE, source)
+    return _object_perm(user, (SOURCE_CHANGE,), source)
 
 
 def can_create_source(user, workspace) -> bool:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import ids
@@ -31,6 +32,52 @@ def membership_ensure(*, workspace: Workspace, user) -> Membership:
     """Make `user` a member of `workspace` (no role by itself); idempotent."""
     membership, _ = Membership.objects.get_or_create(workspace=workspace, user=user)
     return membership
+
+
+@transaction.atomic
+def membership_remove(*, workspace: Workspace, user, actor=None) -> None:
+    """Remove `user` from `workspace`; every access they had there ends at once.
+
+    Deletes the membership and every role granted to the user there (workspace-wide and on its
+    functions and sources), and revokes the user's API tokens of the workspace. Group grants
+    stay with their group; without the membership they no longer reach the user. The last
+    owner cannot be removed (the workspace would have nobody to manage it).
+    """
+    membership = Membership.objects.select_for_update().filter(workspace=workspace, user=user).first()
+    if membership is None:
+        raise ValidationError(f"{user} is not a member of {workspace.slug}.")
+    if _is_last_owner(workspace, user):
+        raise ValidationError(f"{user} is the last owner of {workspace.slug}; make someone else owner first.")
+    _user_grants_delete(workspace, user)
+    for token in AccessToken.objects.filter(workspace=workspace, user=user, revoked_at__isnull=True):
+        access_token_revoke(token=token, actor=actor)
+    membership.delete()
+    audit_record(
+        workspace=workspace, actor=actor, action=AuditAction.REVOKED, obj=user, data={"role": "member"}
+    )
+
+
+def _is_last_owner(workspace: Workspace, user) -> bool:
+    from guardian.shortcuts import get_users_with_perms
+
+    owners = get_users_with_perms(workspace, only_with_perms_in=["workspace_owner"], with_group_users=True)
+    members = owners.filter(memberships__workspace=workspace, is_active=True)
+    return members.filter(pk=user.pk).exists() and not members.exclude(pk=user.pk).exists()
+
+
+def _user_grants_delete(workspace: Workspace, user) -> None:
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import UserObjectPermission
+
+    rows = UserObjectPermission.objects.filter(user=user)
+    for queryset in (
+        Workspace.objects.filter(pk=workspace.pk),
+        workspace.functions.all(),
+        workspace.sources.all(),
+    ):
+        content_type = ContentType.objects.get_for_model(queryset.model)
+        ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
+        rows.filter(content_type=content_type, object_pk__in=ids).delete()
 
 
 @transaction.atomic
@@ -239,8 +286,9 @@ def access_token_authenticate(*, secret: str):
     if not secret.startswith(TOKEN_PREFIX) or len(secret) < TOKEN_LOOKUP_CHARS:
         return None
     digest = _token_hash(secret)
+    # Membership is access: a token of a user no longer in its workspace is dead (same query).
     candidates = AccessToken.objects.filter(
-        prefix=secret[:TOKEN_LOOKUP_CHARS], revoked_at__isnull=True
+        prefix=secret[:TOKEN_LOOKUP_CHARS], revoked_at__isnull=True, workspace__memberships__user=F("user")
     ).select_related("workspace", "user")
     token = next((t for t in candidates if hmac.compare_digest(t.secret_hash, digest)), None)
     if token is None:

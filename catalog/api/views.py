@@ -123,8 +123,21 @@ class FunctionDetailView(FunctionScopedView):
     @extend_schema(operation_id="deleteFunction", responses=responses(StatusEnvelope))
     def delete(self, request, function_id):
         function = self.function_to_admin(function_id)
+        refused = permissions.instances_refused(self.user, function.dependent_instances())
+        self.require(not refused, delete_refused_message(self.user, refused))
         services.function_delete(function=function, actor=self.user)
         return self.respond({"status": "SUCCESS"})
+
+
+def delete_refused_message(user, refused) -> str:
+    """Why a delete is refused: the instances it would remove that `user` may not remove."""
+    shown = [f"{i.name} ({i.public_id})" for i in refused if permissions.can_view_instance(user, i)]
+    hidden = len(refused) - len(shown)
+    listed = ", ".join(shown + ([f"{hidden} you cannot see"] if hidden else []))
+    return (
+        "Deleting this function also deletes its instances, and removing an instance needs Source "
+        f"Admin on its source; you may not remove: {listed}."
+    )
 
 
 class FunctionDeployView(FunctionScopedView):

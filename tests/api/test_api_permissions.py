@@ -86,7 +86,8 @@ EXPECTED = {
     # The outsider's token belongs to its own workspace: it creates there, never in acme.
     "create function": row(200, 200, 403, 403, 403, 200, 401),
     "update function": row(200, 200, 200, 403, 404, 404, 401),
-    "delete function": row(200, 200, 200, 403, 404, 404, 401),
+    # Deleting also removes the function's instances: Source Admin on each instance's source.
+    "delete function": row(200, 403, 403, 403, 404, 404, 401),
     "restore version": row(200, 200, 200, 403, 404, 404, 401),
     # Deploying also needs Source Admin on the instance's source.
     "deploy function": row(200, 403, 403, 403, 404, 404, 401),

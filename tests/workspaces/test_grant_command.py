@@ -8,6 +8,7 @@ from tests.factories import UserFactory
 from workspaces import permissions
 from workspaces.choices import AuditAction
 from workspaces.models import AuditEvent
+from workspaces.services import membership_ensure
 
 
 @pytest.fixture
@@ -61,6 +62,9 @@ def test_group_grant_reaches_members(workspace, function, bob):
     group = Group.objects.create(name="editors")
     bob.groups.add(group)
     grant("functions-read-only", "--workspace", "acme", "--group", "editors")
+    # Membership is access: the group's grant reaches bob once he is a member of acme.
+    assert not permissions.can_view_function(bob, function)
+    membership_ensure(workspace=workspace, user=bob)
     assert permissions.can_view_function(bob, function)
     assert not permissions.can_admin_function(bob, function)
 

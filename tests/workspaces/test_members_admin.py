@@ -8,6 +8,7 @@ from tests.factories import UserFactory
 from workspaces import permissions
 from workspaces.choices import AuditAction
 from workspaces.models import AuditEvent, Membership
+from workspaces.services import membership_ensure
 
 
 @pytest.fixture
@@ -52,6 +53,7 @@ def test_owner_grants_and_revokes_a_group_role_workspace_wide(login, owner, work
     group = Group.objects.create(name="ops")
     dave = UserFactory(username="dave")
     dave.groups.add(group)
+    membership_ensure(workspace=workspace, user=dave)
     data = {"role-grantee_kind": "group", "role-name": "ops", "role-role": "source-admin", "grant": "Grant"}
     client = login(owner)
     assert client.post(page, data).status_code == 302

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 
 from tests.factories import FunctionFactory, InstanceFactory, SourceFactory, UserFactory
 from workspaces import permissions
-from workspaces.services import role_grant, role_revoke
+from workspaces.services import membership_ensure, role_grant, role_revoke
 
 
 @pytest.fixture
@@ -75,6 +75,7 @@ def test_read_only_sees_but_cannot_change(workspace, function, source, instance,
 
 
 def test_revoking_the_group_grant_removes_it(workspace, function, carol, editors):
+    membership_ensure(workspace=workspace, user=carol)
     role_grant(workspace=workspace, role="functions-admin", group=editors)
     assert permissions.can_admin_function(carol, function)
     role_revoke(workspace=workspace, role="functions-admin", group=editors)
