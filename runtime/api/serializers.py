@@ -13,6 +13,7 @@ from catalog.api.serializers import catalog_id
 from catalog.choices import ResourceType
 from functions_platform.api.schema import StrictSerializer
 from runtime.models import Deployment, FunctionInstance
+from workspaces import permissions
 
 
 def integration_id(instance: FunctionInstance) -> str:
@@ -84,6 +85,8 @@ class DeploymentSerializer(serializers.Serializer):
 
 
 class InstanceSerializer(serializers.Serializer):
+    """`context["user"]` decides whether the webhook URL is shown."""
+
     id = serializers.CharField(source="public_id")
     functionId = serializers.CharField(source="function.public_id")
     resourceType = serializers.CharField(source="function.resource_type")
@@ -106,8 +109,11 @@ class InstanceSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_webhookUrl(self, instance):
-        # Only a source function's instance receives webhooks.
+        # Only a source function's instance receives webhooks; the URL is a credential, shown
+        # (like the write key) only to whoever may manage the source.
         if instance.function.resource_type != ResourceType.SOURCE:
+            return None
+        if not permissions.can_admin_source(self.context["user"], instance.source):
             return None
         return instance.source.webhook_url
 

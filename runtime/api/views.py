@@ -92,8 +92,8 @@ def insert_out(instance) -> dict:
     return s.InsertInstanceSerializer(instance).data
 
 
-def instance_out(instance) -> dict:
-    return s.InstanceSerializer(instance).data
+def instance_out(instance, user) -> dict:
+    return s.InstanceSerializer(instance, context={"user": user}).data
 
 
 class InsertInstanceListView(InstanceScopedView):
@@ -186,7 +186,7 @@ class FunctionInstanceListView(InstanceScopedView):
     def get(self, request, function_id):
         function = self.function(function_id)
         queryset = self.instances().filter(function=function).order_by("created_at", "pk")
-        return self.respond_page("instances", queryset, instance_out)
+        return self.respond_page("instances", queryset, lambda item: instance_out(item, self.user))
 
     @extend_schema(
         operation_id="createFunctionInstance",
@@ -206,7 +206,7 @@ class FunctionInstanceListView(InstanceScopedView):
             enabled=data["enabled"],
             created_by=self.user,
         )
-        return self.respond({"instance": instance_out(instance)})
+        return self.respond({"instance": instance_out(instance, self.user)})
 
     def _target(self, function, data):
         """Where the instance connects, after the permission check for connecting there."""
@@ -236,7 +236,7 @@ class FunctionInstanceListView(InstanceScopedView):
 class FunctionInstanceDetailView(InstanceScopedView):
     @extend_schema(operation_id="getFunctionInstance", responses=responses(InstanceEnvelope))
     def get(self, request, instance_id):
-        return self.respond({"instance": instance_out(self.instance(instance_id))})
+        return self.respond({"instance": instance_out(self.instance(instance_id), self.user)})
 
     @extend_schema(
         operation_id="updateFunctionInstance",
@@ -247,7 +247,7 @@ class FunctionInstanceDetailView(InstanceScopedView):
         instance = self.configurable(self.instance(instance_id))
         data = self.input(s.UpdateInstanceSerializer)
         instance = services.instance_update(instance=instance, actor=self.user, **data)
-        return self.respond({"instance": instance_out(instance)})
+        return self.respond({"instance": instance_out(instance, self.user)})
 
     @extend_schema(operation_id="deleteFunctionInstance", responses=responses(StatusEnvelope))
     def delete(self, request, instance_id):

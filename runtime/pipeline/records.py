@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from workspaces.redaction import credentials_redact, source_credentials
+
 from ..models import DeliveredMessage, DeliveryStat, ErrorLog, IngestDrop, IngestDropCount
 
 # Upper bounds (ms) of the latency histogram; the last bucket is "inf".
@@ -89,15 +91,19 @@ def _stat_upsert(instance_id: int, bucket, counts: dict, histogram: dict) -> Non
 def error_log_record(*, instance, category: str, error: dict | None, input, result=None, attempts=1) -> None:
     """Keep a failed invocation for the Errors tab, then trim to the newest N for the instance."""
     error = error or {}
+    # Readers of the instance may not see its source's credentials (a webhook URL, a write key).
+    secrets = source_credentials(instance.source)
     ErrorLog.objects.create(
         instance=instance,
         category=category,
         error_type=str(error.get("type") or "")[:100],
-        message=str(error.get("message") or ""),
-        stack=str(error.get("stack") or ""),
-        input=without_write_key(input) if isinstance(input, (dict, list)) else {"value": input},
-        logs=list(getattr(result, "logs", None) or []),
-        requests=list(getattr(result, "requests", None) or []),
+        message=credentials_redact(str(error.get("message") or ""), secrets),
+        stack=credentials_redact(str(error.get("stack") or ""), secrets),
+        input=credentials_redact(
+            without_write_key(input) if isinstance(input, (dict, list)) else {"value": input}, secrets
+        ),
+        logs=credentials_redact(list(getattr(result, "logs", None) or []), secrets),
+        requests=credentials_redact(list(getattr(result, "requests", None) or []), secrets),
         attempts=attempts,
         version_id=instance.deployed_version_id,
     )
