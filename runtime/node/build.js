@@ -12,7 +12,7 @@ const STUBS = path.join(__dirname, 'lib', 'stubs');
 const BUNDLES = {
   url: `const u = require('whatwg-url-without-unicode');
         globalThis.URL = u.URL; globalThis.URLSearchParams = u.URLSearchParams;`,
-  buffer: `globalThis.Buffer = require('buffer/').Buffer;`,
+  buffer: `globalThis.Buffer = require('./lib/compat/buffer.js').Buffer;`,
   lodash: `globalThis._ = require('lodash');`,
   moment: `globalThis.moment = require('moment-timezone/builds/moment-timezone-with-data.js');`,
   xml: `globalThis.xml = require('xml');`,
@@ -55,6 +55,8 @@ async function main() {
     });
     manifest[name] = fs.statSync(outfile).size;
   }
+  // The Node-compatible layer and Segment's preinstalled libraries (lib/build-modules.js).
+  Object.assign(manifest, await require('./lib/build-modules').buildModules(esbuild, DIST));
   fs.writeFileSync(path.join(DIST, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   console.log('built', Object.entries(manifest).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '));
 }

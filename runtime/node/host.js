@@ -7,6 +7,7 @@ const path = require('path');
 const crypto = require('crypto');
 const ivm = require('isolated-vm');
 const { EgressPolicy, hostFetch, redactUrl } = require('./lib/egress');
+const modules = require('./lib/modules');
 
 const env = process.env;
 const num = (name, dflt) => (env[name] !== undefined && env[name] !== '' && !isNaN(Number(env[name])) ? Number(env[name]) : dflt);
@@ -113,8 +114,16 @@ class Entry {
     jail.setSync('__sb_evend', new ivm.Callback((ev) => self.endEvent(ev), { ignored: true }));
     jail.setSync('__sb_evdone', new ivm.Callback((ev, json) => self.eventDone(ev, json), { ignored: true }));
     runLib(isolate, context, 'shim', SHIM_SRC);
+    // Segment's preinstalled modules over the Node-compatible layer (lib/modules.js).
+    const extra = modules.bundlesFor(this.code);
     for (const [name, wanted] of LIBS) {
-      if (wanted(this.code, this.kind)) runLib(isolate, context, name, libSources[name]);
+      if (wanted(this.code, this.kind) || (extra.length && modules.BASE.includes(name))) runLib(isolate, context, name, libSources[name]);
+    }
+    this.loaded = new Set();
+    for (const name of extra) {
+      if (name === 'node') modules.installBridges(jail, (b) => self.loadBundle(String(b)));
+      runLib(isolate, context, name, modules.source(name));
+      this.loaded.add(name);
     }
     const internals = jail.getSync('__sbInternals', { reference: true });
     this.invokeRef = internals.getSync('invoke', { reference: true });
@@ -139,6 +148,19 @@ class Entry {
     setResolverRef.applySync(undefined, [resolver.derefInto()]);
     resolver.release();
     setResolverRef.release();
+  }
+
+  // A bundle evaluated on first use (an AWS service client, google.cloud.storage): '' when
+  // loaded, else the reason. Runs inside the call that asked for it, on the same isolate.
+  loadBundle(name) {
+    if (this.loaded.has(name)) return '';
+    try {
+      runLib(this.isolate, this.context, name, modules.source(name));
+    } catch (e) {
+      return String((e && e.message) || e);
+    }
+    this.loaded.add(name);
+    return '';
   }
 
   dispose() {

@@ -198,7 +198,7 @@ async function resolveChecked(policy, url) {
   return addrs[0].address;
 }
 
-function oneHop(url, ip, method, headers, body, deadline, maxBytes, onReq) {
+function oneHop(url, ip, method, headers, body, deadline, maxBytes, onReq, raw) {
   return new Promise((resolve, reject) => {
     const lib = url.protocol === 'https:' ? https : http;
     const remaining = deadline - Date.now();
@@ -229,7 +229,7 @@ function oneHop(url, ip, method, headers, body, deadline, maxBytes, onReq) {
       }
       let stream = res;
       const enc = String(res.headers['content-encoding'] || '').toLowerCase();
-      if (method !== 'HEAD' && status !== 204 && status !== 304) {
+      if (!raw && method !== 'HEAD' && status !== 204 && status !== 304) {
         if (enc === 'gzip' || enc === 'x-gzip') stream = res.pipe(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }));
         else if (enc === 'deflate') stream = res.pipe(zlib.createInflate());
         else if (enc === 'br') stream = res.pipe(zlib.createBrotliDecompress());
@@ -282,9 +282,12 @@ async function hostFetch(spec, opts) {
     if (k === 'accept-encoding') hasAE = true;
     if (headers[k] !== undefined) headers[k] = headers[k] + ', ' + v; else headers[k] = String(v);
   }
-  if (!hasUA) headers['user-agent'] = 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)';
-  if (!hasAccept) headers.accept = '*/*';
-  if (!hasAE) headers['accept-encoding'] = 'gzip,deflate';
+  // spec.raw (the in-isolate http/https module): the headers exactly as given, the body as sent.
+  if (!spec.raw) {
+    if (!hasUA) headers['user-agent'] = 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)';
+    if (!hasAccept) headers.accept = '*/*';
+    if (!hasAE) headers['accept-encoding'] = 'gzip,deflate';
+  }
   let body = spec.body != null ? Buffer.from(spec.body, spec.bodyEnc === 'base64' ? 'base64' : 'utf8') : null;
   if (body) headers['content-length'] = String(body.length);
   else if (method === 'POST' || method === 'PUT') headers['content-length'] = '0';
@@ -296,7 +299,7 @@ async function hostFetch(spec, opts) {
   let redirected = false;
   for (let hop = 0; ; hop++) {
     const ip = await resolveChecked(opts.policy, url);
-    const r = await oneHop(url, ip, method, headers, body, deadline, maxBytes, opts.onReq);
+    const r = await oneHop(url, ip, method, headers, body, deadline, maxBytes, opts.onReq, !!spec.raw);
     if (r.location && spec.redirect !== 'manual') {
       if (spec.redirect === 'error') throw new FetchFailure(`uri requested responds with a redirect, redirect mode is set to error: ${redactUrl(url.href)}`, 'no-redirect');
       if (hop + 1 > maxHops) throw new FetchFailure(`maximum redirect reached at: ${redactUrl(url.href)}`, 'max-redirect');

@@ -460,14 +460,25 @@
         timeout: Number(req.timeout) || 0,
         size: Number(req.size) || 0,
       };
+      hostRequest(spec).then((r) => {
+        resolve(new Response(r.text, { status: r.status, statusText: r.statusText, headers: r.headers, url: r.url, redirected: r.redirected, _b64: r.b64 }));
+      }, reject);
+    });
+  }
+  define('fetch', fetch);
+
+  // One request through the host (egress checks, limits, request trace): resolves with the
+  // host's reply {status, statusText, headers, url, redirected, text, b64}. Also what the
+  // Node-compatible layer's http/https client sends (spec.raw: no default headers, no
+  // decompression), handed to it through __sbInternals.compat.
+  function hostRequest(spec) {
+    return new PromiseCtor((resolve, reject) => {
       const id = ++opSeq;
       pendingOps.set(id, {
         resolve(data) {
           let r;
-          try {
-            r = JSONparse(data);
-          } catch (e) { reject(new FetchError('invalid host reply', 'system')); return; }
-          resolve(new Response(r.text, { status: r.status, statusText: r.statusText, headers: r.headers, url: r.url, redirected: r.redirected, _b64: r.b64 }));
+          try { r = JSONparse(data); } catch (e) { reject(new FetchError('invalid host reply', 'system')); return; }
+          resolve(r);
         },
         reject(data) {
           let r;
@@ -478,7 +489,6 @@
       H.fetch(id, JSONstringify(spec), curEv, curDeadline);
     });
   }
-  define('fetch', fetch);
 
   // ---- crypto (Node module API, hashing done on the host) ----------------------
   function encPart(data, enc) {
@@ -846,5 +856,5 @@
   define('self', g);
 
   // Internals picked up by the host (as References) and then deleted before user code runs.
-  g.__sbInternals = { invoke, invokeBatch, settle, setResolver };
+  g.__sbInternals = { invoke, invokeBatch, settle, setResolver, compat: { hostRequest } };
 })(globalThis);

@@ -1,0 +1,2 @@
+// Injected into the `node` bundle itself (its polyfills reach for `process`).
+export { default as process } from '../compat/process.js';

@@ -1,0 +1,77 @@
+'use strict';
+// Segment's preinstalled modules on the host side: which bundles a function's code needs
+// (an identifier scan, like the LIBS table in host.js), their sources (read from dist/ on
+// first use, compiled once per host with a V8 code cache by host.js), and the host bridges
+// the Node-compatible layer uses (lib/nodebridge.js, plus `load` for bundles evaluated on
+// first use, such as one AWS service client).
+const fs = require('fs');
+const path = require('path');
+const ivm = require('isolated-vm');
+const bridge = require('./nodebridge');
+
+const DIST = path.join(__dirname, '..', 'dist');
+
+// An identifier as code uses it: not a property (`x.stripe`), not part of a host name or
+// path (`api.stripe.com`, `/stripe/`), not a URL scheme (`https://`).
+const ident = (name) => new RegExp(`(?<![\\w$.\\-/@])(?:${name})(?![\\w$\\-]|\\.com\\b|:\\/\\/)`);
+
+const word = (names) => new RegExp(`\\b(?:${names})\\b`);
+// Node crypto functions the shim's `crypto` lacks: naming one loads the layer, which adds them.
+const CRYPTO_EXTRAS = word('createSign|createVerify|createCipheriv|createDecipheriv|pbkdf2(?:Sync)?|scrypt(?:Sync)?'
+  + '|generateKeyPair(?:Sync)?|generateKey(?:Sync)?|createPublicKey|createPrivateKey|createSecretKey|publicEncrypt'
+  + '|privateDecrypt|privateEncrypt|publicDecrypt|hkdf(?:Sync)?|KeyObject|randomFill(?:Sync)?|getCiphers|getCurves');
+
+// [bundle, test on the user's code]; every one needs the `node` bundle (loaded first).
+const LIBRARIES = [
+  ['https', ident('https')],
+  ['zlib', ident('zlib')],
+  ['formdata', ident('FormData')],
+  ['oauth', ident('OAuth')],
+  ['jsonwebtoken', ident('jsonwebtoken')],
+  ['libphonenumber', ident('libphonenumberjslib')],
+  ['fetchretry', ident('fetchretrylib')],
+  ['winston', ident('winstonlib')],
+  ['aws', ident('AWS')],
+  ['stripe', ident('stripe')],
+  ['twilio', ident('twilio')],
+  ['sendgrid', ident('sendgrid')],
+  ['mailchimp', ident('mailchimplib')],
+  ['mailjet', ident('nodemailjet')],
+  ['hubspot', ident('hubspotlib')],
+  ['jsforce', ident('jsforce')],
+  ['google', /(?<![\w$.\-/@])google\s*(?:\.\s*cloud\b|\[)|=\s*google\b(?!\s*[.[])/],
+];
+// Bundles of host.js's LIBS table the layer itself needs.
+const BASE = ['buffer', 'url'];
+
+// Bundles (beyond host.js's LIBS) to evaluate for this code, in order.
+function bundlesFor(code) {
+  const out = LIBRARIES.filter(([, test]) => test.test(code)).map(([name]) => name);
+  if (out.length || CRYPTO_EXTRAS.test(code)) out.unshift('node');
+  return out;
+}
+
+let manifest = null;
+const sources = new Map();
+function source(name) {
+  if (!manifest) manifest = JSON.parse(fs.readFileSync(path.join(DIST, 'manifest.json'), 'utf8'));
+  if (!/^[a-z0-9-]+$/.test(name) || !Object.prototype.hasOwnProperty.call(manifest, name)) throw new Error(`unknown bundle ${name}`);
+  let s = sources.get(name);
+  if (s === undefined) {
+    s = fs.readFileSync(path.join(DIST, `${name}.js`), 'utf8');
+    sources.set(name, s);
+  }
+  return s;
+}
+
+// Sets the layer's bridges as __sb_node_* globals; the `node` bundle captures and deletes
+// them before any user code runs. `load(name)` evaluates a bundle now and returns '' or
+// the reason it could not.
+function installBridges(jail, load) {
+  jail.setSync('__sb_node_crypto', new ivm.Callback(bridge.cryptoSync));
+  jail.setSync('__sb_node_cryptoSlow', new ivm.Reference(bridge.cryptoSlow));
+  jail.setSync('__sb_node_brotli', new ivm.Reference(bridge.brotli));
+  jail.setSync('__sb_node_load', new ivm.Callback(load));
+}
+
+module.exports = { bundlesFor, source, installBridges, BASE, LIBRARIES };

@@ -1,0 +1,216 @@
+'use strict';
+// Host side of the Node-compatible layer (lib/compat/crypto.js, lib/compat/zlib.js):
+// crypto operations and brotli that have no pure-JS home inside the isolate. Every input
+// is size-capped; slow work (pbkdf2, scrypt, key generation, brotli) runs on libuv's
+// thread pool so it never blocks the host's event loop (the isolate waits for it through
+// applySyncPromise). Errors travel back as data ({error}) so they keep Node's codes.
+const crypto = require('crypto');
+const zlib = require('zlib');
+const { promisify } = require('util');
+
+const env = process.env;
+const num = (name, dflt) => (env[name] !== undefined && env[name] !== '' && !isNaN(Number(env[name])) ? Number(env[name]) : dflt);
+const LIMITS = {
+  bytes: num('SANDBOX_CRYPTO_MAX_BYTES', 16 * 1024 * 1024), // per operation, all inputs together
+  pbkdf2Work: num('SANDBOX_PBKDF2_MAX_ITERATIONS', 2000000), // iterations x output blocks
+  scryptMaxMem: 64 * 1024 * 1024,
+  rsaMaxBits: 4096,
+  zlibBytes: num('SANDBOX_ZLIB_MAX_BYTES', 8 * 1024 * 1024), // brotli input and output
+};
+
+class Refused extends Error {
+  constructor(message, code) { super(message); this.code = code || 'ERR_OUT_OF_RANGE'; this.name = 'RangeError'; }
+}
+
+function budget() {
+  let total = 0;
+  return (s) => {
+    if (s == null) return null;
+    total += Math.floor(String(s).length * 3 / 4);
+    if (total > LIMITS.bytes) throw new Refused(`crypto input over the ${LIMITS.bytes} byte limit of functions`);
+    return Buffer.from(String(s), 'base64');
+  };
+}
+
+// {key|keyB64|jwk|secret, format, type, passphraseB64, ...} -> argument for Node's key APIs
+function keyArg(spec, take, kind) {
+  if (!spec || typeof spec !== 'object') throw new TypeError('invalid key');
+  if (spec.secret !== undefined) return crypto.createSecretKey(take(spec.secret));
+  const o = {};
+  if (spec.format === 'jwk') { o.key = spec.jwk; o.format = 'jwk'; } else {
+    o.key = spec.keyB64 !== undefined ? take(spec.keyB64) : String(spec.key);
+    if (spec.key !== undefined) take(Buffer.from(String(spec.key)).toString('base64'));
+    o.format = spec.format || 'pem';
+  }
+  for (const k of ['type', 'encoding', 'padding', 'saltLength', 'dsaEncoding', 'oaepHash']) if (spec[k] !== undefined) o[k] = spec[k];
+  if (spec.passphraseB64 !== undefined) o.passphrase = take(spec.passphraseB64);
+  if (spec.oaepLabelB64 !== undefined) o.oaepLabel = take(spec.oaepLabelB64);
+  if (kind === 'private') return crypto.createPrivateKey(o);
+  if (kind === 'public') return crypto.createPublicKey(o);
+  return o;
+}
+
+function withOpts(key, spec) {
+  const o = { key };
+  for (const k of ['padding', 'saltLength', 'dsaEncoding', 'oaepHash']) if (spec[k] !== undefined) o[k] = spec[k];
+  if (spec.oaepLabelB64 !== undefined) o.oaepLabel = Buffer.from(spec.oaepLabelB64, 'base64');
+  return o;
+}
+
+function describe(k) {
+  const info = { type: k.type, asymmetricKeyType: k.asymmetricKeyType, details: {} };
+  const d = k.asymmetricKeyDetails || {};
+  for (const f of Object.keys(d)) info.details[f] = typeof d[f] === 'bigint' ? Number(d[f]) : d[f];
+  info.pem = k.type === 'private' ? k.export({ format: 'pem', type: 'pkcs8' }) : k.export({ format: 'pem', type: 'spki' });
+  return info;
+}
+
+function exported(k, options, take) {
+  const o = Object.assign({}, options);
+  if (o.passphraseB64 !== undefined) { o.passphrase = take(o.passphraseB64); delete o.passphraseB64; }
+  if (o.passphrase !== undefined && !Buffer.isBuffer(o.passphrase)) o.passphrase = String(o.passphrase);
+  if (o.format === 'jwk') return { jwk: k.export(o) };
+  const v = k.export(Object.assign({ format: 'pem', type: k.type === 'private' ? 'pkcs8' : 'spki' }, o));
+  return typeof v === 'string' ? { pem: v } : { der: v.toString('base64') };
+}
+
+const SYNC_OPS = {
+  keyInfo(s, take) {
+    let k;
+    if (s.kind === 'private') k = keyArg(s.input, take, 'private');
+    else {
+      // createPublicKey also takes private key material (the public half is derived).
+      try { k = keyArg(s.input, take, 'public'); } catch (e) {
+        if (s.input && s.input.keyType === 'private') k = crypto.createPublicKey(keyArg(s.input, take, 'private'));
+        else throw e;
+      }
+    }
+    return describe(k);
+  },
+  export(s, take) {
+    const k = s.keyType === 'private' ? crypto.createPrivateKey(s.key) : crypto.createPublicKey(s.key);
+    return exported(k, s.options, take);
+  },
+  sign(s, take) {
+    const signer = crypto.createSign(s.alg);
+    for (const p of s.parts) signer.update(take(p));
+    const key = keyArg(s.key, take, 'raw');
+    return signer.sign(key).toString('base64');
+  },
+  verify(s, take) {
+    const v = crypto.createVerify(s.alg);
+    for (const p of s.parts) v.update(take(p));
+    return v.verify(keyArg(s.key, take, 'raw'), take(s.signature));
+  },
+  oneShotSign(s, take) {
+    const key = keyArg(s.key, take, 'private');
+    return crypto.sign(s.alg, take(s.data), withOpts(key, s.key)).toString('base64');
+  },
+  oneShotVerify(s, take) {
+    const k = keyArg(s.key, take, 'raw');
+    return crypto.verify(s.alg, take(s.data), k, take(s.signature));
+  },
+  cipher(s, take) {
+    const key = take(s.key);
+    const iv = s.iv == null ? null : take(s.iv);
+    const opts = s.authTagLength !== undefined ? { authTagLength: s.authTagLength } : undefined;
+    const c = s.decipher ? crypto.createDecipheriv(s.alg, key, iv, opts) : crypto.createCipheriv(s.alg, key, iv, opts);
+    if (!s.autoPadding) c.setAutoPadding(false);
+    if (s.decipher && s.authTag) c.setAuthTag(take(s.authTag));
+    if (s.aad) c.setAAD(take(s.aad), s.plaintextLength !== undefined ? { plaintextLength: s.plaintextLength } : undefined);
+    const chunks = s.parts.map((p) => c.update(take(p)));
+    chunks.push(c.final());
+    const r = { out: Buffer.concat(chunks).toString('base64') };
+    if (!s.decipher && /gcm|ccm|ocb|chacha20-poly1305/i.test(s.alg)) r.tag = c.getAuthTag().toString('base64');
+    return r;
+  },
+  rsa(s, take) {
+    const fn = crypto[s.op];
+    if (!['publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt'].includes(s.op)) throw new TypeError('invalid operation');
+    return fn(keyArg(s.key, take, 'raw'), take(s.data)).toString('base64');
+  },
+  hkdf(s, take) {
+    const keylen = Number(s.keylen);
+    if (!(keylen >= 0 && keylen <= 255 * 64)) throw new Refused('The value of "keylen" is out of range.');
+    return Buffer.from(crypto.hkdfSync(s.digest, take(s.ikm), take(s.salt), take(s.info), keylen)).toString('base64');
+  },
+  list(s) {
+    if (s.what === 'ciphers') return crypto.getCiphers();
+    if (s.what === 'curves') return crypto.getCurves();
+    return crypto.getHashes();
+  },
+};
+
+const pbkdf2 = promisify(crypto.pbkdf2);
+const scrypt = promisify(crypto.scrypt);
+const generateKeyPair = promisify(crypto.generateKeyPair);
+const HASH_BYTES = { md5: 16, sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+
+const SLOW_OPS = {
+  async pbkdf2(s, take) {
+    const iterations = Number(s.iterations);
+    const keylen = Number(s.keylen);
+    const blocks = Math.max(1, Math.ceil(keylen / (HASH_BYTES[String(s.digest).toLowerCase().replace('-', '')] || 32)));
+    if (Number.isInteger(iterations) && iterations > 0 && iterations * blocks > LIMITS.pbkdf2Work) {
+      throw new Refused(`pbkdf2 work (iterations x output blocks = ${iterations * blocks}) over the limit of functions (${LIMITS.pbkdf2Work})`);
+    }
+    return (await pbkdf2(take(s.password), take(s.salt), iterations, keylen, s.digest)).toString('base64');
+  },
+  async scrypt(s, take) {
+    const o = Object.assign({}, s.options);
+    const maxmem = Math.min(Number(o.maxmem) || 32 * 1024 * 1024, LIMITS.scryptMaxMem);
+    o.maxmem = maxmem;
+    return (await scrypt(take(s.password), take(s.salt), Number(s.keylen), o)).toString('base64');
+  },
+  async generateKeyPair(s, take) {
+    const type = String(s.type);
+    const o = Object.assign({}, s.options);
+    if (!['rsa', 'rsa-pss', 'ec', 'ed25519', 'ed448', 'x25519', 'x448'].includes(type)) {
+      throw new Refused(`generateKeyPair('${type}') is not available in functions`, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM');
+    }
+    if ((type === 'rsa' || type === 'rsa-pss') && !(o.modulusLength > 0 && o.modulusLength <= LIMITS.rsaMaxBits)) {
+      throw new Refused(`modulusLength must be at most ${LIMITS.rsaMaxBits} in functions`);
+    }
+    const { publicKey, privateKey } = await generateKeyPair(type, o);
+    const side = (k, enc) => (enc ? exported(k, enc, take) : { info: describe(k) });
+    return { publicKey: side(publicKey, s.publicKeyEncoding), privateKey: side(privateKey, s.privateKeyEncoding) };
+  },
+};
+
+function errorData(e) {
+  return JSON.stringify({ error: { name: e && e.name, message: String((e && e.message) || e), code: e && e.code, reason: e && e.reason, library: e && e.library } });
+}
+
+function cryptoSync(op, specJson) {
+  try {
+    const fn = Object.prototype.hasOwnProperty.call(SYNC_OPS, op) ? SYNC_OPS[op] : null;
+    if (!fn) throw new TypeError(`unknown crypto operation ${op}`);
+    return JSON.stringify({ value: fn(JSON.parse(specJson), budget()) });
+  } catch (e) {
+    return errorData(e);
+  }
+}
+
+async function cryptoSlow(op, specJson) {
+  try {
+    const fn = Object.prototype.hasOwnProperty.call(SLOW_OPS, op) ? SLOW_OPS[op] : null;
+    if (!fn) throw new TypeError(`unknown crypto operation ${op}`);
+    return JSON.stringify({ value: await fn(JSON.parse(specJson), budget()) });
+  } catch (e) {
+    return errorData(e);
+  }
+}
+
+const brotliCompress = promisify(zlib.brotliCompress);
+const brotliDecompress = promisify(zlib.brotliDecompress);
+async function brotli(op, b64, specJson) {
+  const input = Buffer.from(String(b64), 'base64');
+  if (input.length > LIMITS.zlibBytes) throw new RangeError(`brotli input over the ${LIMITS.zlibBytes} byte limit of functions`);
+  const spec = JSON.parse(specJson);
+  const max = spec.maxOutputLength > 0 ? Math.min(spec.maxOutputLength, LIMITS.zlibBytes) : LIMITS.zlibBytes;
+  const opts = { params: spec.params || {}, maxOutputLength: max };
+  const out = op === 'compress' ? await brotliCompress(input, opts) : await brotliDecompress(input, opts);
+  return out.toString('base64');
+}
+
+module.exports = { cryptoSync, cryptoSlow, brotli, LIMITS };
