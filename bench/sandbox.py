@@ -2,7 +2,7 @@
 
 Usage: python bench/sandbox.py [--json]
 Prints readable figures; with --json the LAST line is one JSON object with the keys
-cold_ms, cold_lodash_ms, warm_p50_ms, warm_p99_ms, events_per_s_batch1,
+cold_ms, cold_lodash_ms, cold_aws_ms, cold_stripe_ms, warm_p50_ms, warm_p99_ms, events_per_s_batch1,
 events_per_s_batch100 (run_batch of 100 events: per-event handlers, one crossing),
 events_per_s_batch100_run_many (run_many of 100 single-event requests),
 events_per_s_batch100_onbatch (one onBatch call of 100 events), restart_ms.
@@ -29,6 +29,13 @@ SMALL = "async function onTrack(event, settings) { return { e: event.event, c: e
 LODASH = "async function onTrack(event, settings) { return _.pick(event, ['event', 'userId']) }"
 TRIVIAL = "async function onTrack(event) { return 1 }"
 BATCH = "async function onBatch(events) { return events.length }"
+# Heavy preinstalled libraries (docs/functions.md): the build loads the bundle (code cache),
+# the call makes a client and signs a request (AWS) or builds the resource tree (stripe).
+AWS_S3 = (
+    "async function onTrack(event) { const s3 = new AWS.S3({ region: 'us-east-1', accessKeyId: 'AKID',"
+    " secretAccessKey: 'SECRET' }); return s3.getSignedUrl('getObject', { Bucket: 'b', Key: event.event }) }"
+)
+STRIPE = "async function onTrack(event) { const client = stripe('sk_test_1'); return typeof client.customers.create }"
 
 
 def pct(values, p):
@@ -50,6 +57,10 @@ def main():
         cold_l = [sb.run(SandboxRequest(LODASH, "destination", EVENT, {})).duration_ms for _ in range(40)]
         out["cold_ms"] = round(statistics.median(cold), 3)
         out["cold_lodash_ms"] = round(statistics.median(cold_l), 3)
+        for key, code in (("cold_aws_ms", AWS_S3), ("cold_stripe_ms", STRIPE)):
+            assert sb.run(SandboxRequest(code, "destination", EVENT, {})).status == "success"  # code cache
+            runs = [sb.run(SandboxRequest(code, "destination", EVENT, {})).duration_ms for _ in range(20)]
+            out[key] = round(statistics.median(runs), 3)
 
         # warm: full Python -> Node -> isolate -> Python round trip
         req = SandboxRequest(TRIVIAL, "destination", EVENT, {}, instance_key="bench-warm")
@@ -118,6 +129,8 @@ def main():
         f"  cold start, small handler        {out['cold_ms']:8.2f} ms   (new isolate + first call, host-side)"
     )
     print(f"  cold start, handler using lodash {out['cold_lodash_ms']:8.2f} ms")
+    print(f"  cold start, AWS.S3 client + sign {out['cold_aws_ms']:8.2f} ms")
+    print(f"  cold start, stripe client        {out['cold_stripe_ms']:8.2f} ms")
     print(
         f"  warm call Python->isolate->Python p50 {out['warm_p50_ms']:.3f} ms, p99 {out['warm_p99_ms']:.3f} ms"
     )

@@ -58,7 +58,10 @@ async function main() {
   // The Node-compatible layer and Segment's preinstalled libraries (lib/build-modules.js).
   Object.assign(manifest, await require('./lib/build-modules').buildModules(esbuild, DIST));
   fs.writeFileSync(path.join(DIST, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  console.log('built', Object.entries(manifest).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '));
+  const services = Object.keys(manifest).filter((k) => k.startsWith('aws-'));
+  const listed = Object.entries(manifest).filter(([k]) => !k.startsWith('aws-'));
+  console.log('built', listed.map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '),
+    `and ${services.length} AWS service bundles (${(services.reduce((n, k) => n + manifest[k], 0) / 1048576).toFixed(1)}MB)`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

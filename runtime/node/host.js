@@ -70,15 +70,17 @@ function onCatastrophicError(message) {
 
 function runLib(isolate, context, name, source) {
   const cached = codeCache.get(name);
-  let script;
-  if (cached) {
-    script = isolate.compileScriptSync(source, { filename: `${name}.js`, cachedData: cached });
-  } else {
-    script = isolate.compileScriptSync(source, { filename: `${name}.js`, produceCachedData: true });
-    if (script.cachedData) codeCache.set(name, script.cachedData);
-  }
+  const script = isolate.compileScriptSync(source, cached ? { filename: `${name}.js`, cachedData: cached } : { filename: `${name}.js` });
   script.runSync(context, { timeout: 2000 });
   script.release();
+  if (!cached) {
+    // Cached after the first run: compiling the same source again returns the script V8 just
+    // ran (its per-isolate compilation cache), so the cache also holds every function that
+    // run compiled, not only the top level (about 2x faster loads of the big bundles).
+    const again = isolate.compileScriptSync(source, { filename: `${name}.js`, produceCachedData: true });
+    if (again.cachedData) codeCache.set(name, again.cachedData);
+    again.release();
+  }
 }
 
 class Entry {
