@@ -122,6 +122,7 @@ class Entry {
       if (wanted(this.code, this.kind) || (extra.length && modules.BASE.includes(name))) runLib(isolate, context, name, libSources[name]);
     }
     this.loaded = new Set();
+    this.lazyLoads = 0;
     for (const name of extra) {
       if (name === 'node') modules.installBridges(jail, (b) => self.loadBundle(String(b)));
       runLib(isolate, context, name, modules.source(name));
@@ -156,6 +157,8 @@ class Entry {
   // loaded, else the reason. Runs inside the call that asked for it, on the same isolate.
   loadBundle(name) {
     if (this.loaded.has(name)) return '';
+    if (!modules.LAZY.test(name)) return 'not a bundle loaded on first use';
+    if (++this.lazyLoads > modules.MAX_LAZY_LOADS) return `at most ${modules.MAX_LAZY_LOADS} library parts per function`;
     try {
       runLib(this.isolate, this.context, name, modules.source(name));
     } catch (e) {

@@ -43,6 +43,10 @@ const LIBRARIES = [
 ];
 // Bundles of host.js's LIBS table the layer itself needs.
 const BASE = ['buffer', 'url'];
+// Bundles the `load` bridge may evaluate during a call (parts of a library loaded on first
+// use), and how many per isolate: each load runs synchronously on the host's thread.
+const LAZY = /^(aws-[a-z0-9]+|google-storage|google-bigquery)$/;
+const MAX_LAZY_LOADS = 40;
 
 // Bundles (beyond host.js's LIBS) to evaluate for this code, in order.
 function bundlesFor(code) {
@@ -74,4 +78,4 @@ function installBridges(jail, load) {
   jail.setSync('__sb_node_load', new ivm.Callback(load));
 }
 
-module.exports = { bundlesFor, source, installBridges, BASE, LIBRARIES };
+module.exports = { bundlesFor, source, installBridges, BASE, LIBRARIES, LAZY, MAX_LAZY_LOADS };

@@ -181,8 +181,16 @@ function errorData(e) {
   return JSON.stringify({ error: { name: e && e.name, message: String((e && e.message) || e), code: e && e.code, reason: e && e.reason, library: e && e.library } });
 }
 
+// A spec is JSON of base64 inputs: refuse one that cannot fit the byte cap before parsing it.
+function checkSpecSize(specJson) {
+  if (typeof specJson !== 'string' || specJson.length > LIMITS.bytes * 1.4 + 65536) {
+    throw new Refused(`crypto input over the ${LIMITS.bytes} byte limit of functions`);
+  }
+}
+
 function cryptoSync(op, specJson) {
   try {
+    checkSpecSize(specJson);
     const fn = Object.prototype.hasOwnProperty.call(SYNC_OPS, op) ? SYNC_OPS[op] : null;
     if (!fn) throw new TypeError(`unknown crypto operation ${op}`);
     return JSON.stringify({ value: fn(JSON.parse(specJson), budget()) });
@@ -193,6 +201,7 @@ function cryptoSync(op, specJson) {
 
 async function cryptoSlow(op, specJson) {
   try {
+    checkSpecSize(specJson);
     const fn = Object.prototype.hasOwnProperty.call(SLOW_OPS, op) ? SLOW_OPS[op] : null;
     if (!fn) throw new TypeError(`unknown crypto operation ${op}`);
     return JSON.stringify({ value: await fn(JSON.parse(specJson), budget()) });
@@ -204,8 +213,10 @@ async function cryptoSlow(op, specJson) {
 const brotliCompress = promisify(zlib.brotliCompress);
 const brotliDecompress = promisify(zlib.brotliDecompress);
 async function brotli(op, b64, specJson) {
-  const input = Buffer.from(String(b64), 'base64');
-  if (input.length > LIMITS.zlibBytes) throw new RangeError(`brotli input over the ${LIMITS.zlibBytes} byte limit of functions`);
+  if (typeof b64 !== 'string' || b64.length > Math.ceil(LIMITS.zlibBytes / 3) * 4 || String(specJson).length > 65536) {
+    throw new RangeError(`brotli input over the ${LIMITS.zlibBytes} byte limit of functions`);
+  }
+  const input = Buffer.from(b64, 'base64');
   const spec = JSON.parse(specJson);
   const max = spec.maxOutputLength > 0 ? Math.min(spec.maxOutputLength, LIMITS.zlibBytes) : LIMITS.zlibBytes;
   const opts = { params: spec.params || {}, maxOutputLength: max };

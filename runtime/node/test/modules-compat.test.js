@@ -81,6 +81,7 @@ test('zlib: sync, callback and stream forms round trip and read what Node wrote'
     out.asyncGzip = (await p(zlib.gunzip, await p(zlib.gzip, text))).toString() === text;
     out.asyncDeflate = (await p(zlib.inflate, await p(zlib.deflate, text))).toString() === text;
     out.asyncBrotli = (await p(zlib.brotliDecompress, await p(zlib.brotliCompress, text))).toString() === text;
+    out.awaited = (await zlib.zlib.inflate(await zlib.zlib.deflate(text))).toString() === text;
     out.mine = { gzip: zlib.gzipSync(text).toString('base64'), deflate: zlib.deflateSync(text, { level: 9 }).toString('base64'),
       raw: zlib.deflateRawSync(text).toString('base64'), br: zlib.brotliCompressSync(text).toString('base64') };
     out.stream = await new Promise((res, rej) => {
@@ -93,7 +94,7 @@ test('zlib: sync, callback and stream forms round trip and read what Node wrote'
     out.self = zlib.zlib === zlib && typeof zlib.constants.Z_BEST_COMPRESSION;
     return out;
   }`));
-  for (const k of ['gunzip', 'inflate', 'inflateRaw', 'unzip', 'brotli', 'asyncGzip', 'asyncDeflate', 'asyncBrotli', 'stream']) assert.strictEqual(r[k], true, k);
+  for (const k of ['gunzip', 'inflate', 'inflateRaw', 'unzip', 'brotli', 'asyncGzip', 'asyncDeflate', 'asyncBrotli', 'awaited', 'stream']) assert.strictEqual(r[k], true, k);
   assert.strictEqual(zlib.gunzipSync(Buffer.from(r.mine.gzip, 'base64')).toString(), text);
   assert.strictEqual(zlib.inflateSync(Buffer.from(r.mine.deflate, 'base64')).toString(), text);
   assert.strictEqual(zlib.inflateRawSync(Buffer.from(r.mine.raw, 'base64')).toString(), text);
@@ -260,6 +261,21 @@ test('limits hold with a library loaded: the memory limit and the deadline', asy
   assert.strictEqual(mem.error.type, 'MemoryLimit');
   const slow = await host.run("async function onTrack() { stripe('sk_x'); await new Promise((r) => setTimeout(r, 10000)); }", undefined, { timeout: 300 });
   assert.strictEqual(slow.error.type, 'Timeout');
+  const after = await host.run('async function onTrack() { return 1 }');
+  assert.strictEqual(after.returned, 1);
+});
+
+test('a spin inside library code is stopped by the CPU deadline; lazy loads are limited to library parts', async () => {
+  const spin = await host.run("async function onTrack() { const s3 = new AWS.S3({ region: 'us-east-1' }); for (;;) {} }", undefined, { timeout: 300 });
+  assert.strictEqual(spin.error.type, 'Timeout');
+  const r = ok(await host.run(`async function onTrack() {
+    const tryLoad = (b) => { try { __sbNode.load(b); return 'loaded'; } catch (e) { return e.name + ': ' + e.message; } };
+    return [typeof AWS, tryLoad('twi' + 'lio'), tryLoad('../host'), tryLoad('aws-sqs')];
+  }`));
+  assert.strictEqual(r[0], 'object');
+  assert.match(r[1], /^ModuleNotSupported: .*not a bundle loaded on first use/);
+  assert.match(r[2], /^ModuleNotSupported: /);
+  assert.strictEqual(r[3], 'loaded');
   const after = await host.run('async function onTrack() { return 1 }');
   assert.strictEqual(after.returned, 1);
 });

@@ -115,12 +115,12 @@ function defer(fn) { Promise.resolve().then(fn); }
 
 for (const mode of Object.keys(syncImpl)) {
   api[`${mode}Sync`] = function (data, opts) { return syncImpl[mode](data, opts); };
+  // Without a callback the async forms return a promise: Segment documents `await`ing
+  // zlib's inflate/deflate (Node itself would throw here).
   api[mode] = function (data, opts, cb) {
     if (typeof opts === 'function') { cb = opts; opts = {}; }
     if (typeof cb !== 'function') {
-      const e = new TypeError('The "callback" argument must be of type function');
-      e.code = 'ERR_INVALID_ARG_TYPE';
-      throw e;
+      return new Promise((resolve, reject) => api[mode](data, opts, (e, v) => (e ? reject(e) : resolve(v))));
     }
     let out;
     let err = null;
