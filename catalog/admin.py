@@ -21,8 +21,11 @@ from .validation import code_validate, setting_name_from_label, settings_schema_
 ACE_OPTIONS = {
     "mode": "javascript",
     "theme": "chrome",
-    "width": "100%",
-    "height": "520px",
+    # Sized by editor.css, not style attributes, and Ace's CSS from files rather than injected
+    # <style> elements: the Content-Security-Policy allows stylesheets only.
+    "width": None,
+    "height": None,
+    "useStrictCSP": True,
     "tabsize": 2,
     "showprintmargin": False,
 }
@@ -282,7 +285,8 @@ class FunctionAdmin(ScopedAdmin):
 
     @admin.display(description="")
     def logo(self, obj):
-        if not obj.logo_url:
+        # Only web URLs become an image: a stored value is never trusted to be one.
+        if not obj.logo_url.lower().startswith(("https://", "http://")):
             return format_html('<span class="fn-logo fn-logo-empty">{}</span>', obj.display_name[:1].upper())
         return format_html('<img class="fn-logo" src="{}" alt="" width="24" height="24">', obj.logo_url)
 
@@ -309,7 +313,7 @@ class FunctionAdmin(ScopedAdmin):
 
     @property
     def media(self):
-        return super().media + READONLY_CODE_WIDGET.media
+        return super().media + READONLY_CODE_WIDGET.media + forms.Media(js=["catalog/ace-csp.js"])
 
     @admin.display(description="Version history")
     def history_link(self, obj):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseNotAllowed, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from functions_platform import throttle
 
 from .models import Function
 from .services import capture_store
@@ -17,7 +18,16 @@ def test_webhook(request, token: str):
     """POST /hooks/test/<token>: store the request (the last 10 are kept) and answer 200."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    function = get_object_or_404(Function, preview_token=token)
+    try:
+        throttle.check(request)
+        function = Function.objects.filter(preview_token=token).first()
+        if function is None:
+            throttle.failure(request)  # a guessed token counts against the address
+            raise Http404("No such test webhook.")
+    except throttle.Throttled as exc:
+        response = JsonResponse({"error": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.wait)
+        return response
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > MAX_CAPTURE_BYTES or len(request.body) > MAX_CAPTURE_BYTES:
         return JsonResponse({"error": "Payload too large (512 KiB at most)."}, status=413)

@@ -4,6 +4,7 @@ functions_platform.E001  missing or malformed FIELD_ENCRYPTION_KEY
 functions_platform.E002  the encryption key cannot decrypt the stored canary (wrong key)
 functions_platform.E003  node missing or older than NODE_MIN_MAJOR
 functions_platform.E004  the Celery broker URL cannot be parsed
+functions_platform.W001  workers run apart (a broker, not eager) but the cache is per process
 """
 
 import re
@@ -12,7 +13,7 @@ import subprocess
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "sqs", "sentinel"}
@@ -118,3 +119,19 @@ def _broker_error(what: str) -> Error:
         hint="Use a URL such as redis://127.0.0.1:6379/0.",
         id="functions_platform.E004",
     )
+
+
+@register()
+def shared_cache_check(app_configs=None, **kwargs):
+    # Rate limits and failed-authentication counts live in the cache: a per-process cache
+    # lets every web process grant the full limit on its own.
+    backend = settings.CACHES["default"]["BACKEND"]
+    if settings.CELERY_TASK_ALWAYS_EAGER or not backend.endswith(("LocMemCache", "DummyCache")):
+        return []
+    return [
+        Warning(
+            "The cache is local to each process while the platform runs with a broker.",
+            hint="Set REDIS_URL (or CACHE_URL) so rate limits hold across processes.",
+            id="functions_platform.W001",
+        )
+    ]

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
 from catalog.choices import ResourceType, SettingType
 from catalog.validation import instance_settings_validate
@@ -18,18 +18,24 @@ from .services import instance_create, instance_delete, instance_schema, instanc
 PREFIX = "setting__"
 
 
+def help_text(*parts: str) -> str:
+    """Help text for a field, escaped: Django renders help_text as HTML (`|safe`), and a
+    setting's description is whatever its function's author wrote."""
+    return escape(" ".join(part for part in parts if part).strip())
+
+
 def setting_field(item: dict, *, has_secret: bool) -> forms.Field:
     """A form field for one setting of the schema; sensitive values are never rendered."""
-    label, help_text = item["label"], item.get("description", "")
+    label, description = item["label"], item.get("description", "")
     kind = item["type"]
     if kind == SettingType.BOOLEAN:
-        return forms.BooleanField(label=label, help_text=help_text, required=False)
+        return forms.BooleanField(label=label, help_text=help_text(description), required=False)
     if item["sensitive"]:
         hint = "Encrypted. Leave empty to keep the stored value." if has_secret else "Encrypted."
         return forms.CharField(
             label=label,
             required=False,
-            help_text=f"{help_text} {hint}".strip(),
+            help_text=help_text(description, hint),
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         )
     if kind == SettingType.ARRAY:
@@ -37,16 +43,16 @@ def setting_field(item: dict, *, has_secret: bool) -> forms.Field:
             label=label,
             required=False,
             widget=forms.Textarea({"rows": 3}),
-            help_text=f"{help_text} One value per line.".strip(),
+            help_text=help_text(description, "One value per line."),
         )
     if kind == SettingType.TEXT_MAP:
         return forms.CharField(
             label=label,
             required=False,
             widget=forms.Textarea({"rows": 3}),
-            help_text=f"{help_text} One key=value per line.".strip(),
+            help_text=help_text(description, "One key=value per line."),
         )
-    return forms.CharField(label=label, help_text=help_text, required=False)
+    return forms.CharField(label=label, help_text=help_text(description), required=False)
 
 
 def field_value(item: dict, raw):

@@ -15,6 +15,9 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from functions_platform import throttle
+from workspaces.models import Source
+
 from . import ingest
 from .pipeline.drops import drops_record
 from .pipeline.routing import QueueUnavailable
@@ -66,14 +69,26 @@ def _unavailable_as_503(view):
     return wrapped
 
 
+def _throttled(exc: throttle.Throttled) -> JsonResponse:
+    response = _error(429, "rate_limited", str(exc))
+    response["Retry-After"] = str(exc.wait)
+    return response
+
+
 @csrf_exempt
 @require_POST
 @_unavailable_as_503
 def webhook(request, token: str):
     """POST <base>/hooks/<token>: queue the request for the source function."""
-    instance_id = webhook_instance_id(token)
-    if instance_id is None:
-        return _error(404, "unknown_source", "Unknown or disabled source")
+    try:
+        throttle.check(request)
+        instance_id = webhook_instance_id(token)
+        if instance_id is None:
+            if not Source.objects.filter(webhook_token=token).exists():
+                throttle.failure(request)  # a guessed token (not a disabled source's) counts
+            return _error(404, "unknown_source", "Unknown or disabled source")
+    except throttle.Throttled as exc:
+        return _throttled(exc)
     try:
         raw = _read_body(request, ingest.MAX_WEBHOOK_BYTES)
         body = ingest.webhook_body_decode(raw, request.META.get("CONTENT_TYPE", ""))
@@ -107,6 +122,7 @@ def tracking(request, kind: str):
     """
     path_type = "batch" if kind in ("batch", "import") else kind
     try:
+        throttle.check(request)
         body = _tracking_body(request, path_type)
         source = _tracking_source(request, body)
         messages, dropped = ingest.tracking_batch_prepare(
@@ -118,6 +134,8 @@ def tracking(request, kind: str):
             raise ingest.IngestError(400, dropped[0].code, dropped[0].message)
         if messages:
             tracking_accept(source=source, messages=messages)
+    except throttle.Throttled as exc:
+        return _throttled(exc)
     except ingest.IngestError as e:
         # Segment answers 400 for oversize tracking calls (413 is kept for webhooks).
         return _refused(e, 400 if e.code == "too_large" else None)
@@ -139,6 +157,8 @@ def _tracking_source(request, body: dict):
     write_key = write_key or body.get("writeKey")
     source = tracking_source(write_key) if isinstance(write_key, str) and write_key else None
     if source is None:
+        if write_key:
+            throttle.failure(request)  # a guessed write key counts against the address
         raise ingest.IngestError(401, "unknown_source", "Unknown or missing write key")
     if not source.enabled:
         raise ingest.IngestError(403, "source_disabled", "The source is disabled")

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from rest_framework import authentication, exceptions
 
+from functions_platform import throttle
 from workspaces import services
+
+
+@contextmanager
+def throttled():
+    """throttle.Throttled as DRF's 429 (with Retry-After)."""
+    try:
+        yield
+    except throttle.Throttled as exc:
+        raise exceptions.Throttled(wait=exc.wait) from None
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -16,16 +28,19 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid Authorization header.")
-        try:
-            secret = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        token = services.access_token_authenticate(secret=secret)
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        with throttled():
+            throttle.check(request)
+            token = self._token(request, header)
         return token.user, token
+
+    def _token(self, request, header):
+        # Every presented-but-wrong token counts against the client address (brute force).
+        secret = header[1].decode(errors="replace") if len(header) == 2 else ""
+        token = services.access_token_authenticate(secret=secret) if secret else None
+        if token is None or not token.user.is_active:
+            throttle.failure(request)
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        return token
 
     def authenticate_header(self, request):
         # A WWW-Authenticate value makes DRF answer 401 (not 403) to unauthenticated calls.

@@ -1,7 +1,8 @@
 """Everything under /api: the apps' endpoints, the OpenAPI schema and an offline Swagger UI."""
 
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .views import not_found
 
@@ -10,7 +11,15 @@ urlpatterns = [
     path("", include("runtime.api.urls")),
     path("", include("workspaces.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI's script comes from a URL of its own (the split view: no inline script); its
+    # React code adds <style> elements, so this one page allows inline styles.
+    path(
+        "docs",
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
     # Unknown paths answer in the API's envelope, not with Django's HTML page.
     re_path(r"^.*$", not_found),
 ]

@@ -24,6 +24,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CSP_RECORDER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("Content Security Policy violation: " + e.violatedDirective + " " + e.blockedURI);
+});
+"""
 
 
 def chromium_path() -> str | None:
@@ -57,10 +62,14 @@ def httpserver_listen_address():
 def browser_page(chromium, live_server):
     """A fresh browser context on the live server; yields (page, login(user), shot(name))."""
     context = chromium.new_context(base_url=live_server.url, viewport={"width": 1500, "height": 1000})
+    # Every page is checked against the Content-Security-Policy: a violation means inline script
+    # or style, or a source the policy does not allow (docs/access-control.md).
+    context.add_init_script(CSP_RECORDER)
     page = context.new_page()
     page.set_default_timeout(15000)
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
 
     def login(user, password="pw-for-tests-1"):
         page.goto("/admin/login/")
@@ -75,4 +84,4 @@ def browser_page(chromium, live_server):
 
     yield page, login, shot
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"

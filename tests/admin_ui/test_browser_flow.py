@@ -51,7 +51,7 @@ def test_whole_flow(browser_page, owner, workspace, source, other_source, httpse
     page.click("#fn-new-function")
     page.click("a[data-type=DESTINATION]")
     page.wait_for_function(
-        "document.querySelector('.django-ace-widget') && document.querySelector('.django-ace-widget').editor"
+        "() => document.querySelector('.django-ace-widget') && document.querySelector('.django-ace-widget').editor"
     )
     assert "async function onTrack" in page.evaluate(
         "document.querySelector('.django-ace-widget').editor.getValue()"
@@ -118,7 +118,7 @@ def test_whole_flow(browser_page, owner, workspace, source, other_source, httpse
 
     # Save & Deploy a change to one of the two instances.
     page.goto(f"/admin/catalog/function/{function.pk}/change/")
-    page.wait_for_function("document.querySelector('.django-ace-widget').editor")
+    page.wait_for_function("() => document.querySelector('.django-ace-widget').editor")
     set_code(page, "// v2\n" + function.code)
     page.click("#fn-save-deploy")
     page.check(f"input[name=deploy_instances][value='{first.public_id}']")

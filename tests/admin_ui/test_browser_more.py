@@ -56,7 +56,9 @@ def test_source_function_test_webhook_fills_the_form_and_runs(
         timeout=10,
     )
     assert sent.status_code == 200
-    page.wait_for_function("document.getElementById('fn-capture-status').textContent.includes('received')")
+    page.wait_for_function(
+        "() => document.getElementById('fn-capture-status').textContent.includes('received')"
+    )
     assert '"Upgraded"' in page.input_value("#fn-source-body")
     headers = page.locator(".fn-header-name").evaluate_all("els => els.map(e => e.value)")
     assert "X-Signature" in headers
@@ -112,7 +114,9 @@ def test_recent_event_of_a_source_fills_the_test_pane(
     assert page.input_value("#fn-sample-select") == ""
     shot("25-recent-event")
     page.select_option("#fn-recent-source", other_source.public_id)
-    page.wait_for_function("document.getElementById('fn-recent-status').textContent.includes('No recent')")
+    page.wait_for_function(
+        "() => document.getElementById('fn-recent-status').textContent.includes('No recent')"
+    )
     assert page.is_hidden("#fn-recent-event")
     cache.clear()
 
@@ -142,7 +146,7 @@ def test_read_only_user_sees_pages_without_edit_controls(browser_page, read_only
         "#fn-test-pane",
     ):
         assert page.locator(selector).count() == 0, selector
-    page.wait_for_function("document.querySelector('.fn-code-readonly .django-ace-widget').editor")
+    page.wait_for_function("() => document.querySelector('.fn-code-readonly .django-ace-widget').editor")
     editor = "document.querySelector('.fn-code-readonly .django-ace-widget').editor"
     shot("31-read-only-function")
     page.evaluate(f"{editor}.focus()")
@@ -194,13 +198,13 @@ def test_editor_lints_offline(browser_page, owner):
     page.on("request", record)
     login(owner)
     page.goto("/admin/catalog/function/add/?resource_type=DESTINATION")
-    page.wait_for_function("document.querySelector('.django-ace-widget').editor")
+    page.wait_for_function("() => document.querySelector('.django-ace-widget').editor")
     page.evaluate(
         "document.querySelector('.django-ace-widget').editor.setValue('async function onTrack(event) {\\n"
         "  return event.;\\n}', -1)"
     )
     page.wait_for_function(
-        "document.querySelector('.django-ace-widget').editor.getSession().getAnnotations()"
+        "() => document.querySelector('.django-ace-widget').editor.getSession().getAnnotations()"
         ".some(a => a.type === 'error')"
     )
     annotation = page.evaluate(
