@@ -123,10 +123,11 @@ class Entry {
     }
     this.loaded = new Set();
     this.lazyLoads = 0;
-    for (const name of extra) {
-      if (name === 'node') modules.installBridges(jail, (b) => self.loadBundle(String(b)));
-      runLib(isolate, context, name, modules.source(name));
-      this.loaded.add(name);
+    this.pendingLibs = extra.filter((name) => name !== 'node'); // evaluated by build(), off this thread
+    if (extra.length) {
+      modules.installBridges(jail, (b) => self.loadBundle(String(b)));
+      modules.runBundleSync(isolate, context, 'node', 2000);
+      this.loaded.add('node');
     }
     const internals = jail.getSync('__sbInternals', { reference: true });
     this.invokeRef = internals.getSync('invoke', { reference: true });
@@ -143,7 +144,12 @@ class Entry {
 
   // Builds everything and evaluates the user's code (async, with a timeout).
   async build(timeoutMs) {
+    const started = Date.now();
     const setResolverRef = this.buildBase();
+    for (const name of this.pendingLibs) {
+      await modules.runBundle(this.isolate, this.context, name, timeoutMs - (Date.now() - started));
+      this.loaded.add(name);
+    }
     const script = this.isolate.compileScriptSync(this.code, { filename: 'function.js' });
     await script.run(this.context, { timeout: Math.max(1, timeoutMs) });
     script.release();
@@ -160,7 +166,7 @@ class Entry {
     if (!modules.LAZY.test(name)) return 'not a bundle loaded on first use';
     if (++this.lazyLoads > modules.MAX_LAZY_LOADS) return `at most ${modules.MAX_LAZY_LOADS} library parts per function`;
     try {
-      runLib(this.isolate, this.context, name, modules.source(name));
+      modules.runBundleSync(this.isolate, this.context, name, 2000);
     } catch (e) {
       return String((e && e.message) || e);
     }

@@ -48,11 +48,60 @@ const BASE = ['buffer', 'url'];
 const LAZY = /^(aws-[a-z0-9]+|google-storage|google-bigquery)$/;
 const MAX_LAZY_LOADS = 40;
 
+// Parts loaded on first use that the code visibly names are loaded with the rest instead
+// (during the build, off the host's thread): `AWS.S3`, `new AWS.DynamoDB.DocumentClient`,
+// `google.cloud.storage`.
+const GOOGLE_PARTS = [['google-storage', /\b[Ss]torage\b/], ['google-bigquery', /\b(?:bigquery|BigQuery)\b/]];
+let awsServices = null;
+function awsParts(code) {
+  if (!awsServices) {
+    awsServices = new Map(JSON.parse(fs.readFileSync(path.join(DIST, 'gen', 'aws-services.json'), 'utf8')));
+  }
+  const out = new Set();
+  for (const m of code.matchAll(/\bAWS\s*\.\s*([A-Z]\w*)/g)) if (awsServices.has(m[1])) out.add(awsServices.get(m[1]));
+  return Array.from(out);
+}
+
 // Bundles (beyond host.js's LIBS) to evaluate for this code, in order.
 function bundlesFor(code) {
   const out = LIBRARIES.filter(([, test]) => test.test(code)).map(([name]) => name);
+  if (out.includes('aws')) out.push(...awsParts(code));
+  if (out.includes('google')) out.push(...GOOGLE_PARTS.filter(([, test]) => test.test(code)).map(([name]) => name));
   if (out.length || CRYPTO_EXTRAS.test(code)) out.unshift('node');
   return out;
+}
+
+// ---- evaluating bundles in an isolate, compiled once per host ----------------------------
+// The V8 code cache is taken after a bundle's first run: compiling the same source again
+// returns the script V8 just ran (its per-isolate compilation cache), so the cache holds
+// every function that run compiled, not only the top level.
+const codeCache = new Map(); // bundle -> cachedData (ExternalCopy)
+
+function runBundleSync(isolate, context, name, timeoutMs) {
+  const src = source(name);
+  const cached = codeCache.get(name);
+  const script = isolate.compileScriptSync(src, cached ? { filename: `${name}.js`, cachedData: cached } : { filename: `${name}.js` });
+  script.runSync(context, { timeout: timeoutMs });
+  script.release();
+  if (!cached) {
+    const again = isolate.compileScriptSync(src, { filename: `${name}.js`, produceCachedData: true });
+    if (again.cachedData) codeCache.set(name, again.cachedData);
+    again.release();
+  }
+}
+
+// The same, without blocking the host's event loop (the work runs on the isolate's thread).
+async function runBundle(isolate, context, name, timeoutMs) {
+  const src = source(name);
+  const cached = codeCache.get(name);
+  const script = await isolate.compileScript(src, cached ? { filename: `${name}.js`, cachedData: cached } : { filename: `${name}.js` });
+  await script.run(context, { timeout: Math.max(1, timeoutMs) });
+  script.release();
+  if (!cached) {
+    const again = await isolate.compileScript(src, { filename: `${name}.js`, produceCachedData: true });
+    if (again.cachedData && !codeCache.has(name)) codeCache.set(name, again.cachedData);
+    again.release();
+  }
 }
 
 let manifest = null;
@@ -78,4 +127,4 @@ function installBridges(jail, load) {
   jail.setSync('__sb_node_load', new ivm.Callback(load));
 }
 
-module.exports = { bundlesFor, source, installBridges, BASE, LIBRARIES, LAZY, MAX_LAZY_LOADS };
+module.exports = { bundlesFor, source, installBridges, runBundle, runBundleSync, BASE, LIBRARIES, LAZY, MAX_LAZY_LOADS };
