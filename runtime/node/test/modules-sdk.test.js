@@ -27,6 +27,7 @@ function respond(req, vendorUrl) {
   if (u.startsWith('/services/data/')) return { status: 201, body: { id: '003x', success: true, errors: [] } };
   if (u.startsWith('/upload/storage/v1/')) return { body: { kind: 'storage#object', name: 'f.json', bucket: 'bk' } };
   if (u.includes('/insertAll')) return { body: { kind: 'bigquery#tableDataInsertAllResponse' } };
+  if (u === '/oauth/token') return { body: { access_token: 'at-1', token_type: 'bearer', expires_in: 3600 } };
   if (u.startsWith('/flaky')) return null;
   return { body: {} };
 }
@@ -289,4 +290,19 @@ test('fetch-retry retries, FormData sends a multipart body, winston writes to th
   assert.ok(body.includes('Content-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nfile-content\r\n'), body);
   assert.ok(body.endsWith(`--${boundary}--\r\n`));
   assert.deepStrictEqual(full.result.logs.map((l) => [l.level, l.message]), [['log', 'info: event processed id=7'], ['error', 'error: it failed']]);
+});
+
+test('OAuth2 and util, as deployed Segment functions use them: a client-credentials token, promisified', async () => {
+  vendor.requests.length = 0;
+  const full = await host.runFull(`async function onTrack(event, settings) {
+    const client = new OAuth2(settings.id, settings.secret, 'VENDOR', null, '/oauth/token', null);
+    const getToken = util.promisify(client.getOAuthAccessToken.bind(client));
+    const token = await cache.load('token', 60000, () => getToken('', { grant_type: 'client_credentials' }));
+    return [token, util.format('%s=%d', 'n', 5), util.inspect({ a: [1] })];
+  }`.replace(/VENDOR/g, vendor.url), undefined, { settings: { id: 'cid', secret: 'csec' } });
+  assert.strictEqual(full.result.status, 'success', JSON.stringify(full.result.error));
+  assert.deepStrictEqual(full.result.returned, ['at-1', 'n=5', '{ a: [ 1 ] }']);
+  const q = vendor.requests[0];
+  assert.strictEqual(q.url, '/oauth/token');
+  assert.deepStrictEqual(Object.fromEntries(new URLSearchParams(q.body.toString())), { grant_type: 'client_credentials', code: '', client_id: 'cid', client_secret: 'csec' });
 });
