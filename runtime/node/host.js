@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const ivm = require('isolated-vm');
-const { EgressPolicy, hostFetch, redactUrl } = require('./lib/egress');
+const { Egress, EgressPolicy, redactUrl } = require('./lib/egress');
 const modules = require('./lib/modules');
 
 const env = process.env;
@@ -21,12 +21,16 @@ const CONFIG = {
   fetchTimeoutMs: num('SANDBOX_FETCH_TIMEOUT_MS', 10000),
   fetchMaxBytes: num('SANDBOX_FETCH_MAX_BYTES', 5 * 1024 * 1024),
   fetchMaxCalls: num('SANDBOX_FETCH_MAX_CALLS', 50),
+  fetchSocketsPerInstance: num('SANDBOX_FETCH_SOCKETS_PER_INSTANCE', 16),
+  fetchSocketsTotal: num('SANDBOX_FETCH_SOCKETS_TOTAL', 256),
   hashMaxBytes: num('SANDBOX_HASH_MAX_BYTES', 16 * 1024 * 1024),
   checkTimeoutMs: num('SANDBOX_CHECK_TIMEOUT_MS', 1000),
   // run_batch: whole-batch deadline = min(maxTimeoutMs, timeout_ms + count * this)
   batchEventAllowanceMs: num('SANDBOX_BATCH_EVENT_ALLOWANCE_MS', 250),
 };
-const policy = new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || '');
+const egress = new Egress({
+  policy: new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || ''), perInstance: CONFIG.fetchSocketsPerInstance, total: CONFIG.fetchSocketsTotal,
+});
 
 // ---- scripts compiled once per host (V8 code cache) -----------------------------
 const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
@@ -256,20 +260,24 @@ class Entry {
     const trace = { method, url: redactUrl(spec.url), status: null, duration_ms: 0 };
     if (call.requests.length < 1000) call.requests.push(trace);
     const reject = (message, type, code) => {
-      trace.error = message;
-      trace.duration_ms = Date.now() - started;
+      if (!trace.error) { trace.error = message; trace.duration_ms = Date.now() - started; } // cancelled: already marked
       this.settle('fetch', opId, false, JSON.stringify({ message, type, code }));
     };
     if (++call.fetchCount > CONFIG.fetchMaxCalls) {
       reject(`fetch limit reached: at most ${CONFIG.fetchMaxCalls} requests per invocation`, 'system', 'EFETCHLIMIT');
       return;
     }
-    hostFetch(spec, {
-      policy,
+    // Aborted by cancelOps when the call (or batch event) ends: every stage of the fetch stops.
+    if (!call.abort) call.abort = new AbortController();
+    call.abort.signal.addEventListener('abort', () => {
+      if (trace.status === null && !trace.error) { trace.error = 'cancelled: the invocation ended'; trace.duration_ms = Date.now() - started; }
+    }, { once: true });
+    egress.fetch(spec, {
+      poolKey: this.key || `call:${this.id}`,
+      signal: call.abort.signal,
       deadline: call.deadline,
       defaultTimeoutMs: CONFIG.fetchTimeoutMs,
       maxBytes: CONFIG.fetchMaxBytes,
-      onReq: (req) => { call.httpReqs.add(req); req.on('close', () => call.httpReqs.delete(req)); },
     }).then((r) => {
       trace.status = r.status;
       trace.duration_ms = Date.now() - started;
@@ -282,13 +290,13 @@ class Entry {
 }
 
 function newOpState(deadline) {
-  return { deadline, timers: new Map(), httpReqs: new Set(), requests: [], fetchCount: 0 };
+  return { deadline, timers: new Map(), abort: null, requests: [], fetchCount: 0 };
 }
 
 function cancelOps(st) {
   for (const h of st.timers.values()) { clearTimeout(h); clearInterval(h); }
   st.timers.clear();
-  for (const r of st.httpReqs) r.destroy();
+  if (st.abort) st.abort.abort();
 }
 
 function hostHash(alg, key, parts, outEnc) {

@@ -1,140 +1,16 @@
 'use strict';
-// Host-side fetch for sandboxed functions: egress policy (SSRF protection),
-// manual redirects with a re-check per hop, timeouts, response size cap and a
+// Host-side fetch for sandboxed functions: the egress policy checked on every resolved address
+// and every redirect hop, connections only to checked addresses, a socket pool per function
+// instance, cancellation of everything a call started, timeouts, a response size cap and a
 // redacted request trace.
 const net = require('net');
-const dns = require('dns');
 const http = require('http');
 const https = require('https');
 const zlib = require('zlib');
+const { setMaxListeners } = require('events');
 const { isUtf8 } = require('buffer');
-
-// ---- IP parsing ---------------------------------------------------------------
-function ipv4Bytes(s) {
-  const p = s.split('.');
-  if (p.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(p[i])) return null;
-    const n = Number(p[i]);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
-}
-
-function ipv6Bytes(s) {
-  s = s.replace(/^\[|\]$/g, '');
-  const zone = s.indexOf('%');
-  if (zone >= 0) s = s.slice(0, zone);
-  if (!net.isIPv6(s)) return null;
-  const lastColon = s.lastIndexOf(':');
-  if (s.indexOf('.', lastColon) >= 0) {
-    const v4 = ipv4Bytes(s.slice(lastColon + 1));
-    if (!v4) return null;
-    s = s.slice(0, lastColon + 1) + ((v4[0] << 8) | v4[1]).toString(16) + ':' + ((v4[2] << 8) | v4[3]).toString(16);
-  }
-  const halves = s.split('::');
-  const parse = (x) => (x === '' ? [] : x.split(':').map((h) => parseInt(h, 16)));
-  let groups;
-  if (halves.length === 2) {
-    const a = parse(halves[0]);
-    const b = parse(halves[1]);
-    groups = a.concat(new Array(8 - a.length - b.length).fill(0), b);
-  } else {
-    groups = parse(halves[0]);
-  }
-  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) return null;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff; });
-  return out;
-}
-
-function ipBytes(s) {
-  s = String(s);
-  if (net.isIPv4(s)) return ipv4Bytes(s);
-  return ipv6Bytes(s);
-}
-
-function parseCidr(s) {
-  s = String(s).trim();
-  const slash = s.indexOf('/');
-  const addr = slash >= 0 ? s.slice(0, slash) : s;
-  const bytes = ipBytes(addr);
-  if (!bytes) return null;
-  const bits = slash >= 0 ? Number(s.slice(slash + 1)) : bytes.length * 8;
-  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return null;
-  return { bytes, bits };
-}
-
-function inCidr(bytes, cidr) {
-  if (bytes.length !== cidr.bytes.length) return false;
-  let bits = cidr.bits;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((bytes[i] & mask) !== (cidr.bytes[i] & mask)) return false;
-  }
-  return true;
-}
-
-const DENY = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
-  '192.0.0.0/24', '192.0.2.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24',
-  '224.0.0.0/4', '240.0.0.0/4', '255.255.255.255/32',
-  '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8', '100::/64', '64:ff9b:1::/48',
-  '2001:db8::/32',
-].map(parseCidr);
-
-// Embedded IPv4 addresses in IPv6 forms that route to IPv4: mapped (::ffff:a.b.c.d),
-// compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
-function unwrap(bytes) {
-  if (bytes.length !== 16) return null;
-  const zero = (a, b) => { for (let i = a; i < b; i++) if (bytes[i] !== 0) return false; return true; };
-  if (zero(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12, 16);
-  if (zero(0, 12) && !zero(12, 16) && !(zero(12, 15) && bytes[15] === 1)) return bytes.slice(12, 16);
-  if (bytes[0] === 0 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zero(4, 12)) return bytes.slice(12, 16);
-  if (bytes[0] === 0x20 && bytes[1] === 0x02) return bytes.slice(2, 6);
-  return null;
-}
-
-// ---- policy ---------------------------------------------------------------------
-class EgressPolicy {
-  constructor(allowSpec) {
-    this.allowCidrs = [];
-    this.allowHosts = new Set();
-    this.allowSuffixes = [];
-    for (let item of String(allowSpec || '').split(',')) {
-      item = item.trim().toLowerCase();
-      if (!item) continue;
-      const c = parseCidr(item);
-      if (c) this.allowCidrs.push(c);
-      else if (item.startsWith('*.')) this.allowSuffixes.push(item.slice(1));
-      else this.allowHosts.add(item.replace(/^\[|\]$/g, ''));
-    }
-  }
-
-  hostAllowed(hostname) {
-    const h = String(hostname).toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
-    if (this.allowHosts.has(h)) return true;
-    return this.allowSuffixes.some((s) => h.endsWith(s));
-  }
-
-  // Returns null when the address may be contacted, else a reason string.
-  checkAddress(addr) {
-    const bytes = ipBytes(addr);
-    if (!bytes) return `unparseable address ${addr}`;
-    const candidates = [bytes];
-    const inner = unwrap(bytes);
-    if (inner) candidates.push(inner);
-    for (const b of candidates) {
-      if (this.allowCidrs.some((c) => inCidr(b, c))) return null;
-    }
-    for (const b of candidates) {
-      if (DENY.some((c) => inCidr(b, c))) return `${addr} is in a private, loopback, link-local or reserved range`;
-    }
-    return null;
-  }
-}
+const { EgressPolicy } = require('./egress-policy');
+const { systemResolver } = require('./egress-dns');
 
 // ---- trace helpers -------------------------------------------------------------------
 const SECRET_KEY = /(key|token|secret|passw|pwd|auth|sig|credential|session|code|access|bearer|jwt|api)/i;
@@ -160,108 +36,153 @@ class FetchFailure extends Error {
   constructor(message, type, code) { super(message); this.type = type || 'system'; this.code = code; }
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
+const failed = (url, reason, code) => new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: ${reason}`, 'system', code);
+const bareHost = (url) => url.hostname.replace(/^\[|\]$/g, '');
 
-function lookupAll(hostname) {
-  return new Promise((resolve, reject) => {
-    dns.lookup(hostname, { all: true, verbatim: true }, (err, addrs) => (err ? reject(err) : resolve(addrs)));
-  });
-}
-
-// Resolves and checks the destination of one hop. Returns the IP to connect to.
-async function resolveChecked(policy, url) {
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
-  const hostOk = policy.hostAllowed(hostname);
-  if (net.isIP(hostname)) {
-    const why = hostOk ? null : policy.checkAddress(hostname);
-    if (why) throw new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: egress denied: ${why}`, 'system', 'EGRESS_DENIED');
-    return hostname;
-  }
-  if (!/^[a-z0-9.\-_]+$/i.test(hostname)) throw new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: invalid host name`, 'system', 'EINVAL');
-  let addrs;
-  try {
-    addrs = await lookupAll(hostname);
-  } catch (e) {
-    throw new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: getaddrinfo ${e.code || 'ENOTFOUND'} ${hostname}`, 'system', e.code || 'ENOTFOUND');
-  }
-  if (!addrs.length) throw new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: no address for ${hostname}`, 'system', 'ENOTFOUND');
-  if (!hostOk) {
-    for (const a of addrs) {
-      const why = policy.checkAddress(a.address);
-      if (why) throw new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: egress denied: ${hostname} resolves to ${why}`, 'system', 'EGRESS_DENIED');
+// ---- one fetch's life: the call's cancellation and the fetch's own deadline ------------
+// Every stage (waiting for a socket slot, DNS, connect, request, response, redirects) listens
+// to `signal`, which fires when the call ends or the fetch times out.
+class Life {
+  constructor(callSignal, deadline) {
+    this.controller = new AbortController();
+    this.signal = this.controller.signal;
+    this.url = null;
+    this.callSignal = callSignal;
+    this.deadline = deadline;
+    this.onCallEnd = () => this.controller.abort('cancelled');
+    const remaining = deadline - Date.now();
+    if ((callSignal && callSignal.aborted) || remaining <= 0) {
+      this.controller.abort(callSignal && callSignal.aborted ? 'cancelled' : 'timeout');
+      return;
+    }
+    this.timer = setTimeout(() => this.controller.abort('timeout'), remaining);
+    if (callSignal) {
+      setMaxListeners(0, callSignal); // one listener per fetch of the call, not a leak
+      callSignal.addEventListener('abort', this.onCallEnd, { once: true });
     }
   }
-  return addrs[0].address;
-}
 
-function oneHop(url, ip, method, headers, body, deadline, maxBytes, onReq, raw) {
-  return new Promise((resolve, reject) => {
-    const lib = url.protocol === 'https:' ? https : http;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) { reject(new FetchFailure(`network timeout at: ${redactUrl(url.href)}`, 'request-timeout')); return; }
-    const opts = {
-      host: ip,
-      family: net.isIPv6(ip) ? 6 : 4,
-      port: url.port || (url.protocol === 'https:' ? 443 : 80),
-      path: (url.pathname || '/') + url.search,
-      method,
-      headers: Object.assign({ host: url.host }, headers),
-      agent: agents[url.protocol],
-    };
-    if (url.protocol === 'https:' && !net.isIP(url.hostname.replace(/^\[|\]$/g, ''))) opts.servername = url.hostname;
-    let done = false;
-    const fail = (err) => { if (!done) { done = true; clearTimeout(timer); req.destroy(); reject(err); } };
-    const timer = setTimeout(() => fail(new FetchFailure(`network timeout at: ${redactUrl(url.href)}`, 'request-timeout')), remaining);
-    const req = lib.request(opts, (res) => {
-      const status = res.statusCode;
-      const rawHeaders = [];
-      for (let i = 0; i < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
-      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
-        res.resume();
-        done = true;
-        clearTimeout(timer);
-        resolve({ status, statusText: res.statusMessage || '', headers: rawHeaders, location: res.headers.location, bytes: Buffer.alloc(0) });
-        return;
-      }
-      let stream = res;
-      const enc = String(res.headers['content-encoding'] || '').toLowerCase();
-      if (!raw && method !== 'HEAD' && status !== 204 && status !== 304) {
-        if (enc === 'gzip' || enc === 'x-gzip') stream = res.pipe(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }));
-        else if (enc === 'deflate') stream = res.pipe(zlib.createInflate());
-        else if (enc === 'br') stream = res.pipe(zlib.createBrotliDecompress());
-      }
-      const chunks = [];
-      let size = 0;
-      stream.on('data', (c) => {
-        size += c.length;
-        if (size > maxBytes) {
-          fail(new FetchFailure(`content size at ${redactUrl(url.href)} over limit: ${maxBytes}`, 'max-size'));
-          res.destroy();
-          return;
-        }
-        chunks.push(c);
-      });
-      stream.on('error', (e) => fail(new FetchFailure(`Invalid response body while trying to fetch ${redactUrl(url.href)}: ${e.message}`, 'system', e.code)));
-      stream.on('end', () => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        resolve({ status, statusText: res.statusMessage || '', headers: rawHeaders, bytes: Buffer.concat(chunks) });
-      });
+  error() {
+    const where = this.url ? redactUrl(this.url.href) : '';
+    if (this.signal.reason === 'timeout') return new FetchFailure(`network timeout at: ${where}`, 'request-timeout');
+    return new FetchFailure(`request to ${where} aborted: the invocation ended`, 'aborted', 'ABORT_ERR');
+  }
+
+  // Also at the deadline itself: the timers of fetches sharing a deadline fire one by one, and
+  // a slot freed by the first must not let another one start.
+  check() {
+    if (!this.signal.aborted && Date.now() >= this.deadline) this.controller.abort('timeout');
+    if (this.signal.aborted) throw this.error();
+  }
+
+  // Settles with `promise`, or rejects at once when the fetch is aborted (what the promise
+  // later yields is dropped).
+  race(promise) {
+    if (this.signal.aborted) return Promise.reject(this.error());
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(this.error());
+      this.signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (v) => { this.signal.removeEventListener('abort', onAbort); resolve(v); },
+        (e) => { this.signal.removeEventListener('abort', onAbort); reject(this.signal.aborted ? this.error() : e); },
+      );
     });
-    onReq(req);
-    req.on('error', (e) => fail(new FetchFailure(`request to ${redactUrl(url.href)} failed, reason: ${e.message}`, 'system', e.code)));
-    if (body) req.end(body); else req.end();
-  });
+  }
+
+  end() {
+    clearTimeout(this.timer);
+    if (this.callSignal) this.callSignal.removeEventListener('abort', this.onCallEnd);
+  }
 }
 
-// spec: {url, method, headers:[[k,v]], body, bodyEnc, redirect, timeout, size}
-// opts: {policy, deadline (epoch ms), defaultTimeoutMs, maxBytes, onReq(req) for cancellation}
-async function hostFetch(spec, opts) {
+// ---- counting semaphore whose waiters leave the queue when their fetch is aborted ---------
+class Slots {
+  constructor(size) { this.size = Math.max(1, size); this.used = 0; this.waiting = []; }
+
+  acquire(life) {
+    if (life.signal.aborted) return Promise.reject(life.error());
+    if (this.used < this.size && !this.waiting.length) { this.used++; return Promise.resolve(); }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(life.error());
+      };
+      const waiter = () => { life.signal.removeEventListener('abort', onAbort); this.used++; resolve(); };
+      life.signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  release() {
+    this.used--;
+    const next = this.waiting.shift();
+    if (next) next();
+  }
+
+  get idle() { return this.used === 0 && !this.waiting.length; }
+}
+
+// ---- socket pools: one pair of keep-alive agents per function instance --------------------
+// Requests never queue inside an agent (maxSockets is unbounded; the Slots in front bound
+// them), because a request destroyed while queued there can still get a connection opened.
+const COUNTED = Symbol('counted');
+
+class Pool {
+  constructor(egress) {
+    this.egress = egress;
+    this.slots = new Slots(egress.perInstance);
+    this.agents = {};
+    this.open = 0;
+    this.lastUsed = Date.now();
+  }
+
+  agent(protocol) {
+    if (!this.agents[protocol]) {
+      const Agent = protocol === 'https:' ? https.Agent : http.Agent;
+      const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: this.egress.perInstance, timeout: this.egress.keepAliveMs });
+      const create = agent.createConnection;
+      agent.createConnection = (...args) => this.egress.count(this, create.apply(agent, args));
+      // A socket that comes back after others were opened meanwhile closes instead of idling.
+      agent.on('free', (socket) => { if (this.egress.overCap(this)) this.egress.closeSocket(this, socket); });
+      this.agents[protocol] = agent;
+    }
+    return this.agents[protocol];
+  }
+
+  // Closes up to n idle keep-alive sockets; returns how many it closed.
+  closeIdle(n) {
+    let closed = 0;
+    for (const agent of Object.values(this.agents)) {
+      for (const sockets of Object.values(agent.freeSockets)) {
+        for (const socket of sockets.slice()) {
+          if (closed >= n) return closed;
+          if (socket.destroyed) continue; // closing: leaves the list on its 'close'
+          this.egress.closeSocket(this, socket);
+          closed++;
+        }
+      }
+    }
+    return closed;
+  }
+
+  destroy() { for (const agent of Object.values(this.agents)) agent.destroy(); }
+}
+
+// The `lookup` of a connection: the addresses already resolved and checked, never a new
+// resolution (a second answer could differ: DNS rebinding).
+function pinnedLookup(addrs) {
+  const entries = addrs.map((address) => ({ address, family: net.isIP(address) }));
+  return (hostname, options, callback) => {
+    if (typeof options === 'function') { callback = options; options = {}; }
+    if (options && options.all) callback(null, entries);
+    else callback(null, entries[0].address, entries[0].family);
+  };
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+
+// The request of a fetch spec: {url, method, headers, body}, or throws a FetchFailure.
+function prepareRequest(spec) {
   let url;
   try {
     url = new URL(String(spec.url));
@@ -271,60 +192,255 @@ async function hostFetch(spec, opts) {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new FetchFailure(`Only HTTP(S) protocols are supported: ${url.protocol}`, 'system', 'EPROTO');
   }
-  let method = String(spec.method || 'GET').toUpperCase();
+  const method = String(spec.method || 'GET').toUpperCase();
   const headers = {};
-  let hasUA = false; let hasAccept = false; let hasAE = false;
   for (const [k0, v] of spec.headers || []) {
     const k = String(k0).toLowerCase();
     if (HOP_BY_HOP.has(k)) continue;
-    if (k === 'user-agent') hasUA = true;
-    if (k === 'accept') hasAccept = true;
-    if (k === 'accept-encoding') hasAE = true;
-    if (headers[k] !== undefined) headers[k] = headers[k] + ', ' + v; else headers[k] = String(v);
+    headers[k] = headers[k] !== undefined ? headers[k] + ', ' + v : String(v);
   }
   // spec.raw (the in-isolate http/https module): the headers exactly as given, the body as sent.
   if (!spec.raw) {
-    if (!hasUA) headers['user-agent'] = 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)';
-    if (!hasAccept) headers.accept = '*/*';
-    if (!hasAE) headers['accept-encoding'] = 'gzip,deflate';
+    if (headers['user-agent'] === undefined) headers['user-agent'] = 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)';
+    if (headers.accept === undefined) headers.accept = '*/*';
+    if (headers['accept-encoding'] === undefined) headers['accept-encoding'] = 'gzip,deflate';
   }
-  let body = spec.body != null ? Buffer.from(spec.body, spec.bodyEnc === 'base64' ? 'base64' : 'utf8') : null;
+  const body = spec.body != null ? Buffer.from(spec.body, spec.bodyEnc === 'base64' ? 'base64' : 'utf8') : null;
   if (body) headers['content-length'] = String(body.length);
   else if (method === 'POST' || method === 'PUT') headers['content-length'] = '0';
+  return { url, method, headers, body, raw: !!spec.raw };
+}
 
-  const perReq = spec.timeout > 0 ? Math.min(spec.timeout, opts.defaultTimeoutMs) : opts.defaultTimeoutMs;
-  const deadline = Math.min(opts.deadline, Date.now() + perReq);
-  const maxBytes = spec.size > 0 ? Math.min(spec.size, opts.maxBytes) : opts.maxBytes;
-  const maxHops = 5;
-  let redirected = false;
-  for (let hop = 0; ; hop++) {
-    const ip = await resolveChecked(opts.policy, url);
-    const r = await oneHop(url, ip, method, headers, body, deadline, maxBytes, opts.onReq, !!spec.raw);
-    if (r.location && spec.redirect !== 'manual') {
-      if (spec.redirect === 'error') throw new FetchFailure(`uri requested responds with a redirect, redirect mode is set to error: ${redactUrl(url.href)}`, 'no-redirect');
-      if (hop + 1 > maxHops) throw new FetchFailure(`maximum redirect reached at: ${redactUrl(url.href)}`, 'max-redirect');
-      let next;
-      try { next = new URL(r.location, url); } catch (e) { throw new FetchFailure(`invalid redirect location: ${String(r.location).slice(0, 200)}`, 'system'); }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new FetchFailure(`Only HTTP(S) protocols are supported: ${next.protocol}`, 'system', 'EPROTO');
-      if (r.status === 303 || ((r.status === 301 || r.status === 302) && method === 'POST')) {
-        method = 'GET';
-        body = null;
-        delete headers['content-length'];
-        delete headers['content-type'];
-      }
-      if (next.host !== url.host) {
-        delete headers.authorization;
-        delete headers.cookie;
-      }
-      url = next;
-      redirected = true;
-      continue;
-    }
+// The next request after a redirect response, or throws; null when the redirect is returned.
+function followRedirect(req, r, mode, hop) {
+  if (mode === 'manual') return null;
+  const at = redactUrl(req.url.href);
+  if (mode === 'error') throw new FetchFailure(`uri requested responds with a redirect, redirect mode is set to error: ${at}`, 'no-redirect');
+  if (hop >= 5) throw new FetchFailure(`maximum redirect reached at: ${at}`, 'max-redirect');
+  let url;
+  try { url = new URL(r.location, req.url); } catch (e) { throw new FetchFailure(`invalid redirect location: ${String(r.location).slice(0, 200)}`, 'system'); }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchFailure(`Only HTTP(S) protocols are supported: ${url.protocol}`, 'system', 'EPROTO');
+  const next = { url, method: req.method, headers: Object.assign({}, req.headers), body: req.body, raw: req.raw };
+  if (r.status === 303 || ((r.status === 301 || r.status === 302) && req.method === 'POST')) {
+    next.method = 'GET';
+    next.body = null;
+    delete next.headers['content-length'];
+    delete next.headers['content-type'];
+  }
+  if (url.host !== req.url.host) {
+    delete next.headers.authorization;
+    delete next.headers.cookie;
+  }
+  return next;
+}
+
+function decoded(res, req) {
+  const enc = String(res.headers['content-encoding'] || '').toLowerCase();
+  if (req.raw || req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return res;
+  if (enc === 'gzip' || enc === 'x-gzip') return res.pipe(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }));
+  if (enc === 'deflate') return res.pipe(zlib.createInflate());
+  if (enc === 'br') return res.pipe(zlib.createBrotliDecompress());
+  return res;
+}
+
+class Egress {
+  // policy: EgressPolicy; perInstance / total: fetches in flight (and open sockets) per pool
+  // key and for the whole host; resolve(hostname, {signal, trusted}) -> [addresses].
+  constructor({ policy, perInstance = 16, total = 256, resolve, keepAliveMs = 4000, poolIdleMs = 60000 } = {}) {
+    this.policy = policy || new EgressPolicy('');
+    this.perInstance = perInstance;
+    this.total = total;
+    this.resolve = resolve || systemResolver();
+    this.keepAliveMs = keepAliveMs;
+    this.poolIdleMs = poolIdleMs;
+    this.slots = new Slots(total);
+    this.pools = new Map();
+    this.open = 0;
+    this.sweeper = null;
+  }
+
+  // spec: {url, method, headers:[[k,v]], body, bodyEnc, redirect, timeout, size}
+  // opts: {poolKey, signal (aborted when the call ends), deadline (epoch ms), defaultTimeoutMs, maxBytes}
+  async fetch(spec, opts) {
+    let req = prepareRequest(spec);
+    const perReq = spec.timeout > 0 ? Math.min(spec.timeout, opts.defaultTimeoutMs) : opts.defaultTimeoutMs;
+    const life = new Life(opts.signal, Math.min(opts.deadline, Date.now() + perReq));
+    life.url = req.url;
+    const maxBytes = spec.size > 0 ? Math.min(spec.size, opts.maxBytes) : opts.maxBytes;
+    const pool = this.pool(opts.poolKey);
+    try {
+      await pool.slots.acquire(life);
+      try {
+        await this.slots.acquire(life);
+        try {
+          for (let hop = 0, redirected = false; ; hop++, redirected = true) {
+            life.check();
+            life.url = req.url;
+            const addrs = await this.resolveChecked(req.url, life);
+            const r = await this.hop(pool, req, addrs, life, maxBytes);
+            const next = r.location ? followRedirect(req, r, spec.redirect, hop) : null;
+            if (next) { req = next; continue; }
+            return this.answer(r, req.url, redirected);
+          }
+        } finally { this.slots.release(); }
+      } finally { pool.slots.release(); pool.lastUsed = Date.now(); }
+    } finally { life.end(); }
+  }
+
+  answer(r, url, redirected) {
     const out = { status: r.status, statusText: r.statusText, headers: r.headers, url: url.href, redirected };
     out.text = r.bytes.toString('utf8');
     if (r.bytes.length && !isUtf8(r.bytes)) out.b64 = r.bytes.toString('base64');
     return out;
   }
+
+  pool(key) {
+    const k = String(key || '');
+    let pool = this.pools.get(k);
+    if (!pool) {
+      pool = new Pool(this);
+      this.pools.set(k, pool);
+      if (!this.sweeper) {
+        this.sweeper = setInterval(() => this.sweep(), Math.max(1000, this.poolIdleMs / 2));
+        this.sweeper.unref();
+      }
+    }
+    return pool;
+  }
+
+  // Pools unused for poolIdleMs are closed (their keep-alive sockets with them).
+  sweep() {
+    const cutoff = Date.now() - this.poolIdleMs;
+    for (const [key, pool] of this.pools) {
+      if (pool.slots.idle && pool.lastUsed < cutoff) { pool.destroy(); this.pools.delete(key); }
+    }
+  }
+
+  close() {
+    clearInterval(this.sweeper);
+    this.sweeper = null;
+    for (const pool of this.pools.values()) pool.destroy();
+    this.pools.clear();
+  }
+
+  count(pool, socket) {
+    socket[COUNTED] = true;
+    pool.open++;
+    this.open++;
+    socket.once('close', () => this.uncount(pool, socket));
+    return socket;
+  }
+
+  uncount(pool, socket) {
+    if (!socket[COUNTED]) return;
+    socket[COUNTED] = false;
+    pool.open--;
+    this.open--;
+  }
+
+  overCap(pool) { return pool.open > this.perInstance || this.open > this.total; }
+
+  closeSocket(pool, socket) {
+    this.uncount(pool, socket);
+    socket.destroy();
+  }
+
+  // Before a request may open a socket: idle keep-alive sockets give way so that open sockets
+  // stay within perInstance for the pool and total for the host.
+  makeRoom(pool) {
+    if (pool.open >= this.perInstance) pool.closeIdle(pool.open - this.perInstance + 1);
+    for (const other of this.pools.values()) {
+      if (this.open < this.total) break;
+      other.closeIdle(this.open - this.total + 1);
+    }
+  }
+
+  // Resolves and checks the destination of one hop. Returns the addresses to connect to.
+  async resolveChecked(url, life) {
+    const hostname = bareHost(url);
+    const trusted = this.policy.hostAllowed(hostname);
+    if (net.isIP(hostname)) {
+      const why = trusted ? null : this.policy.checkAddress(hostname);
+      if (why) throw failed(url, `egress denied: ${why}`, 'EGRESS_DENIED');
+      return [hostname];
+    }
+    if (!/^[a-z0-9.\-_]+$/i.test(hostname)) throw failed(url, 'invalid host name', 'EINVAL');
+    let addrs;
+    try {
+      addrs = await life.race(Promise.resolve(this.resolve(hostname, { signal: life.signal, trusted })));
+    } catch (e) {
+      if (e instanceof FetchFailure) throw e;
+      const code = e && e.code === 'EAI_AGAIN' ? 'EAI_AGAIN' : 'ENOTFOUND';
+      throw failed(url, `getaddrinfo ${code} ${hostname}`, code);
+    }
+    life.check(); // a lookup that ended after the call did is never followed by a connect
+    if (!addrs || !addrs.length) throw failed(url, `getaddrinfo ENOTFOUND ${hostname}`, 'ENOTFOUND');
+    if (!trusted) {
+      for (const a of addrs) {
+        const why = this.policy.checkAddress(a);
+        if (why) throw failed(url, `egress denied: ${hostname} resolves to ${why}`, 'EGRESS_DENIED');
+      }
+    }
+    return addrs;
+  }
+
+  hop(pool, req, addrs, life, maxBytes) {
+    const { url, method } = req;
+    const secure = url.protocol === 'https:';
+    const hostname = bareHost(url);
+    const options = {
+      host: hostname,
+      port: url.port || (secure ? 443 : 80),
+      path: (url.pathname || '/') + url.search,
+      method,
+      headers: Object.assign({ host: url.host }, req.headers),
+      agent: pool.agent(url.protocol),
+      lookup: pinnedLookup(addrs),
+    };
+    if (secure && !net.isIP(hostname)) options.servername = hostname.replace(/\.$/, '');
+    life.check();
+    const reusable = (options.agent.freeSockets[options.agent.getName(options)] || []).some((s) => !s.destroyed);
+    if (!reusable) this.makeRoom(pool);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (fn, value) => {
+        if (settled) return;
+        settled = true;
+        life.signal.removeEventListener('abort', onAbort);
+        fn(value);
+      };
+      const fail = (err) => { finish(reject, err); request.destroy(); };
+      const onAbort = () => fail(life.error());
+      const request = (secure ? https : http).request(options, (res) => this.onResponse(res, req, maxBytes, finish, fail, resolve));
+      request.on('error', (e) => fail(life.signal.aborted ? life.error() : failed(url, e.message, e.code)));
+      life.signal.addEventListener('abort', onAbort, { once: true });
+      if (req.body) request.end(req.body); else request.end();
+    });
+  }
+
+  onResponse(res, req, maxBytes, finish, fail, resolve) {
+    const { url } = req;
+    const status = res.statusCode;
+    const headers = [];
+    for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+    const base = { status, statusText: res.statusMessage || '', headers };
+    if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+      // The body of a redirect is not read: a slow or endless one must not keep a socket.
+      res.destroy();
+      finish(resolve, Object.assign(base, { location: res.headers.location, bytes: Buffer.alloc(0) }));
+      return;
+    }
+    const stream = decoded(res, req);
+    const chunks = [];
+    let size = 0;
+    stream.on('data', (c) => {
+      size += c.length;
+      if (size > maxBytes) { fail(new FetchFailure(`content size at ${redactUrl(url.href)} over limit: ${maxBytes}`, 'max-size')); return; }
+      chunks.push(c);
+    });
+    stream.on('error', (e) => fail(new FetchFailure(`Invalid response body while trying to fetch ${redactUrl(url.href)}: ${e.message}`, 'system', e.code)));
+    stream.on('end', () => finish(resolve, Object.assign(base, { bytes: Buffer.concat(chunks) })));
+  }
 }
 
-module.exports = { EgressPolicy, hostFetch, redactUrl, ipBytes, parseCidr, inCidr, unwrap, FetchFailure };
+module.exports = { Egress, EgressPolicy, FetchFailure, redactUrl };
