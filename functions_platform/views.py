@@ -5,7 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from .checks import node_version
+from runtime.sandbox import engine_problem
 
 
 @require_GET
@@ -43,5 +43,4 @@ def _broker_ok() -> bool:
 
 
 def _node_ok() -> bool:
-    version = node_version(settings.NODE_BINARY)
-    return bool(version and version[0] >= settings.NODE_MIN_MAJOR)
+    return engine_problem(settings.NODE_BINARY or None) is None

