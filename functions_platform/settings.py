@@ -289,6 +289,9 @@ FUNCTIONS_EGRESS_ALLOW = env("FUNCTIONS_EGRESS_ALLOW", default="")
 FUNCTIONS_DEFAULT_TIMEOUT_MS = env.int("FUNCTIONS_DEFAULT_TIMEOUT_MS", default=5000)
 FUNCTIONS_MAX_TIMEOUT_MS = 60000
 FUNCTIONS_MAX_WARM = env.int("FUNCTIONS_MAX_WARM", default=500)
+# Sandbox limits (runtime.sandbox_limits.SandboxLimits fields -> values), e.g.
+# {"memory_mb": 256, "host_memory_mb": 2048}; see docs/sandbox.md, "Limits".
+FUNCTIONS_SANDBOX_LIMITS = env.json("FUNCTIONS_SANDBOX_LIMITS", default={})
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from .sandbox import Sandbox, get_sandbox
+from .sandbox_limits import SandboxLimits
 
 
 def sandbox() -> Sandbox:
@@ -10,5 +11,7 @@ def sandbox() -> Sandbox:
     return get_sandbox(
         node_binary=settings.NODE_BINARY,
         egress_allow=settings.FUNCTIONS_EGRESS_ALLOW,
-        max_warm=settings.FUNCTIONS_MAX_WARM,
+        limits=SandboxLimits.from_mapping(
+            settings.FUNCTIONS_SANDBOX_LIMITS, max_warm=settings.FUNCTIONS_MAX_WARM
+        ),
     )

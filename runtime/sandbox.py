@@ -3,16 +3,17 @@
 Standard library only (no Django). One long-lived ``node --no-node-snapshot host.js``
 child per process, started lazily, spoken to with newline-delimited JSON over its
 stdin/stdout. A reader thread dispatches replies by request id, so calls from many
-threads can be in flight at once. If the host dies, it is restarted and the calls
-that were in flight are replayed one at a time in the fresh host; a call that kills
-the host again on its own is the culprit and gets ``MemoryLimit``; a function that is
-the culprit of ``crash_strikes`` such crashes within ``crash_window_s`` is quarantined
-for ``quarantine_s`` (circuit breaker). See docs/sandbox.md.
+threads can be in flight at once. If the host dies, it is restarted: the call it charges
+in its crash record (or, without one, the call that kills a fresh host again on its own)
+gets a final ``MemoryLimit`` or ``Crash`` and a circuit-breaker strike; the other calls in
+flight are replayed (sandbox_crashes.py). Limits: ``SandboxLimits`` (sandbox_limits.py).
+See docs/sandbox.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,6 +26,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .sandbox_crashes import (
+    CRASH_STRIKES,
+    CRASH_WINDOW_S,
+    CRASHED_TWICE,
+    MAX_CRASHES_PER_CALL,
+    QUARANTINE_S,
+    UNRESPONSIVE,
+    CircuitBreaker,
+    breaker_key,
+    culprit_error,
+    culprit_of,
+    parse_crash_line,
+)
+from .sandbox_limits import SandboxLimits
+
 HOST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 # The host runs on the Node 24 LTS binary pinned in runtime/node/engine (an npm package that
 # ships the binary and the headers isolated-vm is compiled against); NODE_BINARY may override it.
@@ -33,18 +49,9 @@ NODE_MAJOR = 24
 KINDS = ("source", "destination", "insert_destination", "insert_source")
 EVENT_HANDLERS = ("onTrack", "onIdentify", "onPage", "onScreen", "onGroup", "onAlias", "onDelete", "onBatch")
 
-DEFAULT_TIMEOUT_MS = 5000
-MAX_TIMEOUT_MS = 60000
-MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
-MAX_DEPTH = 100
+DEFAULT_TIMEOUT_MS = SandboxLimits().default_timeout_ms
 GRACE_S = 2.0  # Python-side hard deadline = host deadline + grace
 STARTUP_TIMEOUT_S = 10.0
-# run_batch: whole-batch deadline = min(MAX_TIMEOUT_MS, timeout_ms + len(events) * this)
-BATCH_EVENT_ALLOWANCE_MS = 250
-# circuit breaker for host crashes: strikes within a window -> quarantine
-CRASH_STRIKES = 2
-CRASH_WINDOW_S = 300.0
-QUARANTINE_S = 600.0
 
 
 class SandboxUnavailable(RuntimeError):
@@ -160,6 +167,7 @@ class _Call:
         "hard_timeout",
         "op",
         "breaker",
+        "crashes",
     )
 
     def __init__(self, op: str, line: str, timeout_s: float, key: str | None, breaker: str | None = None):
@@ -174,6 +182,7 @@ class _Call:
         self.hard_deadline = 0.0
         self.solo = False
         self.hard_timeout = False
+        self.crashes = 0  # host crashes this call was in flight for
 
     def finish(self, reply: dict) -> None:
         if not self.done.is_set():
@@ -182,12 +191,14 @@ class _Call:
 
 
 class _Host:
-    """One running node process plus its reader thread."""
+    """One running node process plus its reader threads."""
 
     def __init__(self, proc: subprocess.Popen):
         self.proc = proc
         self.pending: dict[int, _Call] = {}
         self.dead = False
+        self.crash: dict | None = None  # its SANDBOX_CRASH record, if it wrote one
+        self.stderr_done = threading.Event()
 
 
 class Sandbox:
@@ -197,7 +208,8 @@ class Sandbox:
         node_binary: str | None = None,
         host_dir: str = HOST_DIR,
         egress_allow: str = "",
-        max_warm: int = 500,
+        limits: SandboxLimits | None = None,
+        max_warm: int | None = None,
         env: dict | None = None,
         crash_strikes: int = CRASH_STRIKES,
         crash_window_s: float = CRASH_WINDOW_S,
@@ -206,7 +218,8 @@ class Sandbox:
         self.node_binary = node_binary or ENGINE_NODE
         self.host_dir = host_dir
         self.egress_allow = egress_allow
-        self.max_warm = max_warm
+        limits = limits or SandboxLimits()
+        self.limits = limits if max_warm is None else dataclasses.replace(limits, max_warm=max_warm)
         self.extra_env = dict(env or {})
         self._lock = threading.RLock()  # guards _host, ids, writes
         self._idle = threading.Condition(self._lock)
@@ -216,17 +229,7 @@ class Sandbox:
         self._closed = False
         self._node_checked = False
         self._code_hashes: dict[str, tuple[str, str]] = {}  # code -> (JSON fragment, sha256)
-        self.batch_event_allowance_ms = int(
-            self.extra_env.get("SANDBOX_BATCH_EVENT_ALLOWANCE_MS", BATCH_EVENT_ALLOWANCE_MS)
-        )
-        # circuit breaker: function key -> monotonic times of crashes it was found guilty of;
-        # function key -> (monotonic end of quarantine, wall-clock end for messages)
-        self.crash_strikes = crash_strikes
-        self.crash_window_s = crash_window_s
-        self.quarantine_s = quarantine_s
-        self._breaker_lock = threading.Lock()
-        self._strikes: dict[str, list[float]] = {}
-        self._quarantine: dict[str, tuple[float, float]] = {}
+        self.breaker = CircuitBreaker(crash_strikes, crash_window_s, quarantine_s)
 
     # ---- process management -------------------------------------------------------
     @property
@@ -246,8 +249,7 @@ class Sandbox:
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "FUNCTIONS_EGRESS_ALLOW": self.egress_allow or "",
-            "SANDBOX_MAX_WARM": str(self.max_warm),
-            "SANDBOX_BATCH_EVENT_ALLOWANCE_MS": str(BATCH_EVENT_ALLOWANCE_MS),
+            "SANDBOX_LIMITS": self.limits.to_json(),
             "NODE_ENV": "production",
         }
         env.update({str(k): str(v) for k, v in self.extra_env.items()})
@@ -290,13 +292,16 @@ class Sandbox:
         return host
 
     def _stderr_reader(self, host: _Host) -> None:
-        # Drained so the pipe never fills; crash lines are only informative (the culprit
-        # is identified by replaying in-flight calls one by one).
+        # Drained so the pipe never fills; keeps the crash record (the call it charges).
         try:
-            for _ in host.proc.stderr:
-                pass
+            for line in host.proc.stderr:
+                record = parse_crash_line(line)
+                if record is not None:
+                    host.crash = record
         except Exception:  # noqa: BLE001
             pass
+        finally:
+            host.stderr_done.set()
 
     def _reader(self, host: _Host) -> None:
         stdout = host.proc.stdout
@@ -327,53 +332,72 @@ class Sandbox:
             host.proc.wait(timeout=5)
         except Exception:  # noqa: BLE001
             self._kill(host)
+        host.stderr_done.wait(2)  # the crash record, written just before the abort
         with self._lock:
             host.dead = True
             orphans = sorted(host.pending.values(), key=lambda c: c.id)
             host.pending.clear()
             if self._host is host:
                 self._host = None
-            if not orphans:
+            if not orphans and host.crash is None:
                 return
             self._recovering += 1
         try:
-            for call in orphans:
-                if call.hard_timeout:
-                    call.finish(
-                        {
-                            "result": _error_result(
-                                "Timeout", "Function timed out (sandbox host unresponsive)"
-                            ).to_dict()
-                        }
-                    )
-                elif call.solo:
-                    # It killed a fresh host on its own: it is the culprit.
-                    self._record_crash(call.breaker)
-                    call.finish(
-                        {
-                            "result": _error_result(
-                                "MemoryLimit", "Function crashed the sandbox (memory limit exceeded)"
-                            ).to_dict()
-                        }
-                    )
-                elif self._closed:
-                    call.finish({"result": _error_result("SandboxUnavailable", "sandbox closed").to_dict()})
-                else:
-                    self._replay_alone(call)
+            self._recover(host.crash, orphans)
         finally:
             with self._lock:
                 self._recovering -= 1
                 self._idle.notify_all()
 
-    def _replay_alone(self, call: _Call) -> None:
-        call.solo = True
-        try:
-            with self._lock:
-                self._send_locked(call, internal=True)
-        except SandboxUnavailable as e:
-            call.finish({"result": _error_result("SandboxUnavailable", str(e)).to_dict()})
-            return
-        self._wait(call)
+    def _recover(self, record: dict | None, orphans: list[_Call]) -> None:
+        """Charges the culprit of a host death and replays its victims (docs/sandbox.md)."""
+        if not self._closed:
+            # The fresh host first, so the culprit's answer finds the sandbox ready again.
+            with self._lock, contextlib.suppress(SandboxUnavailable):
+                self._ensure_host_locked()
+        culprit = culprit_of(record)
+        charged = culprit.get("id") if culprit else None
+        if culprit and charged not in {c.id for c in orphans}:
+            # Already answered (e.g. Timeout, then its isolate would not stop): a strike only.
+            self.breaker.strike(breaker_key(culprit.get("instance_key"), culprit.get("code_hash")))
+        victims = []
+        for call in orphans:
+            call.crashes += 1
+            if call.hard_timeout:
+                self._charge(call, *UNRESPONSIVE)
+            elif charged is not None and call.id == charged:
+                self._charge(call, *culprit_error(record))
+            elif call.solo:  # it killed a fresh host on its own
+                self._charge(call, *(culprit_error(record) if record else CRASHED_TWICE))
+            elif self._closed:
+                call.finish({"result": _error_result("SandboxUnavailable", "sandbox closed").to_dict()})
+            elif call.crashes >= MAX_CRASHES_PER_CALL:
+                message = f"the sandbox host crashed {call.crashes} times while this call was in flight"
+                call.finish({"result": _error_result("SandboxUnavailable", message).to_dict()})
+            else:
+                victims.append(call)
+        if charged is not None or any(c.hard_timeout for c in orphans):
+            self._replay(victims)  # the culprit is known: the others run again together
+        else:
+            for call in victims:  # unknown culprit: one at a time, so the next crash names it
+                self._replay([call], solo=True)
+
+    def _charge(self, call: _Call, etype: str, message: str) -> None:
+        self.breaker.strike(call.breaker)
+        call.finish({"result": _error_result(etype, message).to_dict()})
+
+    def _replay(self, calls: list[_Call], solo: bool = False) -> None:
+        """Sends ``calls`` again to a fresh host; with ``solo`` waits for the (one) call."""
+        for call in calls:
+            call.solo = solo
+            try:
+                with self._lock:
+                    self._send_locked(call, internal=True)
+            except SandboxUnavailable as e:
+                call.finish({"result": _error_result("SandboxUnavailable", str(e)).to_dict()})
+                continue
+            if solo:
+                self._wait(call)
 
     def _ensure_host_locked(self) -> _Host:
         if self._closed:
@@ -428,56 +452,15 @@ class Sandbox:
     # ---- circuit breaker -----------------------------------------------------------------
     @staticmethod
     def _breaker_key(instance_key: str | None, code_hash: str) -> str:
-        # Per instance when there is one (tenants sharing a template's code are not
-        # penalised for each other's data), else per code.
-        return f"instance:{instance_key}" if instance_key is not None else f"code:{code_hash}"
-
-    def _record_crash(self, key: str | None) -> None:
-        if key is None or self.crash_strikes <= 0:
-            return
-        now = time.monotonic()
-        with self._breaker_lock:
-            strikes = [t for t in self._strikes.get(key, []) if now - t < self.crash_window_s]
-            strikes.append(now)
-            if len(strikes) >= self.crash_strikes:
-                self._quarantine[key] = (now + self.quarantine_s, time.time() + self.quarantine_s)
-                self._strikes.pop(key, None)
-            else:
-                self._strikes[key] = strikes
-            if len(self._strikes) > 10000:  # bounded: forget the oldest keys
-                for k in list(self._strikes)[:5000]:
-                    del self._strikes[k]
-
-    def _quarantined(self, key: str) -> SandboxResult | None:
-        with self._breaker_lock:
-            q = self._quarantine.get(key)
-            if q is None:
-                return None
-            if time.monotonic() >= q[0]:
-                del self._quarantine[key]
-                return None
-        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(q[1]))
-        return _error_result(
-            "MemoryLimit",
-            f"Function is quarantined until {until}: it crashed the sandbox (memory limit exceeded) "
-            f"{self.crash_strikes} times within {int(self.crash_window_s)} s; it was not run",
-        )
+        return breaker_key(instance_key, code_hash)
 
     def quarantined(self) -> dict[str, float]:
         """Quarantined function keys -> seconds of quarantine left."""
-        now = time.monotonic()
-        with self._breaker_lock:
-            return {k: round(v[0] - now, 1) for k, v in self._quarantine.items() if v[0] > now}
+        return self.breaker.quarantined()
 
     def release_quarantine(self, key: str | None = None) -> None:
         """Ends the quarantine (and forgets the strikes) of one key, or of all keys."""
-        with self._breaker_lock:
-            if key is None:
-                self._quarantine.clear()
-                self._strikes.clear()
-            else:
-                self._quarantine.pop(key, None)
-                self._strikes.pop(key, None)
+        self.breaker.release(key)
 
     # ---- public API -------------------------------------------------------------------
     def _code_part(self, code: str) -> tuple[str, str]:
@@ -505,29 +488,31 @@ class Sandbox:
         op: str,
         payload_value: Any,
         *,
-        payload_depth: int = MAX_DEPTH,
+        payload_depth: int | None = None,
         extra: str = "",
     ) -> tuple[str, int, str] | SandboxResult:
         """The request line for the host (id 0, replaced when sent), its timeout and breaker
         key, or the error result when the request must not reach the host at all."""
         code_part, code_hash = self._code_part(req.code)
         breaker = self._breaker_key(req.instance_key, code_hash)
-        if self._quarantine:
-            q = self._quarantined(breaker)
-            if q is not None:
-                return q
+        refusal = self.breaker.refusal(breaker)
+        if refusal is not None:
+            return _error_result("Crash", refusal)
         try:
             payload = json.dumps(payload_value, separators=(",", ":"), ensure_ascii=False)
             settings = json.dumps(
                 req.settings if req.settings is not None else {}, separators=(",", ":"), ensure_ascii=False
             )
-        except (TypeError, ValueError) as e:
+            size = len(payload.encode()) + len(settings.encode())  # UTF-8 bytes, as the host counts
+        except (TypeError, ValueError, RecursionError) as e:  # UnicodeEncodeError: lone surrogates
             return _error_result("InvalidEventPayload", f"payload is not JSON-serialisable: {e}")
-        if len(payload) + len(settings) > MAX_PAYLOAD_BYTES:
-            return _error_result("PayloadTooLarge", f"payload over {MAX_PAYLOAD_BYTES} bytes")
-        if _too_deep(payload_value, payload_depth) or _too_deep(req.settings, MAX_DEPTH):
-            return _error_result("PayloadTooDeep", f"payload nested deeper than {MAX_DEPTH} levels")
-        timeout_ms = int(min(max(1, req.timeout_ms or DEFAULT_TIMEOUT_MS), MAX_TIMEOUT_MS))
+        lim = self.limits
+        if size > lim.max_payload_bytes:
+            return _error_result("PayloadTooLarge", f"payload over {lim.max_payload_bytes} bytes")
+        depth = lim.max_depth if payload_depth is None else payload_depth
+        if _too_deep(payload_value, depth) or _too_deep(req.settings, lim.max_depth):
+            return _error_result("PayloadTooDeep", f"payload nested deeper than {lim.max_depth} levels")
+        timeout_ms = int(min(max(1, req.timeout_ms or lim.default_timeout_ms), lim.max_timeout_ms))
         line = (
             '{"id":0,"op":'
             + json.dumps(op)
@@ -630,12 +615,16 @@ class Sandbox:
             )
             return [_error_result("InvalidRequest", msg) for _ in range(n)]
         encoded = self._encode(
-            request, "run_batch", list(events), payload_depth=MAX_DEPTH + 1, extra=',"count":' + str(n)
+            request,
+            "run_batch",
+            list(events),
+            payload_depth=self.limits.max_depth + 1,
+            extra=',"count":' + str(n),
         )
         if isinstance(encoded, SandboxResult):
             return [encoded] * n
         line, timeout_ms, breaker = encoded
-        batch_ms = min(MAX_TIMEOUT_MS, timeout_ms + n * self.batch_event_allowance_ms)
+        batch_ms = min(self.limits.max_timeout_ms, timeout_ms + n * self.limits.batch_event_allowance_ms)
         call = _Call("run_batch", line, batch_ms / 1000.0, request.instance_key, breaker)
         with self._lock:
             self._send_locked(call)
@@ -664,7 +653,7 @@ class Sandbox:
                 [],
             )
         line = '{"id":0,"op":"check","kind":' + json.dumps(kind) + ',"code":' + json.dumps(code) + "}\n"
-        call = _Call("check", line, 2.0, None)
+        call = _Call("check", line, self.limits.check_timeout_ms / 1000.0, None)
         with self._lock:
             self._send_locked(call)
         reply = self._wait(call)

@@ -17,30 +17,24 @@ if (process.versions.node.split('.')[0] !== '24') {
 }
 
 const env = process.env;
-const num = (name, dflt) => (env[name] !== undefined && env[name] !== '' && !isNaN(Number(env[name])) ? Number(env[name]) : dflt);
-const CONFIG = {
-  maxWarm: num('SANDBOX_MAX_WARM', 500),
-  memoryMb: num('SANDBOX_MEMORY_MB', 128),
-  maxTimeoutMs: num('SANDBOX_MAX_TIMEOUT_MS', 60000),
-  defaultTimeoutMs: num('SANDBOX_DEFAULT_TIMEOUT_MS', 5000),
-  maxPayloadBytes: num('SANDBOX_MAX_PAYLOAD_BYTES', 4 * 1024 * 1024),
-  maxDepth: num('SANDBOX_MAX_DEPTH', 100),
-  fetchTimeoutMs: num('SANDBOX_FETCH_TIMEOUT_MS', 10000),
-  fetchMaxBytes: num('SANDBOX_FETCH_MAX_BYTES', 5 * 1024 * 1024),
-  fetchMaxCalls: num('SANDBOX_FETCH_MAX_CALLS', 50),
-  fetchSocketsPerInstance: num('SANDBOX_FETCH_SOCKETS_PER_INSTANCE', 16),
-  fetchSocketsTotal: num('SANDBOX_FETCH_SOCKETS_TOTAL', 256),
-  hashMaxBytes: num('SANDBOX_HASH_MAX_BYTES', 16 * 1024 * 1024),
-  checkTimeoutMs: num('SANDBOX_CHECK_TIMEOUT_MS', 1000),
-  // run_batch: whole-batch deadline = min(maxTimeoutMs, timeout_ms + count * this)
-  batchEventAllowanceMs: num('SANDBOX_BATCH_EVENT_ALLOWANCE_MS', 250),
-};
+// Every limit, with its default in lib/limits.json; sandbox.py passes its SandboxLimits as
+// SANDBOX_LIMITS (see docs/sandbox.md).
+const { config: CONFIG } = require('./lib/limits');
+const { Outbox } = require('./lib/outbox');
+const { MemoryGuard } = require('./lib/memory');
+// isolated-vm's own limit leaves room for the platform's bundles (an AWS client is several
+// MB of heap); the function's own limit, CONFIG.memoryMb, is checked above that baseline.
+const PLATFORM_HEADROOM_MB = 32;
+const policy = new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || '');
 const egress = new Egress({
   policy: new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || ''), perInstance: CONFIG.fetchSocketsPerInstance, total: CONFIG.fetchSocketsTotal,
 });
 
 // ---- scripts compiled once per host (V8 code cache) -----------------------------
 const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
+// The limits the shim enforces inside the isolate (it throws to the user's code).
+const SHIM_LIMITS = {};
+for (const k of ['maxTimers', 'maxTimerStarts', 'minIntervalMs', 'maxLogLines', 'maxLogLineBytes']) SHIM_LIMITS[k] = CONFIG[k];
 const DIST = path.join(__dirname, 'dist');
 const LIBS = [
   // [bundle name, test on the user's code]
@@ -72,9 +66,15 @@ const warm = new Map(); // key -> Entry (insertion order = LRU order)
 const inflight = new Set(); // request ids currently executing (for the crash record)
 let entrySeq = 0;
 
-function onCatastrophicError(message) {
+// The host cannot go on (an isolate's fatal V8 error, an isolate that does not stop, the
+// host's memory ceiling): write the crash record naming the call to charge, then abort.
+// sandbox.py reads the record from stderr: the culprit gets MemoryLimit or Crash (a
+// circuit-breaker strike) and the other calls in flight are replayed in a fresh host.
+function crashHost(reason, message, entry, call) {
+  const c = call || (entry && (entry.current || entry.lastCall));
+  const culprit = c && entry ? { id: c.id, instance_key: entry.instanceKey, code_hash: entry.codeHash } : null;
   try {
-    fs.writeSync(2, `SANDBOX_CRASH ${JSON.stringify({ message: String(message), inflight: Array.from(inflight) })}\n`);
+    fs.writeSync(2, `SANDBOX_CRASH ${JSON.stringify({ reason, message: String(message), culprit, inflight: Array.from(inflight) })}\n`);
   } catch (e) { /* nothing more we can do */ }
   process.abort();
 }
@@ -95,11 +95,14 @@ function runLib(isolate, context, name, source) {
 }
 
 class Entry {
-  constructor(key, code, kind) {
+  constructor(key, code, kind, instanceKey, codeHash) {
     this.id = ++entrySeq;
     this.key = key;
     this.code = code;
     this.kind = kind;
+    this.instanceKey = instanceKey || null;
+    this.codeHash = codeHash || null;
+    this.lastCall = null;
     this.isolate = null;
     this.tail = Promise.resolve();
     this.current = null;
@@ -114,10 +117,14 @@ class Entry {
 
   // Builds isolate + context + shim + libraries. User code is run separately.
   buildBase() {
-    const isolate = new ivm.Isolate({ memoryLimit: CONFIG.memoryMb, onCatastrophicError });
+    const self = this;
+    const isolate = new ivm.Isolate({
+      memoryLimit: CONFIG.memoryMb + PLATFORM_HEADROOM_MB,
+      onCatastrophicError: (message) => crashHost(/out.of.memory/i.test(message) ? 'oom' : 'fatal', message, self),
+    });
     const context = isolate.createContextSync();
     const jail = context.global;
-    const self = this;
+    jail.setSync('__sb_limits', JSON.stringify(SHIM_LIMITS));
     jail.setSync('__sb_hash', new ivm.Callback(hostHash));
     jail.setSync('__sb_random', new ivm.Callback(hostRandom));
     jail.setSync('__sb_uuid', new ivm.Callback(() => crypto.randomUUID()));
@@ -143,31 +150,36 @@ class Entry {
     const internals = jail.getSync('__sbInternals', { reference: true });
     this.invokeRef = internals.getSync('invoke', { reference: true });
     this.invokeBatchRef = internals.getSync('invokeBatch', { reference: true });
-    this.settleRef = internals.getSync('settle', { reference: true });
+    this.outbox = new Outbox(internals.getSync('settle', { reference: true }));
     const setResolverRef = internals.getSync('setResolver', { reference: true });
     internals.release();
     jail.deleteSync('__sbInternals');
     this.isolate = isolate;
     this.context = context;
     this.lastCpu = 0n;
+    this.baseline = MemoryGuard.readSync(isolate); // the platform's share, not the function's
     return setResolverRef;
   }
 
-  // Builds everything and evaluates the user's code (async, with a timeout).
-  async build(timeoutMs) {
-    const started = Date.now();
+  // Builds everything and evaluates the user's code. No isolated-vm `timeout` on user code or
+  // any apply: the watchdog enforces every deadline by disposing the isolate (an expiring
+  // `timeout` on every apply is what made the host abort with "Script failed to terminate"
+  // or segfault under timer floods).
+  async build(call) {
     const setResolverRef = this.buildBase();
     for (const name of this.pendingLibs) {
-      await modules.runBundle(this.isolate, this.context, name, timeoutMs - (Date.now() - started));
+      await untilKilled(call, modules.runBundle(this.isolate, this.context, name, call.deadline - Date.now()));
       this.loaded.add(name);
     }
+    this.baseline = MemoryGuard.readSync(this.isolate); // the platform's share, not the function's
     const script = this.isolate.compileScriptSync(this.code, { filename: 'function.js' });
-    await script.run(this.context, { timeout: Math.max(1, timeoutMs) });
+    await untilKilled(call, script.run(this.context));
     script.release();
     const resolver = this.isolate.compileScriptSync(RESOLVER_SRC).runSync(this.context, { reference: true });
     setResolverRef.applySync(undefined, [resolver.derefInto()]);
     resolver.release();
     setResolverRef.release();
+    this.bytes = MemoryGuard.readSync(this.isolate);
   }
 
   // A bundle evaluated on first use (an AWS service client, google.cloud.storage): '' when
@@ -177,7 +189,9 @@ class Entry {
     if (!modules.LAZY.test(name)) return 'not a bundle loaded on first use';
     if (++this.lazyLoads > modules.MAX_LAZY_LOADS) return `at most ${modules.MAX_LAZY_LOADS} library parts per function`;
     try {
+      const before = MemoryGuard.readSync(this.isolate);
       modules.runBundleSync(this.isolate, this.context, name, 2000);
+      this.baseline += Math.max(0, MemoryGuard.readSync(this.isolate) - before);
     } catch (e) {
       return String((e && e.message) || e);
     }
@@ -189,17 +203,19 @@ class Entry {
     const iso = this.isolate;
     this.isolate = null;
     this.context = null;
+    this.bytes = 0;
+    if (this.outbox) this.outbox.close();
     if (iso && !iso.isDisposed) {
       try { iso.dispose(); } catch (e) { /* already gone */ }
     }
   }
 
   // ---- host bridges bound to the call in progress ----------------------------
+  // Results of fetches (and fired timers) go into the isolate through the outbox: one
+  // delivery at a time, fired timers coalesced, so a flood cannot queue up work.
   settle(kind, id, ok, data) {
-    const call = this.current;
-    if (!call || !this.isolate) return;
-    this.settleRef.apply(undefined, [kind, id, ok, data], { timeout: Math.max(1, call.deadline - Date.now()) })
-      .catch(() => {});
+    if (!this.current || !this.isolate) return;
+    this.outbox.post(kind, id, ok, data);
   }
 
   // Per-call state (timers, fetch trace and count, deadline): the call itself, or for
@@ -214,15 +230,19 @@ class Entry {
     return st;
   }
 
+  // The shim enforces the timer limits (and throws to the caller); the host enforces them
+  // again, silently, in case the shim was bypassed.
   startTimer(id, ms, repeat, ev, evDeadline) {
     const call = this.current;
     if (!call) return;
     const st = this.stateOf(call, ev, evDeadline);
+    ms = Math.max(repeat ? CONFIG.minIntervalMs : 1, Math.floor(Number(ms)) || 0);
+    if (st.timers.size >= CONFIG.maxTimers || ++call.timerStarts > CONFIG.maxTimerStarts) return;
     if (Date.now() + ms > st.deadline) return; // would fire after the deadline: never fires
     const fire = () => {
       if (this.current !== call) return;
       if (!repeat) st.timers.delete(id);
-      this.settle('timer', id, true, null);
+      if (this.isolate) this.outbox.timer(id);
     };
     st.timers.set(id, repeat ? setInterval(fire, ms) : setTimeout(fire, ms));
   }
@@ -297,7 +317,7 @@ class Entry {
 }
 
 function newOpState(deadline) {
-  return { deadline, timers: new Map(), abort: null, requests: [], fetchCount: 0 };
+  return { deadline, timers: new Map(), abort: null, requests: [], fetchCount: 0, timerStarts: 0 };
 }
 
 function cancelOps(st) {
@@ -353,22 +373,35 @@ function errorResult(type, message, stack) {
 
 function classify(e, call, entry) {
   const msg = String((e && e.message) || e);
+  if (call && call.memoryKilled) return hostMemoryResult(call);
   if (call && call.timedOut) return errorResult('Timeout', `Function timed out after ${call.timeoutMs} ms`);
   if (/memory limit/i.test(msg)) return errorResult('MemoryLimit', `Function exceeded the memory limit (${CONFIG.memoryMb} MB)`);
-  if (/Script execution timed out/i.test(msg)) return errorResult('Timeout', `Function timed out after ${call ? call.timeoutMs : '?'} ms`);
   if (entry && entry.isolate && entry.isolate.isDisposed) return errorResult('MemoryLimit', `Function was stopped: ${msg}`);
   const type = (e && typeof e.name === 'string' && e.name) || 'Error';
   return errorResult(type, msg, e && typeof e.stack === 'string' ? e.stack : '');
 }
 
+function hostMemoryResult(call) {
+  return errorResult('MemoryLimit', `Function stopped: the sandbox host's memory reached ${call.memoryKilled} MB during this call `
+    + `(ceiling ${CONFIG.hostMemoryMb} MB); limit per function ${CONFIG.memoryMb} MB`);
+}
+
+function overLimitResult(entry) {
+  return errorResult('MemoryLimit', `Function exceeded the memory limit (${CONFIG.memoryMb} MB): its isolate held `
+    + `${Math.round((entry.bytes - entry.baseline) / 1048576)} MB after the call`);
+}
+
 // ---- wall-clock watchdog ----------------------------------------------------------------
 // One sweep every WATCHDOG_TICK_MS instead of a timer per call (cheaper at high call
-// rates). A call past its deadline gets its isolate disposed: this is the only way to
-// stop code that spins after an await or never settles.
+// rates). A call past its deadline gets its isolate disposed and is answered at once; this
+// is the only way to stop code that spins after an await or never settles, and it is the
+// only deadline enforcement (no isolated-vm `timeout`). A disposed isolate still busy in a
+// builtin that never checks for termination (e.g. filling a huge sparse array) keeps its
+// thread: if it has not stopped after CONFIG.stuckMs the host aborts, charging that call.
 const WATCHDOG_TICK_MS = 10;
 const running = new Set();
+const stuck = new Set(); // {call, entry, since}: killed calls whose isolate has not stopped yet
 setInterval(() => {
-  if (!running.size) return;
   const now = Date.now();
   for (const call of running) {
     if (call.timedOut) continue;
@@ -376,15 +409,49 @@ setInterval(() => {
     if (now >= call.deadline || (call.events && now >= call.evDeadline)) {
       call.timedOut = true;
       call.batchDeadlineHit = now >= call.deadline;
-      call.entry.dispose();
+      kill(call);
     }
   }
+  for (const z of stuck) {
+    if (now - z.since > CONFIG.stuckMs) crashHost('stuck', `isolate did not stop within ${CONFIG.stuckMs} ms of being disposed`, z.entry, z.call);
+  }
+  memory.tick(now, evict);
 }, WATCHDOG_TICK_MS);
+
+// Disposes the call's isolate and settles untilKilled() at once.
+function kill(call) {
+  call.entry.dispose();
+  if (call.onKill) call.onKill();
+}
+
+// `promise` (a build step or apply on the call's isolate), or a rejection as soon as the
+// call is killed; a promise that outlives the kill is watched as possibly stuck.
+function untilKilled(call, promise) {
+  if (!call.killed) call.killed = new Promise((_, reject) => { call.onKill = () => reject(new Error('Isolate was disposed')); });
+  call.killed.catch(() => {});
+  return Promise.race([promise, call.killed]).catch((e) => {
+    if (call.timedOut || (call.entry && !call.entry.isolate)) {
+      const z = { call, entry: call.entry, since: Date.now() };
+      stuck.add(z);
+      const done = () => stuck.delete(z);
+      promise.then(done, done);
+    }
+    throw e;
+  });
+}
+
+const memory = new MemoryGuard(CONFIG, { warm, running, stuck, kill, crash: crashHost });
+
+function evict(entry) {
+  if (warm.get(entry.key) === entry) warm.delete(entry.key);
+  entry.evicted = true;
+  entry.enqueue(() => entry.dispose());
+}
 
 // ---- run ------------------------------------------------------------------------------
 function lookupEntry(msg) {
   const hash = msg.code_hash || crypto.createHash('sha256').update(msg.code).digest('hex');
-  if (!msg.instance_key) return new Entry(null, msg.code, msg.kind);
+  if (!msg.instance_key) return new Entry(null, msg.code, msg.kind, null, hash);
   const key = `${msg.instance_key}\u0000${hash}\u0000${msg.kind}`;
   let entry = warm.get(key);
   if (entry) {
@@ -392,14 +459,9 @@ function lookupEntry(msg) {
     warm.set(key, entry);
     return entry;
   }
-  entry = new Entry(key, msg.code, msg.kind);
+  entry = new Entry(key, msg.code, msg.kind, msg.instance_key, hash);
   warm.set(key, entry);
-  while (warm.size > CONFIG.maxWarm) {
-    const [oldKey, old] = warm.entries().next().value;
-    warm.delete(oldKey);
-    old.evicted = true;
-    old.enqueue(() => old.dispose());
-  }
+  while (warm.size > CONFIG.maxWarm) evict(warm.values().next().value);
   return entry;
 }
 
@@ -407,6 +469,7 @@ function lookupEntry(msg) {
 function callBegin(entry, call) {
   inflight.add(call.id);
   entry.current = call;
+  entry.lastCall = call;
   call.entry = entry;
   running.add(call);
 }
@@ -414,17 +477,19 @@ function callBegin(entry, call) {
 function callEnd(entry, call) {
   running.delete(call);
   cancelOps(call);
+  if (entry.outbox) entry.outbox.clear();
   entry.current = null;
   inflight.delete(call.id);
   if (!entry.key || entry.evicted) entry.dispose();
+  else memory.trimWarm(evict);
 }
 
 // Builds a disposed or new isolate; the build error result when that fails (else null).
-async function ensureBuilt(entry, call, budgetMs) {
+async function ensureBuilt(entry, call) {
   if (entry.isolate && !entry.isolate.isDisposed) return null;
   entry.dispose();
   try {
-    await entry.build(budgetMs);
+    await entry.build(call);
     return null;
   } catch (e) {
     const failure = classify(e, call, entry);
@@ -435,9 +500,8 @@ async function ensureBuilt(entry, call, budgetMs) {
   }
 }
 
-// The error result of a failed apply. A timed-out isolate is always disposed (whether the
-// watchdog or the apply's own timeout fired first), so module state after a Timeout reliably
-// starts over; so is one killed by its memory limit.
+// The error result of a failed apply. A timed-out isolate is always disposed, so module
+// state after a Timeout reliably starts over; so is one killed by its memory limit.
 function applyFailure(e, call, entry) {
   const failure = classify(e, call, entry);
   if (call.timedOut || failure.error.type === 'Timeout' || /memory limit/i.test(String(e && e.message))) entry.dispose();
@@ -461,16 +525,20 @@ async function execute(entry, msg) {
   let cpuNs = 0n;
   callBegin(entry, call);
   try {
-    result = await ensureBuilt(entry, call, call.deadline - Date.now());
+    result = await ensureBuilt(entry, call);
     if (!result) {
       const iso = entry.isolate;
       try {
-        result = await entry.invokeRef.apply(undefined, [msg.kind, msg.payload, msg.settings],
-          { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
+        result = await untilKilled(call, entry.invokeRef.apply(undefined, [msg.kind, msg.payload, msg.settings],
+          { result: { promise: true } }));
       } catch (e) {
         result = applyFailure(e, call, entry);
       }
       cpuNs = cpuSince(entry, iso);
+      if (await memory.overLimit(entry, cpuNs)) {
+        result = overLimitResult(entry);
+        entry.dispose();
+      }
     }
   } finally {
     callEnd(entry, call);
@@ -502,16 +570,18 @@ async function executeBatch(entry, msg) {
   let cpuNs = 0n;
   callBegin(entry, call);
   try {
-    failure = await ensureBuilt(entry, call, call.evDeadline - Date.now());
+    failure = await ensureBuilt(entry, call);
     if (!failure) {
       const iso = entry.isolate;
       try {
-        ran = await entry.invokeBatchRef.apply(undefined, [msg.payload, msg.settings, count, timeoutMs, call.deadline],
-          { timeout: Math.max(1, call.deadline - Date.now()), result: { promise: true } });
+        ran = await untilKilled(call, entry.invokeBatchRef.apply(undefined, [msg.payload, msg.settings, count, timeoutMs, call.deadline],
+          { result: { promise: true } }));
       } catch (e) {
         failure = applyFailure(e, call, entry);
       }
       cpuNs = cpuSince(entry, iso);
+      // Over its limit after the batch: the events keep their results, the isolate starts over.
+      if (await memory.overLimit(entry, cpuNs)) entry.dispose();
     }
   } finally {
     for (const st of call.events) if (st) cancelOps(st);
@@ -624,8 +694,9 @@ async function handleCheck(msg) {
   running.add(call);
   let out;
   try {
-    await entry.build(CONFIG.checkTimeoutMs);
-    const names = entry.isolate.compileScriptSync(LIST_SRC).runSync(entry.context, { timeout: 100 });
+    await entry.build(call);
+    // Handlers may be getters: run on the isolate's thread, under the watchdog.
+    const names = await untilKilled(call, entry.isolate.compileScriptSync(LIST_SRC).run(entry.context));
     out = { ok: true, error: null, handlers: names ? names.split(',') : [] };
   } catch (e) {
     const r = classify(e, call, entry);

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from runtime.sandbox import Sandbox, SandboxRequest
+from runtime.sandbox_limits import SandboxLimits
 
 FIRE = """async function onTrack(e, s) {
   // s.paths: one fetch per path, started in order; s.end: how the call ends once s.wait ms passed
@@ -142,7 +143,7 @@ def test_hung_instances_do_not_starve_another_instance(sb, server):
 
 @pytest.mark.parametrize("end", ["return", "throw", "hang"])
 def test_fetches_a_call_leaves_behind_are_cancelled(server, end):
-    with Sandbox(egress_allow="127.0.0.1", env={"SANDBOX_FETCH_SOCKETS_PER_INSTANCE": "2"}) as s:
+    with Sandbox(egress_allow="127.0.0.1", limits=SandboxLimits(fetch_sockets_per_instance=2)) as s:
         s.run(req({"paths": []}, "healthy"))  # warm
         # Two requests take the instance's two slots and hang; three more wait for a slot.
         leave = {"base": server.base, "paths": ["/hang", "/hang", "/late", "/late", "/late"]}

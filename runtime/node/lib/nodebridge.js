@@ -8,14 +8,14 @@ const crypto = require('crypto');
 const zlib = require('zlib');
 const { promisify } = require('util');
 
-const env = process.env;
-const num = (name, dflt) => (env[name] !== undefined && env[name] !== '' && !isNaN(Number(env[name])) ? Number(env[name]) : dflt);
+const { config } = require('./limits');
+
 const LIMITS = {
-  bytes: num('SANDBOX_CRYPTO_MAX_BYTES', 16 * 1024 * 1024), // per operation, all inputs together
-  pbkdf2Work: num('SANDBOX_PBKDF2_MAX_ITERATIONS', 2000000), // iterations x output blocks
+  bytes: config.cryptoMaxBytes, // per operation, all inputs together
+  pbkdf2Work: config.pbkdf2MaxIterations, // iterations x output blocks
   scryptMaxMem: 64 * 1024 * 1024,
   rsaMaxBits: 4096,
-  zlibBytes: num('SANDBOX_ZLIB_MAX_BYTES', 8 * 1024 * 1024), // brotli input and output
+  zlibBytes: config.zlibMaxBytes, // brotli input and output
 };
 
 class Refused extends Error {

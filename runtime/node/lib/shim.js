@@ -20,12 +20,32 @@
   // starts, so the host keeps fetch traces, fetch counts and timers per event. -1 = single call.
   let curEv = -1;
   let curDeadline = 0;
+  const L = JSON.parse(g.__sb_limits); // the limits enforced here (host.js SHIM_LIMITS)
   for (const k of Object.getOwnPropertyNames(g)) {
     if (k.startsWith('__sb_')) delete g[k];
   }
   delete g.WebAssembly;
   delete g.SharedArrayBuffer;
   delete g.Atomics;
+  // Resizable ArrayBuffers grow outside isolated-vm's memory accounting (V8 reserves
+  // maxByteLength and commits pages on resize() without asking the allocator), and V8 has no
+  // flag to turn them off: the constructor refuses `maxByteLength`. Both references to the
+  // original constructor (the global and the prototype's `constructor`) are replaced.
+  {
+    const OrigArrayBuffer = ArrayBuffer;
+    const construct = Reflect.construct;
+    const AB = function ArrayBuffer(length, options) {
+      if (new.target === undefined) throw new TypeError("Constructor ArrayBuffer requires 'new'");
+      if (options !== null && typeof options === 'object' && options.maxByteLength !== undefined) {
+        throw new RangeError('resizable ArrayBuffers (maxByteLength) are not available in functions');
+      }
+      return construct(OrigArrayBuffer, [length], new.target);
+    };
+    Object.defineProperty(AB, 'prototype', { value: OrigArrayBuffer.prototype });
+    Object.defineProperty(AB, 'isView', { value: OrigArrayBuffer.isView, writable: true, configurable: true });
+    Object.defineProperty(OrigArrayBuffer.prototype, 'constructor', { value: AB, writable: true, configurable: true });
+    Object.defineProperty(g, 'ArrayBuffer', { value: AB, writable: true, configurable: true, enumerable: false });
+  }
 
   // Intrinsics captured before user code can replace them.
   const JSONparse = JSON.parse;
@@ -40,8 +60,8 @@
   const PromiseRace = Promise.race.bind(Promise);
   const MapCtor = Map;
 
-  const MAX_LOG_LINES = 200;
-  const MAX_LOG_LINE = 2048;
+  const MAX_LOG_LINES = L.maxLogLines;
+  const MAX_LOG_LINE = L.maxLogLineBytes;
   const CACHE_MAX = 1000;
 
   function define(name, value) {
@@ -219,6 +239,7 @@
   let opSeq = 0;
   const timers = new MapCtor(); // id -> {fn, args, repeat}
   let timerSeq = 0;
+  let timerStarts = 0; // timers started by the call in progress (reset per call / batch event)
   let failCurrent = null; // rejects the running call (uncaught error in a timer callback)
 
   class Timeout {
@@ -233,6 +254,9 @@
     if (typeof fn !== 'function') throw new TypeError('The "callback" argument must be of type function');
     ms = Number(ms);
     if (!(ms >= 1) || ms > 2147483647) ms = 1;
+    if (repeat && ms < L.minIntervalMs) ms = L.minIntervalMs;
+    if (timers.size >= L.maxTimers) throw new RangeError(`timer limit reached: at most ${L.maxTimers} pending timers per invocation`);
+    if (++timerStarts > L.maxTimerStarts) throw new RangeError(`timer limit reached: at most ${L.maxTimerStarts} timers per invocation`);
     const id = ++timerSeq;
     timers.set(id, { fn, args, repeat });
     H.timer(id, Math.floor(ms), repeat, curEv, curDeadline);
@@ -251,16 +275,20 @@
   define('queueMicrotask', function queueMicrotask(fn) { PromiseCtor.resolve().then(fn); });
 
   // Called by the host (through a Reference taken before user code ran).
+  function fireTimer(id) {
+    const t = timers.get(id);
+    if (!t) return;
+    if (!t.repeat) timers.delete(id);
+    try {
+      t.fn.apply(undefined, t.args);
+    } catch (e) {
+      if (failCurrent) failCurrent(e);
+    }
+  }
   function settle(kind, id, ok, data) {
-    if (kind === 'timer') {
-      const t = timers.get(id);
-      if (!t) return;
-      if (!t.repeat) timers.delete(id);
-      try {
-        t.fn.apply(undefined, t.args);
-      } catch (e) {
-        if (failCurrent) failCurrent(e);
-      }
+    if (kind === 'timers') { // fired timers, coalesced by the host: "id,id,..."
+      const ids = data.split(',');
+      for (let i = 0; i < ids.length; i++) fireTimer(Number(ids[i]));
       return;
     }
     const op = pendingOps.get(id);
@@ -779,6 +807,7 @@
   async function invoke(kind, payloadJson, settingsJson) {
     events = [];
     objects = [];
+    timerStarts = 0;
     const out = { status: 'success', error: null, returned: null, events: [], objects: [], logs: [] };
     let returned;
     try {
@@ -819,6 +848,7 @@
         if (now >= batchDeadline) break;
         curEv = i;
         curDeadline = now + timeoutMs < batchDeadline ? now + timeoutMs : batchDeadline;
+        timerStarts = 0;
         const out = { status: 'success', error: null, returned: null, events: [], objects: [], logs: [] };
         let returned;
         try {

@@ -156,7 +156,7 @@ test('run_batch: whole-batch deadline', async () => {
   // Each event waits 100 ms (< timeout 400 ms), so no event times out on its own, but the
   // batch deadline (400 + 6 * allowance 10 = 460 ms) stops the batch: events 0-2 finish
   // well before it; event 5 never starts and is reported "Not run" as Timeout.
-  const h = startHost({ SANDBOX_BATCH_EVENT_ALLOWANCE_MS: '10' });
+  const h = startHost({ SANDBOX_LIMITS: JSON.stringify({ batch_event_allowance_ms: 10 }) });
   await h.ready;
   try {
     const code = `async function onTrack(e){ await new Promise((r) => setTimeout(r, 100)); return e.i }`;
@@ -173,7 +173,7 @@ test('run_batch: fetch trace and fetch cap per event', async () => {
   const srv = http.createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ path: req.url })); });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
   const port = srv.address().port;
-  const h = startHost({ FUNCTIONS_EGRESS_ALLOW: '127.0.0.1', SANDBOX_FETCH_MAX_CALLS: '2' });
+  const h = startHost({ FUNCTIONS_EGRESS_ALLOW: '127.0.0.1', SANDBOX_LIMITS: JSON.stringify({ fetch_max_calls: 2 }) });
   await h.ready;
   try {
     const code = `async function onTrack(e, s){ const out = [];
