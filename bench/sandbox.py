@@ -5,7 +5,10 @@ Prints readable figures; with --json the LAST line is one JSON object with the k
 cold_ms, cold_lodash_ms, cold_aws_ms, cold_stripe_ms, warm_p50_ms, warm_p99_ms, events_per_s_batch1,
 events_per_s_batch100 (run_batch of 100 events: per-event handlers, one crossing),
 events_per_s_batch100_run_many (run_many of 100 single-event requests),
-events_per_s_batch100_onbatch (one onBatch call of 100 events), restart_ms.
+events_per_s_batch100_onbatch (one onBatch call of 100 events), restart_ms,
+neighbour_p99_ratio (the worst of neighbour_p99_ratio_<attack>: p99 of a trivial function's
+calls while a hostile function runs on the same host, divided by its p99 alone; attacks:
+hash = a hashing loop, timers = an interval flood, alloc = an allocation storm).
 Bounded in time (well under 60 s).
 """
 
@@ -13,6 +16,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,6 +40,49 @@ AWS_S3 = (
     " secretAccessKey: 'SECRET' }); return s3.getSignedUrl('getObject', { Bucket: 'b', Key: event.event }) }"
 )
 STRIPE = "async function onTrack(event) { const client = stripe('sk_test_1'); return typeof client.customers.create }"
+
+
+ATTACKS = {
+    # each call runs about 1 s (a hostile loop bounded by time), again and again
+    "hash": """async function onTrack(){ const s = 'x'.repeat(65536); const end = Date.now() + 1000;
+      while (Date.now() < end) crypto.createHash('sha256').update(s).digest('hex') }""",
+    "timers": """async function onTrack(){ for (let i = 0; i < 99; i++) setInterval(() => {}, 1);
+      await new Promise((r) => setTimeout(r, 1000)) }""",
+    "alloc": "async function onTrack(){ const a = []; for (;;) a.push(new Array(1e5).fill(1.5)) }",
+}
+
+
+def neighbour_p99(sb, req, n=1500):
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        sb.run(req)
+        lat.append((time.perf_counter() - t) * 1000)
+    return pct(lat, 99)
+
+
+def neighbour_ratios(sb, req):
+    """p99 of ``req`` with each attack running on the same host / its p99 alone."""
+    alone = neighbour_p99(sb, req)
+    out = {"neighbour_p99_alone_ms": round(alone, 4)}
+    for name, code in ATTACKS.items():
+        stop = threading.Event()
+        hostile = SandboxRequest(code, "destination", EVENT, {}, instance_key=f"attack-{name}")
+
+        def attack(hostile=hostile, stop=stop):
+            while not stop.is_set():
+                sb.run(hostile)
+
+        t = threading.Thread(target=attack, daemon=True)
+        t.start()
+        time.sleep(0.3)  # the attack under way
+        under = neighbour_p99(sb, req)
+        stop.set()
+        t.join(10)
+        out[f"neighbour_p99_ms_{name}"] = round(under, 4)
+        out[f"neighbour_p99_ratio_{name}"] = round(under / alone, 2)
+    out["neighbour_p99_ratio"] = max(v for k, v in out.items() if k.startswith("neighbour_p99_ratio_"))
+    return out
 
 
 def pct(values, p):
@@ -110,6 +157,8 @@ def main():
             sb.run(breq)
         out["events_per_s_batch100_onbatch"] = round(200 * 100 / (time.perf_counter() - t))
 
+        out.update(neighbour_ratios(sb, req))
+
         # restart: kill the host, time until the next call succeeds
         rs = []
         for _ in range(5):
@@ -144,6 +193,12 @@ def main():
     )
     print(f"  throughput, one onBatch(100)     {out['events_per_s_batch100_onbatch']:8d} events/s")
     print(f"  host restart after kill          {out['restart_ms']:8.1f} ms")
+    print(f"  neighbour p99 alone              {out['neighbour_p99_alone_ms']:8.3f} ms")
+    for name in ATTACKS:
+        print(
+            f"  neighbour p99 under {name:<7}      {out[f'neighbour_p99_ms_{name}']:8.3f} ms"
+            f"  (x{out[f'neighbour_p99_ratio_{name}']})"
+        )
     if as_json:
         print(json.dumps(out))
 

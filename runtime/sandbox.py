@@ -139,6 +139,27 @@ def _error_result(etype: str, message: str, duration_ms: float = 0.0) -> Sandbox
     )
 
 
+_MALFORMED = {"type": "InternalError", "message": "malformed sandbox reply", "stack": ""}
+_REPLY_ID = re.compile(rb'^\{"id":(\d+),')
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _as_float(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _too_deep_reply(line: bytes) -> dict | None:
+    """The reply for a line too deeply nested for Python's parser (the host writes the id first)."""
+    m = _REPLY_ID.match(line)
+    if not m:
+        return None
+    error = _error_result("PayloadTooDeep", "the function's result is nested too deeply").to_dict()
+    return {"id": int(m.group(1)), "result": error}
+
+
 def _too_deep(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -311,6 +332,10 @@ class Sandbox:
                 try:
                     msg = loads(line)
                 except ValueError:
+                    continue
+                except RecursionError:  # a returned value nested deeper than Python parses
+                    msg = _too_deep_reply(line)
+                if not isinstance(msg, dict):
                     continue
                 with self._lock:
                     call = host.pending.pop(msg.get("id"), None)
@@ -534,17 +559,30 @@ class Sandbox:
 
     @staticmethod
     def _to_result(reply: dict) -> SandboxResult:
-        r = reply.get("result") or {}
+        """The reply as a SandboxResult, each field of the type promised whatever it held."""
+        r = reply.get("result")
+        if not isinstance(r, dict):
+            return _error_result("InternalError", "malformed sandbox reply")
+        error = r.get("error")
+        if error is not None:
+            error = error if isinstance(error, dict) else {}
+            error = {
+                "type": str(error.get("type") or "Error"),
+                "message": str(error.get("message") or ""),
+                "stack": str(error.get("stack") or ""),
+                **{k: error[k] for k in ("line", "column") if k in error},
+            }
+        status = r.get("status")
         return SandboxResult(
-            status=r.get("status", "error"),
-            error=r.get("error"),
+            status=status if status == "success" and error is None else "error",
+            error=error if error is not None or status == "success" else _MALFORMED,
             returned=r.get("returned"),
-            events=r.get("events") or [],
-            objects=r.get("objects") or [],
-            logs=r.get("logs") or [],
-            requests=reply.get("requests") or r.get("requests") or [],
-            duration_ms=float(reply.get("duration_ms") or r.get("duration_ms") or 0.0),
-            cpu_ms=float(reply.get("cpu_ms") or r.get("cpu_ms") or 0.0),
+            events=[e for e in _as_list(r.get("events")) if isinstance(e, dict)],
+            objects=[o for o in _as_list(r.get("objects")) if isinstance(o, dict)],
+            logs=[entry for entry in _as_list(r.get("logs")) if isinstance(entry, dict)],
+            requests=_as_list(reply.get("requests")),
+            duration_ms=_as_float(reply.get("duration_ms")),
+            cpu_ms=_as_float(reply.get("cpu_ms")),
         )
 
     def run(self, request: SandboxRequest) -> SandboxResult:
@@ -631,7 +669,7 @@ class Sandbox:
         reply = self._wait(call)
         results = reply.get("results")
         if isinstance(results, list) and len(results) == n:
-            return [self._to_result(r) for r in results]
+            return [self._to_result(r if isinstance(r, dict) else {}) for r in results]
         # One result for the whole batch: host killed (Timeout), crash culprit
         # (MemoryLimit), sandbox closed, or a protocol error.
         if "result" not in reply:

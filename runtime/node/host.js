@@ -367,6 +367,8 @@ function jsonDepth(s) {
   return max;
 }
 
+const PLATFORM_TYPES = new Set(['Timeout', 'MemoryLimit', 'Crash', 'SandboxUnavailable', 'PayloadTooLarge', 'PayloadTooDeep', 'InvalidRequest', 'InternalError']);
+
 function errorResult(type, message, stack) {
   return { status: 'error', error: { type, message, stack: stack || '' }, returned: null, events: [], objects: [], logs: [] };
 }
@@ -377,7 +379,9 @@ function classify(e, call, entry) {
   if (call && call.timedOut) return errorResult('Timeout', `Function timed out after ${call.timeoutMs} ms`);
   if (/memory limit/i.test(msg)) return errorResult('MemoryLimit', `Function exceeded the memory limit (${CONFIG.memoryMb} MB)`);
   if (entry && entry.isolate && entry.isolate.isDisposed) return errorResult('MemoryLimit', `Function was stopped: ${msg}`);
-  const type = (e && typeof e.name === 'string' && e.name) || 'Error';
+  // A user error that escaped the shim (e.g. thrown by top-level code): never a platform type.
+  let type = (e && typeof e.name === 'string' && e.name) || 'Error';
+  if (PLATFORM_TYPES.has(type)) type = 'Error';
   return errorResult(type, msg, e && typeof e.stack === 'string' ? e.stack : '');
 }
 

@@ -6,10 +6,29 @@
   'use strict';
 
   // ---- capture host bridges, then remove them from the global --------------
+  // Errors thrown by a host bridge are rebuilt here from their message alone, so they carry
+  // no host stack frames or file paths.
+  const ReflectApply = Reflect.apply;
+  const TypeErrorCtor = TypeError;
+  const RangeErrorCtor = RangeError;
+  const ErrorCtor = Error;
+  function hostCall(fn) {
+    return function () {
+      try {
+        return ReflectApply(fn, undefined, arguments);
+      } catch (e) {
+        let name = 'Error';
+        let message = 'host bridge failed';
+        try { name = String(e.name); message = String(e.message); } catch (_) { /* keep the defaults */ }
+        const C = name === 'TypeError' ? TypeErrorCtor : name === 'RangeError' ? RangeErrorCtor : ErrorCtor;
+        throw new C(message);
+      }
+    };
+  }
   const H = {
-    hash: g.__sb_hash, // (alg, key|null, parts[[str,enc]], outEnc) -> string
-    random: g.__sb_random, // (n) -> base64
-    uuid: g.__sb_uuid, // () -> string
+    hash: hostCall(g.__sb_hash), // (alg, key|null, parts[[str,enc]], outEnc) -> string
+    random: hostCall(g.__sb_random), // (n) -> base64
+    uuid: hostCall(g.__sb_uuid), // () -> string
     fetch: g.__sb_fetch, // (opId, reqJson, ev, evDeadline) ignored-mode; settles later
     timer: g.__sb_timer, // (id, ms, repeat, ev, evDeadline) ignored-mode
     clear: g.__sb_clear, // (id, ev) ignored-mode
@@ -215,11 +234,11 @@
     let message;
     try { message = format(args); } catch (e) { message = '[unprintable]'; }
     if (message.length > MAX_LOG_LINE) message = message.slice(0, MAX_LOG_LINE) + '… [truncated]';
-    logs.push({ level, message, time: new OrigDate(dateNow()).toISOString() });
+    logs[logs.length] = { level, message, time: new OrigDate(dateNow()).toISOString() }; // not push(): user code may replace it
   }
   function takeLogs() {
     const out = logs;
-    if (logsDropped) out.push({ level: 'warn', message: `[${logsDropped} log lines dropped: limit is ${MAX_LOG_LINES} per call]`, time: new OrigDate(dateNow()).toISOString() });
+    if (logsDropped) out[out.length] = { level: 'warn', message: `[${logsDropped} log lines dropped: limit is ${MAX_LOG_LINES} per call]`, time: new OrigDate(dateNow()).toISOString() };
     logs = [];
     logsDropped = 0;
     return out;
@@ -773,36 +792,72 @@
     if (!h) throw new EventNotSupported(`${type} not supported (${name} is not defined)`);
     return await h(payload, settings);
   }
+  // The platform's own error types: an error the function throws with one of these names is
+  // reported as `Error` with the name in its message, so only the platform can produce them.
+  const RESERVED = Object.create(null);
+  for (const n of ['Timeout', 'MemoryLimit', 'Crash', 'SandboxUnavailable', 'PayloadTooLarge', 'PayloadTooDeep', 'InvalidRequest', 'InternalError']) RESERVED[n] = true;
   function serializeError(e) {
+    let type = 'Error';
+    let message = '';
+    let stack = '';
     try {
       if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
-        let type = typeof e.name === 'string' && e.name ? e.name : '';
+        const name = e.name;
+        type = typeof name === 'string' && name ? name : '';
         if (!type && e.constructor && typeof e.constructor.name === 'string') type = e.constructor.name;
-        const message = e.message === undefined ? '' : String(e.message);
-        const stack = typeof e.stack === 'string' ? e.stack : '';
-        return { type: type || 'Error', message, stack };
-      }
-      return { type: 'Error', message: String(e), stack: '' };
+        message = e.message === undefined ? '' : String(e.message);
+        const st = e.stack;
+        stack = typeof st === 'string' ? st : '';
+      } else message = String(e);
     } catch (err) {
-      return { type: 'Error', message: 'unserialisable error', stack: '' };
+      message = 'unserialisable error';
     }
+    type = String(type || 'Error');
+    if (RESERVED[type] === true) { message = `${type}: ${message}`; type = 'Error'; }
+    return { type, message: String(message), stack: String(stack) };
+  }
+  // The result envelope is assembled here, field by field, from platform strings: a
+  // function's toJSON, getters or prototype changes can shape its own returned value and
+  // events, never `status`, `error` or the logs.
+  const q = (s) => JSONstringify(String(s));
+  function userJson(v, fallback) {
+    const j = JSONstringify(v);
+    return typeof j === 'string' ? j : fallback;
+  }
+  function logLine(level, message) { return { level, message, time: new OrigDate(dateNow()).toISOString() }; }
+  function logsJson(list) {
+    let s = '[';
+    for (let i = 0; i < list.length; i++) {
+      const l = list[i];
+      s += (i ? ',' : '') + '{"level":' + q(l.level) + ',"message":' + q(l.message) + ',"time":' + q(l.time) + '}';
+    }
+    return s + ']';
   }
   function finish(out, returned) {
-    out.returned = returned === undefined ? null : returned;
-    out.logs = takeLogs();
-    try {
-      return JSONstringify(out);
-    } catch (e) {
-      out.returned = null;
-      if (out.status === 'success') {
-        out.logs.push({ level: 'warn', message: `[returned value is not JSON-serialisable: ${e.message}]`, time: new OrigDate(dateNow()).toISOString() });
-      }
+    const logList = takeLogs();
+    let body;
+    if (out.status === 'success') {
+      let ret = 'null';
       try {
-        return JSONstringify(out);
-      } catch (e2) {
-        return JSONstringify({ status: 'error', error: { type: 'TypeError', message: `result is not JSON-serialisable: ${e2.message}`, stack: '' }, returned: null, events: [], objects: [], logs: out.logs });
+        ret = userJson(returned === undefined ? null : returned, 'null');
+      } catch (e) {
+        logList[logList.length] = logLine('warn', `[returned value is not JSON-serialisable: ${serializeError(e).message}]`);
       }
+      let evs = '[]';
+      let objs = '[]';
+      try {
+        evs = userJson(out.events, '[]');
+        objs = userJson(out.objects, '[]');
+      } catch (e) {
+        const err = serializeError(e);
+        body = '"status":"error","error":{"type":"TypeError","message":' + q(`events are not JSON-serialisable: ${err.message}`) + ',"stack":""},"returned":null,"events":[],"objects":[]';
+      }
+      if (!body) body = '"status":"success","error":null,"returned":' + ret + ',"events":' + evs + ',"objects":' + objs;
+    } else {
+      const err = out.error;
+      body = '"status":"error","error":{"type":' + q(err.type) + ',"message":' + q(err.message) + ',"stack":' + q(err.stack) + '},"returned":null,"events":[],"objects":[]';
     }
+    return '{' + body + ',"logs":' + logsJson(logList) + '}';
   }
   async function invoke(kind, payloadJson, settingsJson) {
     events = [];
