@@ -58,6 +58,7 @@ async function main() {
   // The Node-compatible layer and Segment's preinstalled libraries (lib/build-modules.js).
   Object.assign(manifest, await require('./lib/build-modules').buildModules(esbuild, DIST));
   fs.writeFileSync(path.join(DIST, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  require('./lib/build-modules').precacheModules();
   const services = Object.keys(manifest).filter((k) => k.startsWith('aws-'));
   const listed = Object.entries(manifest).filter(([k]) => !k.startsWith('aws-'));
   console.log('built', listed.map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '),

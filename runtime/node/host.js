@@ -692,7 +692,9 @@ function errorPosition(e) {
 
 async function handleCheck(msg) {
   const entry = new Entry(null, String(msg.code || ''), msg.kind);
-  const call = Object.assign(newOpState(Date.now() + CONFIG.checkTimeoutMs), { id: msg.id, timeoutMs: CONFIG.checkTimeoutMs, timedOut: false });
+  // Loading preinstalled libraries is not the function's time (lib/modules.js).
+  const checkMs = CONFIG.checkTimeoutMs + modules.loadAllowanceMs(entry.code);
+  const call = Object.assign(newOpState(Date.now() + checkMs), { id: msg.id, timeoutMs: checkMs, timedOut: false });
   entry.current = call;
   call.entry = entry;
   running.add(call);

@@ -165,4 +165,12 @@ async function buildModules(esbuild, dist) {
   return sizes;
 }
 
-module.exports = { buildModules, builtinId };
+// V8 code caches of the bundles (lib/precache.js), made by the same node binary the host
+// uses, with the host's flag. Best effort: without them the host makes its own.
+function precacheModules() {
+  const { spawnSync } = require('child_process');
+  const r = spawnSync(process.execPath, ['--no-node-snapshot', path.join(__dirname, 'precache.js')], { stdio: 'inherit', timeout: 300000 });
+  if (r.status !== 0) console.error('build-modules: precaching bundles failed; hosts will compile them on first use');
+}
+
+module.exports = { buildModules, precacheModules, builtinId };

@@ -72,16 +72,41 @@ function bundlesFor(code) {
   return out;
 }
 
+// Extra time a `check` gets when the code loads libraries: on a busy host the first load of
+// the big ones (twilio, hubspot, jsforce, google) can take a few hundred milliseconds.
+const LOAD_ALLOWANCE_MS = 2000;
+function loadAllowanceMs(code) {
+  return bundlesFor(code).length ? LOAD_ALLOWANCE_MS : 0;
+}
+
 // ---- evaluating bundles in an isolate, compiled once per host ----------------------------
 // The V8 code cache is taken after a bundle's first run: compiling the same source again
 // returns the script V8 just ran (its per-isolate compilation cache), so the cache holds
 // every function that run compiled, not only the top level.
+// A cache made at build time (lib/precache.js) is used until V8 rejects it.
 const codeCache = new Map(); // bundle -> cachedData (ExternalCopy)
+const tried = new Set();
+function cachedData(name) {
+  if (!codeCache.has(name) && !tried.has(name)) {
+    tried.add(name);
+    try {
+      const b = fs.readFileSync(path.join(DIST, 'cache', `${name}.bin`));
+      codeCache.set(name, new ivm.ExternalCopy(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+    } catch (e) { /* none: made after the first run */ }
+  }
+  return codeCache.get(name);
+}
+function keep(name, script) {
+  if (!script.cachedDataRejected) return true;
+  codeCache.delete(name);
+  return false;
+}
 
 function runBundleSync(isolate, context, name, timeoutMs) {
   const src = source(name);
-  const cached = codeCache.get(name);
+  let cached = cachedData(name);
   const script = isolate.compileScriptSync(src, cached ? { filename: `${name}.js`, cachedData: cached } : { filename: `${name}.js` });
+  if (cached && !keep(name, script)) cached = null;
   script.runSync(context, { timeout: timeoutMs });
   script.release();
   if (!cached) {
@@ -94,8 +119,9 @@ function runBundleSync(isolate, context, name, timeoutMs) {
 // The same, without blocking the host's event loop (the work runs on the isolate's thread).
 async function runBundle(isolate, context, name, timeoutMs) {
   const src = source(name);
-  const cached = codeCache.get(name);
+  let cached = cachedData(name);
   const script = await isolate.compileScript(src, cached ? { filename: `${name}.js`, cachedData: cached } : { filename: `${name}.js` });
+  if (cached && !keep(name, script)) cached = null;
   await script.run(context, { timeout: Math.max(1, timeoutMs) });
   script.release();
   if (!cached) {
@@ -128,4 +154,4 @@ function installBridges(jail, load) {
   jail.setSync('__sb_node_load', new ivm.Callback(load));
 }
 
-module.exports = { bundlesFor, source, installBridges, runBundle, runBundleSync, BASE, LIBRARIES, LAZY, MAX_LAZY_LOADS };
+module.exports = { bundlesFor, loadAllowanceMs, source, installBridges, runBundle, runBundleSync, BASE, LIBRARIES, LAZY, MAX_LAZY_LOADS };

@@ -281,3 +281,20 @@ test('a spin inside library code is stopped by the CPU deadline; lazy loads are 
   const after = await host.run('async function onTrack() { return 1 }');
   assert.strictEqual(after.returned, 1);
 });
+
+test('check: a function using libraries passes on a fresh host; build-time code caches are used', async () => {
+  const fresh = startHost();
+  await fresh.ready;
+  try {
+    const code = 'async function onTrack() { return typeof twilio + typeof hubspotlib + typeof jsforce + typeof AWS.S3 }';
+    const c = await fresh.call({ op: 'check', kind: 'destination', code });
+    assert.deepStrictEqual(c.check, { ok: true, error: null, handlers: ['onTrack'] });
+    const r = await fresh.run(code);
+    assert.strictEqual(r.returned, 'functionobjectobjectfunction');
+  } finally {
+    fresh.stop();
+  }
+  const fs = require('fs');
+  const path = require('path');
+  for (const b of ['node', 'stripe', 'twilio', 'aws', 'aws-s3']) assert.ok(fs.statSync(path.join(__dirname, '..', 'dist', 'cache', `${b}.bin`)).size > 1000, b);
+});
