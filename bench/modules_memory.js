@@ -13,6 +13,7 @@ const path = require('path');
 const NODE_DIR = path.join(__dirname, '..', 'runtime', 'node');
 const ivm = require(path.join(NODE_DIR, 'node_modules', 'isolated-vm'));
 const modules = require(path.join(NODE_DIR, 'lib', 'modules'));
+const limits = require(path.join(NODE_DIR, 'lib', 'limits'));
 
 const src = (name) => (name === 'shim'
   ? fs.readFileSync(path.join(NODE_DIR, 'lib', 'shim.js'), 'utf8')
@@ -48,6 +49,7 @@ function heapAfter(names, code) {
   const jail = context.global;
   const run = (n) => isolate.compileScriptSync(src(n), { filename: `${n}.js` }).runSync(context);
   // The shim's own bridges, as simple as the host's (no calls go out in this measurement).
+  jail.setSync('__sb_limits', JSON.stringify(limits.config));
   jail.setSync('__sb_hash', new ivm.Callback((alg, key, parts, enc) => {
     const h = key ? crypto.createHmac(alg, Buffer.from(key[0], key[1])) : crypto.createHash(alg);
     for (const p of parts) h.update(Buffer.from(p[0], p[1]));

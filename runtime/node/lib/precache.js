@@ -9,6 +9,7 @@ const fs = require('fs');
 const path = require('path');
 const ivm = require('isolated-vm');
 const modules = require('./modules');
+const limits = require('./limits');
 
 const ROOT = path.join(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -20,6 +21,7 @@ function source(name) {
 
 // The shim's own bridges, enough for libraries to load (nothing is sent anywhere).
 function shimBridges(jail) {
+  jail.setSync('__sb_limits', JSON.stringify(limits.config));
   jail.setSync('__sb_hash', new ivm.Callback((alg, key, parts, enc) => {
     const h = key ? crypto.createHmac(alg, Buffer.from(key[0], key[1])) : crypto.createHash(alg);
     for (const p of parts) h.update(Buffer.from(p[0], p[1]));
