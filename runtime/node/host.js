@@ -128,6 +128,9 @@ class Entry {
     jail.setSync('__sb_hash', new ivm.Callback(hostHash));
     jail.setSync('__sb_random', new ivm.Callback(hostRandom));
     jail.setSync('__sb_uuid', new ivm.Callback(() => crypto.randomUUID()));
+    jail.setSync('__sb_hash_turn', afterTurn(hostHash));
+    jail.setSync('__sb_random_turn', afterTurn(hostRandom));
+    jail.setSync('__sb_uuid_turn', afterTurn(() => crypto.randomUUID()));
     jail.setSync('__sb_fetch', new ivm.Callback((opId, specJson, ev, evDeadline) => self.startFetch(opId, specJson, ev, evDeadline), { ignored: true }));
     jail.setSync('__sb_timer', new ivm.Callback((id, ms, repeat, ev, evDeadline) => self.startTimer(id, ms, repeat, ev, evDeadline), { ignored: true }));
     jail.setSync('__sb_clear', new ivm.Callback((id, ev) => self.clearTimer(id, ev), { ignored: true }));
@@ -342,6 +345,15 @@ function hostHash(alg, key, parts, outEnc) {
   const enc = String(outEnc).toLowerCase();
   if (!['hex', 'base64', 'base64url', 'latin1', 'binary'].includes(enc)) throw new TypeError(`Unsupported digest encoding: ${outEnc}`);
   return h.digest(enc);
+}
+
+// A crypto bridge that runs after the host's event loop has had a turn. A synchronous
+// callback loop (hashing, randomUUID) otherwise keeps the host's thread in isolated-vm's task
+// queue, which it drains before returning to the event loop: neighbours' calls starved.
+function afterTurn(fn) {
+  return new ivm.Reference((...args) => new Promise((resolve, reject) => setImmediate(() => {
+    try { resolve(fn(...args)); } catch (e) { reject(e); }
+  })));
 }
 
 function hostRandom(n) {

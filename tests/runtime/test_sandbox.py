@@ -573,7 +573,8 @@ def test_run_batch_payload_limits(sb):
 def test_circuit_breaker_quarantines_after_two_crashes():
     crasher = FATAL_OOM
     with Sandbox(egress_allow="") as s:
-        req = SandboxRequest(crasher, "destination", {"type": "track"}, {}, instance_key="cb-crasher")
+        # 20 s: ~3 s to V8's fatal OOM, more on a loaded box (the result is MemoryLimit either way)
+        req = SandboxRequest(crasher, "destination", {"type": "track"}, {}, "cb-crasher", 20000)
         for _ in range(2):  # each crash names its culprit: one strike each
             r = s.run(req)
             assert r.error["type"] == "MemoryLimit" and "quarantined" not in r.error["message"]

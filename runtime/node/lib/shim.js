@@ -25,10 +25,24 @@
       }
     };
   }
+  // The crypto bridges run on the host after its event loop had a turn (fair to neighbours);
+  // where the isolate is entered synchronously (a bundle's top level) the direct ones serve.
+  const argList = Function.prototype.call.bind(Array.prototype.slice);
+  function fairCall(ref, direct) {
+    const copy = { arguments: { copy: true } };
+    return hostCall(function () {
+      try {
+        return ref.applySyncPromise(undefined, argList(arguments), copy);
+      } catch (e) {
+        if (!/synchronous|default thread|applySyncPromise/i.test(String(e && e.message))) throw e;
+        return ReflectApply(direct, undefined, arguments);
+      }
+    });
+  }
   const H = {
-    hash: hostCall(g.__sb_hash), // (alg, key|null, parts[[str,enc]], outEnc) -> string
-    random: hostCall(g.__sb_random), // (n) -> base64
-    uuid: hostCall(g.__sb_uuid), // () -> string
+    hash: fairCall(g.__sb_hash_turn, g.__sb_hash), // (alg, key|null, parts[[str,enc]], outEnc) -> string
+    random: fairCall(g.__sb_random_turn, g.__sb_random), // (n) -> base64
+    uuid: fairCall(g.__sb_uuid_turn, g.__sb_uuid), // () -> string
     fetch: g.__sb_fetch, // (opId, reqJson, ev, evDeadline) ignored-mode; settles later
     timer: g.__sb_timer, // (id, ms, repeat, ev, evDeadline) ignored-mode
     clear: g.__sb_clear, // (id, ev) ignored-mode
