@@ -13,7 +13,7 @@ from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
 from . import admin_views
 from .choices import ResourceType
-from .models import Function, SettingDefinition
+from .models import FUNCTION_EDITABLE_FIELDS, Function, SettingDefinition
 from .services import function_create, function_delete, function_save
 from .templates import template_code
 from .validation import code_validate, setting_name_from_label, settings_schema_validate
@@ -44,21 +44,13 @@ def _formfield(db_field, **kwargs):
 
 class FunctionForm(forms.ModelForm):
     logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
-    code = forms.CharField(widget=CODE_WIDGET, required=False)
+    # Not stripped: the code is stored as typed (line endings aside, catalog.services).
+    code = forms.CharField(widget=CODE_WIDGET, required=False, strip=False)
 
     class Meta:
         formfield_callback = _formfield
         model = Function
-        fields = [
-            "workspace",
-            "resource_type",
-            "display_name",
-            "description",
-            "logo_url",
-            "code",
-            "batch_max_count",
-            "timeout_ms",
-        ]
+        fields = ["workspace", "resource_type", *FUNCTION_EDITABLE_FIELDS]
 
     def clean(self):
         data = super().clean()
@@ -232,33 +224,14 @@ class FunctionAdmin(ScopedAdmin):
         return permissions.workspaces_for_function_create(request.user).exists()
 
     def get_fields(self, request, obj=None):
+        editable_fields = list(FUNCTION_EDITABLE_FIELDS)
         if obj is None:
-            return [
-                "resource_type",
-                "code",
-                "workspace",
-                "display_name",
-                "description",
-                "logo_url",
-                "batch_max_count",
-                "timeout_ms",
-            ]
+            return ["resource_type", "workspace", *editable_fields]
         editable = self.can_change(request, obj)
-        code = "code" if editable else "code_view"
-        fields = [
-            "public_id",
-            "workspace",
-            "resource_type",
-            "display_name",
-            "description",
-            "logo_url",
-            code,
-            "batch_max_count",
-            "timeout_ms",
-            "connect_link",
-            "history_link",
-        ]
-        return fields if editable else [f for f in fields if f != "connect_link"]
+        if not editable:
+            editable_fields[editable_fields.index("code")] = "code_view"
+        fields = ["public_id", "workspace", "resource_type", *editable_fields, "history_link"]
+        return [*fields, "connect_link"] if editable else fields
 
     def get_fieldsets(self, request, obj=None):
         fields = self.get_fields(request, obj)
@@ -275,7 +248,7 @@ class FunctionAdmin(ScopedAdmin):
             return []
         readonly = ["public_id", "workspace", "resource_type", "connect_link", "history_link", "code_view"]
         if not self.can_change(request, obj):
-            readonly += ["display_name", "description", "logo_url", "batch_max_count", "timeout_ms"]
+            readonly += [name for name in FUNCTION_EDITABLE_FIELDS if name != "code"]
         return readonly
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -360,30 +333,18 @@ class FunctionAdmin(ScopedAdmin):
         if change and "_deploy" in request.POST:
             self._save_and_deploy(request, form.instance, data, schema)
             return
+        edited = {name: data[name] for name in FUNCTION_EDITABLE_FIELDS}
         if change:
-            function_save(
-                function=form.instance,
-                author=request.user,
-                code=data["code"],
-                settings=schema,
-                display_name=data["display_name"],
-                description=data["description"],
-                logo_url=data["logo_url"],
-                batch_max_count=data["batch_max_count"],
-            )
+            function_save(function=form.instance, author=request.user, settings=schema, **edited)
             return
         if data.get("use_template") and not schema:
             schema = None  # the template's own settings
         created = function_create(
             workspace=data["workspace"],
             resource_type=data["resource_type"],
-            display_name=data["display_name"],
-            description=data["description"],
-            logo_url=data["logo_url"],
-            code=data["code"],
             settings=schema,
-            batch_max_count=data["batch_max_count"],
             created_by=request.user,
+            **edited,
         )
         form.instance.pk, form.instance.public_id = created.pk, created.public_id
         form.instance._state.adding = False
@@ -414,12 +375,8 @@ class FunctionAdmin(ScopedAdmin):
             function=function,
             author=request.user,
             instance_ids=[i.public_id for i in instances],
-            code=data["code"],
             settings=schema,
-            display_name=data["display_name"],
-            description=data["description"],
-            logo_url=data["logo_url"],
-            batch_max_count=data["batch_max_count"],
+            **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS},
         )
         request._deployed_version = result.version
 

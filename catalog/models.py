@@ -9,6 +9,19 @@ from .choices import ResourceType, SettingType
 
 BATCH_MAX_COUNT_DEFAULT = 20
 BATCH_MAX_COUNT_LIMIT = 400
+TIMEOUT_MS_MIN = 100
+TIMEOUT_MS_MAX = 60000
+
+# What an author may change on a saved function, with its Public API name: the admin form, the
+# API serializers and catalog.services.function_save all read this one list.
+FUNCTION_EDITABLE_FIELDS = {
+    "display_name": "displayName",
+    "description": "description",
+    "logo_url": "logoUrl",
+    "code": "code",
+    "batch_max_count": "batchMaxCount",
+    "timeout_ms": "timeoutMs",
+}
 
 
 class Function(models.Model):
@@ -31,7 +44,7 @@ class Function(models.Model):
     )
     preview_token = models.CharField(max_length=64, unique=True, default=ids.webhook_token, editable=False)
     timeout_ms = models.PositiveIntegerField(
-        default=5000, validators=[MinValueValidator(100), MaxValueValidator(60000)]
+        default=5000, validators=[MinValueValidator(TIMEOUT_MS_MIN), MaxValueValidator(TIMEOUT_MS_MAX)]
     )
     latest_version = models.ForeignKey(
         "FunctionVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -14,7 +14,7 @@ from .choices import ResourceType
 from .ids import function_public_id
 from .models import Function, FunctionVersion, SettingDefinition
 from .templates import template_code
-from .validation import code_validate, settings_schema_validate
+from .validation import code_normalise, code_validate, settings_schema_validate
 
 DUPLICATE_NAME = "A function named {name!r} already exists in this workspace."
 
@@ -49,6 +49,7 @@ def function_create(
     code: str | None = None,
     settings: list | None = None,
     batch_max_count: int | None = None,
+    timeout_ms: int | None = None,
 ) -> Function:
     """Create a function with its first version.
 
@@ -63,6 +64,7 @@ def function_create(
         if settings is None:
             settings = TEMPLATE_SETTINGS.get(resource_type, [])
     schema = settings_schema_validate(settings or [])
+    code = code_normalise(code)
     code_validate(code=code, resource_type=resource_type)
     function = Function(
         workspace=workspace,
@@ -74,8 +76,9 @@ def function_create(
         code=code,
         created_by=created_by,
     )
-    if batch_max_count is not None:
-        function.batch_max_count = batch_max_count
+    for field, value in (("batch_max_count", batch_max_count), ("timeout_ms", timeout_ms)):
+        if value is not None:
+            setattr(function, field, value)
     _clean_and_save(function)
     _schema_replace(function, schema)
     version = _version_create(function=function, author=created_by)
@@ -100,24 +103,28 @@ def function_save(
     description: str | None = None,
     logo_url: str | None = None,
     batch_max_count: int | None = None,
+    timeout_ms: int | None = None,
 ) -> FunctionVersion:
     """Save a function (Segment's "Save"): every save makes a new LATEST version.
 
-    Only the given fields change. No instance changes what it runs; that is a deploy.
+    Only the given fields (FUNCTION_EDITABLE_FIELDS, plus the settings schema) change. No
+    instance changes what it runs; that is a deploy.
     """
     function = Function.objects.select_for_update().get(pk=function.pk)
-    if code is not None:
-        code_validate(code=code, resource_type=function.resource_type)
-        function.code = code
+    given = {
+        "display_name": display_name.strip() if display_name is not None else None,
+        "description": description,
+        "logo_url": logo_url,
+        "code": code_normalise(code) if code is not None else None,
+        "batch_max_count": batch_max_count,
+        "timeout_ms": timeout_ms,
+    }
+    if given["code"] is not None:
+        code_validate(code=given["code"], resource_type=function.resource_type)
     schema = settings_schema_validate(settings) if settings is not None else None
-    for field, value in (
-        ("display_name", display_name),
-        ("description", description),
-        ("logo_url", logo_url),
-        ("batch_max_count", batch_max_count),
-    ):
+    for field, value in given.items():
         if value is not None:
-            setattr(function, field, value.strip() if field == "display_name" else value)
+            setattr(function, field, value)
     _clean_and_save(function)
     if schema is not None:
         _schema_replace(function, schema)
@@ -138,7 +145,7 @@ def function_version_restore(*, function: Function, version: FunctionVersion, au
     if version.function_id != function.pk:
         raise ValidationError({"versionId": "That version belongs to another function."})
     function = Function.objects.select_for_update().get(pk=function.pk)
-    function.code = version.code
+    function.code = code_normalise(version.code)
     _clean_and_save(function)
     _schema_replace(function, version.settings_schema)
     restored = _version_create(function=function, author=author, restored_from=version)
@@ -153,7 +160,6 @@ def function_version_restore(*, function: Function, version: FunctionVersion, au
     return restored
 
 
-@transaction.atomic
 @transaction.atomic
 def function_delete(*, function: Function, actor=None) -> None:
     """Delete a function with its versions and its dependent instances (its own and the

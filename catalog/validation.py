@@ -23,6 +23,12 @@ def setting_name_from_label(label: str) -> str:
     return first.lower() + "".join(word[:1].upper() + word[1:].lower() for word in rest)
 
 
+def code_normalise(code: str) -> str:
+    """Code as stored: `\n` line endings, whatever the browser or client sent (`\r\n`, `\r`),
+    so that a one-line change diffs as one line."""
+    return code.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def code_validate(*, code: str, resource_type: str) -> list[str]:
     """Check that code compiles as a sloppy-mode script and defines its type's handlers.
 

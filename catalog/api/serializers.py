@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.choices import ResourceType, SettingType
-from catalog.models import BATCH_MAX_COUNT_LIMIT
+from catalog.models import BATCH_MAX_COUNT_LIMIT, TIMEOUT_MS_MAX, TIMEOUT_MS_MIN
 from functions_platform.api.schema import StrictSerializer
 
 PREFIXES = ("sfnc_", "dfn_", "ifnd_", "ifns_")
@@ -43,6 +43,7 @@ class CreateFunctionSerializer(StrictSerializer):
     logoUrl = serializers.URLField(required=False, allow_blank=True, max_length=500)
     description = serializers.CharField(required=False, allow_blank=True)
     batchMaxCount = serializers.IntegerField(required=False, min_value=1, max_value=BATCH_MAX_COUNT_LIMIT)
+    timeoutMs = serializers.IntegerField(required=False, min_value=TIMEOUT_MS_MIN, max_value=TIMEOUT_MS_MAX)
 
 
 class UpdateFunctionSerializer(StrictSerializer):
@@ -52,6 +53,7 @@ class UpdateFunctionSerializer(StrictSerializer):
     logoUrl = serializers.URLField(required=False, allow_blank=True, max_length=500)
     description = serializers.CharField(required=False, allow_blank=True)
     batchMaxCount = serializers.IntegerField(required=False, min_value=1, max_value=BATCH_MAX_COUNT_LIMIT)
+    timeoutMs = serializers.IntegerField(required=False, min_value=TIMEOUT_MS_MIN, max_value=TIMEOUT_MS_MAX)
 
 
 class ListFunctionItemSerializer(serializers.Serializer):
@@ -81,6 +83,7 @@ class FunctionSerializer(ListFunctionItemSerializer):
     isLatestVersion = serializers.SerializerMethodField()
     previewWebhookUrl = serializers.CharField(source="preview_webhook_url")
     batchMaxCount = serializers.IntegerField(source="batch_max_count")
+    timeoutMs = serializers.IntegerField(source="timeout_ms")
     buildpack = serializers.SerializerMethodField()
 
     @extend_schema_field(FunctionSettingSerializer(many=True))

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from catalog import selectors, services
 from catalog.choices import SANDBOX_KIND, ResourceType
-from catalog.models import Function, FunctionVersion
+from catalog.models import FUNCTION_EDITABLE_FIELDS, Function, FunctionVersion
 from functions_platform.api.exceptions import PayloadTooLarge, ServiceUnavailable, UnprocessableEntity
 from functions_platform.api.schema import (
     PAGINATION_PARAMETERS,
@@ -37,6 +37,11 @@ PreviewEnvelope = envelope("Preview", result=s.PreviewResultSerializer())
 
 def function_out(function: Function) -> dict:
     return s.FunctionSerializer(function).data
+
+
+def edited_fields(data: dict) -> dict:
+    """The editable fields present in a create or update body, under the services' names."""
+    return {name: data[api] for name, api in FUNCTION_EDITABLE_FIELDS.items() if api in data}
 
 
 class FunctionScopedView(ApiView):
@@ -83,13 +88,9 @@ class FunctionListView(ApiView):
         function = services.function_create(
             workspace=self.workspace,
             resource_type=data["resourceType"],
-            display_name=data["displayName"],
             created_by=self.user,
-            description=data.get("description", ""),
-            logo_url=data.get("logoUrl", ""),
-            code=data["code"],
             settings=data.get("settings", []),
-            batch_max_count=data.get("batchMaxCount"),
+            **edited_fields(data),
         )
         return self.respond({"function": function_out(function)})
 
@@ -108,14 +109,7 @@ class FunctionDetailView(FunctionScopedView):
         function = self.function_to_admin(function_id)
         data = self.input(s.UpdateFunctionSerializer)
         services.function_save(
-            function=function,
-            author=self.user,
-            code=data.get("code"),
-            settings=data.get("settings"),
-            display_name=data.get("displayName"),
-            description=data.get("description"),
-            logo_url=data.get("logoUrl"),
-            batch_max_count=data.get("batchMaxCount"),
+            function=function, author=self.user, settings=data.get("settings"), **edited_fields(data)
         )
         function.refresh_from_db()
         return self.respond({"function": function_out(function)})
