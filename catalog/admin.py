@@ -220,6 +220,9 @@ class FunctionAdmin(ScopedAdmin):
     def can_delete(self, request, obj):
         return permissions.can_delete_function(request.user, obj)
 
+    def can_delete_some(self, request):
+        return permissions.functions_administered(request.user).exists()
+
     def can_add(self, request):
         return permissions.workspaces_for_function_create(request.user).exists()
 

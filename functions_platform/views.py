@@ -1,11 +1,26 @@
-"""Liveness and readiness probes."""
+"""The landing page, the favicon, and the liveness and readiness probes."""
 
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from runtime.sandbox import engine_problem
+
+
+@require_GET
+def home(request):
+    """What this platform is, with the way into the admin, the API and the ingest endpoints
+    (the admin's "View site" lands here)."""
+    return render(request, "home.html", {"base_url": settings.PUBLIC_BASE_URL})
+
+
+@require_GET
+def favicon(request):
+    # Browsers ask for /favicon.ico on every page, the API's JSON and the docs included.
+    return redirect(static("functions_platform/favicon.svg"), permanent=True)
 
 
 @require_GET

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils.html import escape, format_html
 
 from catalog.choices import ResourceType, SettingType
@@ -77,6 +78,22 @@ def initial_value(item: dict, value):
     if item["type"] == SettingType.TEXT_MAP and isinstance(value, dict):
         return "\n".join(f"{k}={v}" for k, v in value.items())
     return value
+
+
+def settings_rows(schema: list[dict], plain: dict, masked: dict) -> list[dict]:
+    """The read-only view of an instance's settings: one row per declared setting, in the
+    schema's order, each value as a reader would write it (encrypted ones masked)."""
+    rows = []
+    for item in schema:
+        name = item["name"]
+        value = masked.get(name) if item["sensitive"] else plain.get(name)
+        shown = "" if value is None else initial_value(item, value)
+        if isinstance(shown, bool):
+            shown = "true" if shown else "false"
+        rows.append(
+            {"label": item["label"], "name": name, "value": str(shown), "sensitive": item["sensitive"]}
+        )
+    return rows
 
 
 class InstanceForm(forms.ModelForm):
@@ -181,6 +198,11 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
     def can_change(self, request, obj):
         return permissions.can_configure_instance(request.user, obj)
+
+    def can_delete_some(self, request):
+        return (
+            self.visible(request).filter(source__in=permissions.sources_administered(request.user)).exists()
+        )
 
     def can_add(self, request):
         return functions_connectable(request.user).exists()
@@ -301,7 +323,8 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
     @admin.display(description="Settings")
     def masked_settings(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps({**obj.settings, **obj.masked_secrets()}, indent=2))
+        rows = settings_rows(instance_schema(obj), obj.settings, obj.masked_secrets())
+        return render_to_string("admin/runtime/functioninstance/settings_table.html", {"rows": rows})
 
     def save_model(self, request, obj, form, change):
         values = form.cleaned_data.get("settings_values", {})

@@ -256,6 +256,9 @@ class SourceAdmin(ScopedAdmin):
     def can_change(self, request, obj):
         return permissions.can_admin_source(request.user, obj)
 
+    def can_delete_some(self, request):
+        return permissions.sources_administered(request.user).exists()
+
     def can_add(self, request):
         return permissions.workspaces_for_source_create(request.user).exists()
 

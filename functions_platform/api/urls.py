@@ -4,9 +4,10 @@ from csp.decorators import csp_update
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import not_found
+from .views import api_index, not_found
 
 urlpatterns = [
+    path("", api_index, name="api-index"),
     path("", include("catalog.api.urls")),
     path("", include("runtime.api.urls")),
     path("", include("workspaces.api.urls")),

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, get_resolver, resolve
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -77,6 +79,43 @@ class ApiView(APIView):
 
 
 def not_found(request, *args, **kwargs):
-    """404 in the API's error envelope for paths that match no endpoint."""
+    """404 in the API's error envelope for paths that match no endpoint; a known endpoint asked
+    with a trailing slash (`/api/docs/`) is sent to its URL (308 keeps the method and body)."""
+    without_slash = request.path.rstrip("/")
+    if request.path.endswith("/") and _is_endpoint(without_slash):
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(
+            without_slash + (f"?{query}" if query else ""), preserve_request=True
+        )
     body = {"errors": [{"type": "NotFound", "message": "No such endpoint.", "status": 404}]}
     return JsonResponse(body, status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        return resolve(path).func is not not_found
+    except Resolver404:
+        return False
+
+
+def api_index(request):
+    """GET /api/: where the reference is and how to authenticate; a browser goes to the docs."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return redirect("api-docs")
+    base = request.build_absolute_uri("/api")
+    collections = sorted({p for p in _endpoint_paths() if "<" not in p and p not in ("", "docs", "schema")})
+    data = {
+        "name": "Functions platform API (Segment Public API shape)",
+        "docs": f"{base}/docs",
+        "schema": f"{base}/schema",
+        "authentication": "Authorization: Bearer <access token>; owners create tokens in the admin.",
+        "resources": [f"{base}/{path}" for path in collections],
+    }
+    return JsonResponse({"data": data})
+
+
+def _endpoint_paths():
+    api = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/")
+    for pattern in api.url_patterns:
+        for inner in getattr(pattern, "url_patterns", [pattern]):
+            yield str(inner.pattern)

@@ -85,3 +85,18 @@ def browser_page(chromium, live_server):
     yield page, login, shot
     context.close()
     assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
+
+
+VIEWPORTS = [{"width": 1280, "height": 800}, {"width": 1920, "height": 1080}]
+NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def assert_fits(page, label=""):
+    """The page needs no horizontal scrolling at 1280x800 and at 1920x1080."""
+    for size in VIEWPORTS:
+        page.set_viewport_size(size)
+        page.wait_for_timeout(100)  # layout (and the editor's resize) after the change
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"{label} scrolls horizontally at {size}: {widths}"

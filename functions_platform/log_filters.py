@@ -1,0 +1,16 @@
+"""Logging filters named in settings.LOGGING."""
+
+import logging
+
+
+class ClientErrorWithoutTraceback(logging.Filter):
+    """Logs a 4xx response as its one line: Django attaches the exception's traceback to a 403
+    (PermissionDenied) or a 400 (SuspiciousOperation), which are the client's doing, not a fault
+    to debug, and would otherwise fill the log with a traceback per refused request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
