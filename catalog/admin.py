@@ -8,10 +8,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django_ace import AceWidget
 
+from runtime.selectors import behind_latest_count, deploy_targets
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
-from . import admin_views
+from . import admin_deploy, admin_views
 from .choices import ResourceType
 from .models import FUNCTION_EDITABLE_FIELDS, Function, SettingDefinition
 from .services import function_create, function_delete, function_save
@@ -197,6 +198,11 @@ class FunctionAdmin(ScopedAdmin):
                 wrap(admin_views.deployments),
                 name="catalog_function_deployments",
             ),
+            path(
+                "<int:object_id>/deploy-diff/",
+                wrap(admin_deploy.deploy_diff),
+                name="catalog_function_deploy_diff",
+            ),
             *super().get_urls(),
         ]
 
@@ -207,6 +213,7 @@ class FunctionAdmin(ScopedAdmin):
             .annotate(
                 _versions=Count("versions", distinct=True),
                 _instances=Count("instances", distinct=True),
+                _behind=behind_latest_count(),
                 _last_deploy=Max("instances__deployed_at"),
             )
         )
@@ -276,7 +283,18 @@ class FunctionAdmin(ScopedAdmin):
 
     @admin.display(description="Instances", ordering="_instances")
     def instance_count(self, obj):
-        return obj._instances
+        if not obj._behind:
+            return obj._instances
+        # Instances still on an older version: the list link shows which.
+        url = (
+            reverse("admin:runtime_functioninstance_changelist") + f"?function__id__exact={obj.pk}&behind=yes"
+        )
+        return format_html(
+            '{} <a href="{}" class="fn-badge fn-badge-behind" title="Instances not running LATEST">{} behind latest</a>',
+            obj._instances,
+            url,
+            obj._behind,
+        )
 
     @admin.display(description="Last deploy", ordering="_last_deploy")
     def last_deploy(self, obj):
@@ -399,6 +417,8 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
             {
                 "captureUrl": reverse("admin:catalog_function_capture", args=[obj.pk]),
                 "deploymentsUrl": reverse("admin:catalog_function_deployments", args=[obj.pk]),
+                "deployDiffUrl": reverse("admin:catalog_function_deploy_diff", args=[obj.pk]),
+                "versionsUrl": reverse("admin:catalog_function_versions", args=[obj.pk]),
                 "previewWebhookUrl": obj.preview_webhook_url if can_edit else "",
                 "deployed": request.GET.get("deployed", ""),
             }
@@ -406,5 +426,10 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
         if can_edit and obj.resource_type != ResourceType.SOURCE:
             config["samplesUrl"] = reverse("admin:catalog_function_samples", args=[obj.pk])
             config["sampleSources"] = admin_views.sample_sources(request.user, obj)
-    instances = obj.instances.select_related("deployed_version").order_by("name") if obj else []
-    return {"fn_config": config, "fn_can_edit": bool(can_edit), "fn_instances": instances, "fn_function": obj}
+    targets = deploy_targets(function=obj) if obj else []
+    return {
+        "fn_config": config,
+        "fn_can_edit": bool(can_edit),
+        "fn_deploy_targets": targets,
+        "fn_function": obj,
+    }

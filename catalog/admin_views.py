@@ -136,6 +136,7 @@ def _test_resource_type(request, data) -> str:
 
 def _sandbox_run(code: str, resource_type: str, payload, settings: dict) -> dict:
     from runtime.engine import sandbox
+    from runtime.inspector.selectors import captures_display
     from runtime.sandbox import SandboxRequest, SandboxUnavailable
 
     request = SandboxRequest(
@@ -153,7 +154,9 @@ def _sandbox_run(code: str, resource_type: str, payload, settings: dict) -> dict
             "logs": [],
             "requests": [],
         }
-    return {**result.to_dict(), "batch": isinstance(payload, list)}
+    # What fetch sent to the request inspector, masked (the raw captures may hold secrets).
+    captured = captures_display(result.captured, settings=settings)
+    return {**result.to_dict(), "captured": captured, "batch": isinstance(payload, list)}
 
 
 @require_GET
@@ -327,7 +330,8 @@ def version_restore(request, object_id, version_id):
 
 @require_GET
 def deployments(request, object_id):
-    """Deployment rows of one Save & Deploy (?version=<public id>), for the progress panel."""
+    """Deployment rows of one Save & Deploy (?version=<public id>) or of one instance
+    (?instance=<public id>), newest first, for the progress panels."""
     from runtime.selectors import deployments_for_function
 
     function = function_visible_or_404(request, object_id)
@@ -337,16 +341,23 @@ def deployments(request, object_id):
             version = version_get(function=function, version_id=request.GET["version"])
         except function.versions.model.DoesNotExist:
             raise Http404("No such version.")
-    rows = deployments_for_function(function=function, version=version)[:1000]
+    rows = deployments_for_function(function=function, version=version)
+    if request.GET.get("instance"):
+        rows = rows.filter(instance__public_id=request.GET["instance"])
     items = [
         {
+            "id": d.pk,
             "instance": d.instance.name,
             "instanceId": d.instance.public_id,
+            "instanceUrl": reverse("admin:runtime_functioninstance_change", args=[d.instance_id]),
             "status": d.status,
             "version": d.version.number,
             "error": d.error,
+            "requestedBy": d.requested_by.get_username() if d.requested_by else "",
+            "createdAt": d.created_at.isoformat(),
+            "finishedAt": d.finished_at.isoformat() if d.finished_at else None,
         }
-        for d in rows
+        for d in rows[:1000]
     ]
     done = all(item["status"] not in ("PENDING", "RUNNING") for item in items)
     return JsonResponse({"deployments": items, "done": done})

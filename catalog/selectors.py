@@ -93,6 +93,13 @@ def version_diff(*, old: FunctionVersion, new: FunctionVersion) -> VersionDiff:
     return VersionDiff(old, new, code, added, removed, changed)
 
 
+def code_diff(*, old: FunctionVersion, code: str, label: str = "this deploy") -> str:
+    """A unified diff from `old`'s code to `code` (the editor's, not saved yet)."""
+    return "".join(
+        difflib.unified_diff(_lines(old.code), _lines(code), fromfile=f"v{old.number}", tofile=label)
+    )
+
+
 def _lines(text: str) -> list[str]:
     # Keep every line newline-terminated so the last line diffs cleanly.
     lines = text.splitlines(keepends=True)

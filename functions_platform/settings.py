@@ -152,6 +152,8 @@ PIPELINE_ERROR_LOG_KEEP = env.int("PIPELINE_ERROR_LOG_KEEP", default=100)
 PIPELINE_ERROR_LOG_DAYS = env.int("PIPELINE_ERROR_LOG_DAYS", default=30)
 # Messages dropped at ingest (partial accept): samples kept per source; counts follow STATS_DAYS.
 PIPELINE_DROPS_KEEP = env.int("PIPELINE_DROPS_KEEP", default=100)
+# Request inspector (runtime/inspector): requests kept per workspace.
+INSPECTOR_KEEP = env.int("INSPECTOR_KEEP", default=100)
 # Source functions (Segment): up to 6 retries, first delay 1-3 min, doubling, capped at 20 min.
 SOURCE_RETRY_MAX = env.int("SOURCE_RETRY_MAX", default=6)
 SOURCE_RETRY_FIRST_MIN_S = env.float("SOURCE_RETRY_FIRST_MIN_S", default=60.0)
@@ -205,7 +207,7 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 # No inline script anywhere (no 'unsafe-inline', no 'unsafe-eval'); styles from stylesheets only;
 # logos may come from any https host. The ingest endpoints answer JSON to machines on the hot path.
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/v1/", "/hooks/"],
+    "EXCLUDE_URL_PREFIXES": ["/v1/", "/hooks/", "/inspect/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],

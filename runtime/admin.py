@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import path
 from django.utils.html import escape, format_html
 
 from catalog.choices import ResourceType, SettingType
@@ -12,7 +13,9 @@ from catalog.validation import instance_settings_validate
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
+from . import admin_deploys
 from .admin_views import instance_tabs_context
+from .inspector import admin as inspector_admin  # noqa: F401  (registers the inspector's pages)
 from .models import Deployment, ErrorLog, FunctionInstance, IngestDrop
 from .services import instance_create, instance_delete, instance_schema, instance_update
 
@@ -184,14 +187,34 @@ class FunctionInstanceAdmin(ScopedAdmin):
     form = InstanceForm
     change_form_template = "admin/runtime/functioninstance/change_form.html"
     list_display = ["name", "function", "source", "enabled", "running_version", "deployed_at"]
-    list_filter = ["enabled", "function__resource_type"]
+    list_filter = ["enabled", "function__resource_type", admin_deploys.BehindLatestFilter]
     search_fields = ["name", "public_id", "function__display_name"]
     readonly_fields = ["public_id", "running_version", "webhook", "webhook_hidden", "masked_settings"]
+    actions = [admin_deploys.rollback_selected]
 
     def visible(self, request):
         return permissions.instances_visible(request.user).select_related(
-            "function__workspace", "source", "deployed_version"
+            "function__workspace", "function__latest_version", "source", "deployed_version"
         )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        rollback = path(
+            "<int:object_id>/rollback/",
+            wrap(admin_deploys.rollback_view),
+            name="runtime_functioninstance_rollback",
+        )
+        return [rollback, *super().get_urls()]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Offered to those who may deploy somewhere; each selected instance is checked too.
+        may_deploy = permissions.functions_administered(request.user).exists() and (
+            permissions.sources_administered(request.user).exists()
+        )
+        if not may_deploy:
+            actions.pop("rollback_selected", None)
+        return actions
 
     def can_view(self, request, obj):
         return permissions.can_view_instance(request.user, obj)
@@ -289,8 +312,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
     @admin.display(description="Running version")
     def running_version(self, obj):
-        version = obj.deployed_version
-        return f"v{version.number} ({version.public_id})" if version else "-"
+        return admin_deploys.running_version_label(obj)
 
     @admin.display(description="Webhook URL")
     def webhook(self, obj):
@@ -312,6 +334,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update(instance_tabs_context(obj))
+            context.update(admin_deploys.instance_deploys_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -28,3 +28,11 @@ class ErrorCategory(models.TextChoices):
     TIMEOUT = "gateway_timeout", "Timeout"
     MEMORY = "memory_limit", "Memory Limit"
     INTERNAL = "internal", "Internal"
+
+
+class InspectedSender(models.TextChoices):
+    """Who sent a request the request inspector recorded."""
+
+    FUNCTION = "function", "Function (deployed instance)"
+    TEST = "test", "Test run (editor or API)"
+    HTTP = "http", "HTTP client"

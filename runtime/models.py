@@ -9,7 +9,7 @@ from catalog.validation import MASK
 from workspaces import ids
 from workspaces.models import Source
 
-from .choices import DeploymentStatus, ErrorCategory
+from .choices import DeploymentStatus, ErrorCategory, InspectedSender
 
 
 class FunctionInstance(models.Model):
@@ -19,7 +19,7 @@ class FunctionInstance(models.Model):
     instance is connected to a Source; a destination-insert instance also sits in front of one
     destination instance. Non-sensitive setting values live in `settings`, sensitive ones only
     in `encrypted_settings` (a JSON object, Fernet-encrypted at rest). An instance keeps running
-    `deployed_version` until it is deployed again.
+    `deployed_version` until it is deployed again; `previous_version` is the one it ran before.
     """
 
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="instances")
@@ -39,6 +39,10 @@ class FunctionInstance(models.Model):
         FunctionVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     deployed_at = models.DateTimeField(null=True, blank=True)
+    # The version it ran before the last switch to another version: what "roll back" deploys.
+    previous_version = models.ForeignKey(
+        FunctionVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     settings = models.JSONField(default=dict, blank=True)
     encrypted_settings = EncryptedTextField(default="{}", blank=True)
     created_by = models.ForeignKey(
@@ -204,3 +208,57 @@ class IngestDropCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} @ {self.bucket:%Y-%m-%d %H:%M}: {self.code} x{self.count}"
+
+
+class RequestInspector(models.Model):
+    """A workspace's request inspector: `<PUBLIC_BASE_URL>/inspect/<token>` keeps what is sent there.
+
+    Functions' fetches to it are answered by the sandbox host itself (no network, no egress
+    exception) and recorded from the call's captures; other senders reach the HTTP endpoint.
+    The token is a write capability: anyone holding the URL may add requests, only the
+    workspace's function readers see them. Created on first use (`inspector_for`).
+    """
+
+    workspace = models.OneToOneField(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="request_inspector"
+    )
+    token = models.CharField(max_length=64, unique=True, default=ids.webhook_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workspace__name"]
+
+    def __str__(self) -> str:
+        return f"Request inspector of {self.workspace}"
+
+    @property
+    def url(self) -> str:
+        return f"{django_settings.PUBLIC_BASE_URL}/inspect/{self.token}"
+
+
+class InspectedRequest(models.Model):
+    """One request an inspector received, secrets masked (the newest INSPECTOR_KEEP are kept).
+
+    `headers` is a list of [name, value] pairs in the order sent; `body` is the (masked) text,
+    at most 64 KiB of it (`truncated`), or base64 for a binary body (`body_base64`).
+    """
+
+    inspector = models.ForeignKey(RequestInspector, on_delete=models.CASCADE, related_name="requests")
+    sender = models.CharField(max_length=12, choices=InspectedSender.choices)
+    instance = models.ForeignKey(
+        FunctionInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=16)
+    url = models.TextField()
+    headers = models.JSONField(default=list, blank=True)
+    body = models.TextField(blank=True)
+    body_base64 = models.BooleanField(default=False)
+    size = models.PositiveIntegerField(default=0)
+    truncated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url[:80]}"

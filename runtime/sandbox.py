@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,6 +42,8 @@ from .sandbox_crashes import (
     parse_crash_line,
 )
 from .sandbox_limits import SandboxLimits
+
+log = logging.getLogger(__name__)
 
 HOST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 # The host runs on the Node 24 LTS binary pinned in runtime/node/engine (an npm package that
@@ -103,9 +107,14 @@ class SandboxResult:
     requests: list
     duration_ms: float
     cpu_ms: float
+    # Fetches an answer rule took (docs/sandbox.md, Fetch answers), as sent: they may carry
+    # secrets, so to_dict() leaves them out; show them only through a masking step.
+    captured: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["captured"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,9 @@ class SandboxRequest:
     settings: dict
     instance_key: str | None = None
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    # This call's own fetch answer rules, tried before the host's standing ones: dicts with
+    # `prefix` (URL) or `pattern` (glob), `status`, `headers`, `body`, `tag`.
+    fetch_answers: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -235,10 +247,16 @@ class Sandbox:
         crash_strikes: int = CRASH_STRIKES,
         crash_window_s: float = CRASH_WINDOW_S,
         quarantine_s: float = QUARANTINE_S,
+        fetch_answers: list[dict] | None = None,
+        on_captured: Callable[[SandboxRequest, list[dict]], None] | None = None,
     ):
         self.node_binary = node_binary or ENGINE_NODE
         self.host_dir = host_dir
         self.egress_allow = egress_allow
+        # Standing fetch answer rules (the request inspector) and who receives what they take:
+        # on_captured(request, captures) after each call (or each instance's calls) with any.
+        self.fetch_answers = list(fetch_answers or [])
+        self.on_captured = on_captured
         limits = limits or SandboxLimits()
         self.limits = limits if max_warm is None else dataclasses.replace(limits, max_warm=max_warm)
         self.extra_env = dict(env or {})
@@ -270,6 +288,7 @@ class Sandbox:
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "FUNCTIONS_EGRESS_ALLOW": self.egress_allow or "",
+            "FUNCTIONS_FETCH_ANSWERS": json.dumps(self.fetch_answers),
             "SANDBOX_LIMITS": self.limits.to_json(),
             "NODE_ENV": "production",
         }
@@ -552,6 +571,7 @@ class Sandbox:
             + json.dumps(req.instance_key)
             + ',"timeout_ms":'
             + str(timeout_ms)
+            + (',"answers":' + json.dumps(list(req.fetch_answers)) if req.fetch_answers else "")
             + extra
             + "}\n"
         )
@@ -583,7 +603,20 @@ class Sandbox:
             requests=_as_list(reply.get("requests")),
             duration_ms=_as_float(reply.get("duration_ms")),
             cpu_ms=_as_float(reply.get("cpu_ms")),
+            captured=[c for c in _as_list(reply.get("captured")) if isinstance(c, dict)],
         )
+
+    def _hand_over(self, request: SandboxRequest, results: list[SandboxResult]) -> None:
+        # Best effort: whatever the receiver does, the call's results are the caller's.
+        if self.on_captured is None:
+            return
+        captured = [c for r in results for c in r.captured]
+        if not captured:
+            return
+        try:
+            self.on_captured(request, captured)
+        except Exception:  # noqa: BLE001
+            log.warning("on_captured failed for %s", request.instance_key, exc_info=True)
 
     def run(self, request: SandboxRequest) -> SandboxResult:
         return self.run_many([request])[0]
@@ -625,6 +658,12 @@ class Sandbox:
                 out.append(p)
             else:
                 out.append(self._to_result(self._wait(p)))
+        by_key: dict[str | None, tuple[SandboxRequest, list[SandboxResult]]] = {}
+        for request, result in zip(requests, out, strict=True):
+            if result.captured:
+                by_key.setdefault(request.instance_key, (request, []))[1].append(result)
+        for request, results in by_key.values():  # one hand-over per instance, not per call
+            self._hand_over(request, results)
         return out
 
     def run_batch(self, request: SandboxRequest) -> list[SandboxResult]:
@@ -669,7 +708,9 @@ class Sandbox:
         reply = self._wait(call)
         results = reply.get("results")
         if isinstance(results, list) and len(results) == n:
-            return [self._to_result(r if isinstance(r, dict) else {}) for r in results]
+            out = [self._to_result(r if isinstance(r, dict) else {}) for r in results]
+            self._hand_over(request, out)
+            return out
         # One result for the whole batch: host killed (Timeout), crash culprit
         # (MemoryLimit), sandbox closed, or a protocol error.
         if "result" not in reply:

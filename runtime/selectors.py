@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, F, Max, Q, Sum
 
 from catalog.models import Function, FunctionVersion
 
@@ -26,16 +26,48 @@ def deployment_status_by_instance(*, function: Function) -> list[dict]:
     where deployment is {id, versionId, status, error, createdAt, finishedAt} or None.
     """
     instances = list(FunctionInstance.objects.filter(function=function).select_related("deployed_version"))
+    latest = latest_deployments(function=function)
+    return [_instance_status(instance, latest.get(instance.pk)) for instance in instances]
+
+
+def latest_deployments(*, function: Function) -> dict[int, Deployment]:
+    """The newest Deployment row of each instance of `function`, by instance primary key."""
     latest_ids = (
         Deployment.objects.filter(instance__function=function)
         .values("instance_id")
         .annotate(last=Max("pk"))
         .values_list("last", flat=True)
     )
-    latest = {
-        d.instance_id: d for d in Deployment.objects.filter(pk__in=list(latest_ids)).select_related("version")
-    }
-    return [_instance_status(instance, latest.get(instance.pk)) for instance in instances]
+    rows = Deployment.objects.filter(pk__in=list(latest_ids)).select_related("version")
+    return {d.instance_id: d for d in rows}
+
+
+def behind_latest() -> Q:
+    """A filter for instances that do not run their function's LATEST version."""
+    return ~Q(deployed_version=F("function__latest_version"))
+
+
+def behind_latest_count() -> Count:
+    """An annotation for functions: how many of their instances are behind LATEST."""
+    return Count("instances", filter=~Q(instances__deployed_version=F("latest_version")), distinct=True)
+
+
+def deploy_targets(*, function: Function) -> list[dict]:
+    """The Save & Deploy dialog's rows: each instance of `function` with the version it runs,
+    whether that is behind LATEST, the version it ran before, and its newest deployment."""
+    instances = FunctionInstance.objects.filter(function=function).select_related(
+        "deployed_version", "previous_version", "source"
+    )
+    latest = latest_deployments(function=function)
+    return [
+        {
+            "instance": instance,
+            "running": instance.deployed_version,
+            "behind": instance.deployed_version_id != function.latest_version_id,
+            "deployment": latest.get(instance.pk),
+        }
+        for instance in instances.order_by("name", "id")
+    ]
 
 
 def _instance_status(instance: FunctionInstance, deployment: Deployment | None) -> dict:

@@ -230,6 +230,36 @@ def deployment_request(
     return deployments
 
 
+@transaction.atomic
+def instance_rollback(*, instance: FunctionInstance, requested_by) -> Deployment:
+    """Deploy the version `instance` ran before its current one: one PENDING row, one task.
+
+    The row is carried out like any deployment (pre-flight with the instance's settings, the
+    switch; FAILED with the reason leaves the instance where it is). Afterwards the version it
+    left is its previous one, so a second roll back returns to it. Checks no permissions (the
+    interfaces ask permissions.can_rollback) but audits. Raises ValidationError when the
+    instance never ran another version.
+    """
+    instance = FunctionInstance.objects.select_related(
+        "function__workspace", "deployed_version", "previous_version"
+    ).get(pk=instance.pk)
+    target = instance.previous_version
+    if target is None:
+        raise ValidationError({"instance": "This instance has no previous version to roll back to."})
+    requester = requested_by if getattr(requested_by, "pk", None) else None
+    deployment = Deployment.objects.create(instance=instance, version=target, requested_by=requester)
+    audit_record(
+        workspace=instance.function.workspace,
+        actor=requested_by,
+        action=AuditAction.ROLLED_BACK,
+        obj=instance,
+        version_id=target.public_id,
+        data={"from": getattr(instance.deployed_version, "public_id", None), "deployment": deployment.pk},
+    )
+    transaction.on_commit(lambda: _deployments_publish([deployment.pk]))
+    return deployment
+
+
 def _deployments_publish(deployment_ids: list[int]) -> None:
     # Imported here: tasks.py imports this module.
     from .tasks import deployment_tasks_publish
@@ -266,7 +296,11 @@ _NEWER_SQL = (
 _SETTLE_SQL = (
     "UPDATE {d} SET status = %s, error = %s, started_at = %s, finished_at = %s WHERE id = %s AND status = %s"
 )
-_SWITCH_SQL = "UPDATE {i} SET deployed_version_id = %s, deployed_at = %s, updated_at = %s WHERE id = %s"
+# The version it leaves becomes its previous one (re-deploying the same version keeps it).
+_SWITCH_SQL = (
+    "UPDATE {i} SET previous_version_id = CASE WHEN deployed_version_id = %s THEN previous_version_id "
+    "ELSE deployed_version_id END, deployed_version_id = %s, deployed_at = %s, updated_at = %s WHERE id = %s"
+)
 
 
 def _sql(template: str) -> str:
@@ -299,7 +333,7 @@ def _deployment_settle(deployment_id: int, instance_id: int, version_id: int, er
         if cursor.rowcount != 1:
             return None  # another run settled it first
         if status == DeploymentStatus.SUCCEEDED:
-            cursor.execute(_sql(_SWITCH_SQL), [version_id, finished, finished, instance_id])
+            cursor.execute(_sql(_SWITCH_SQL), [version_id, version_id, finished, finished, instance_id])
     return Deployment(
         pk=deployment_id,
         instance_id=instance_id,

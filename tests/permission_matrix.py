@@ -79,6 +79,11 @@ ADMIN_RULES = {
     "runtime.deployment": AdminRule(changelist=LOGGED_IN, see=ACME),
     "runtime.errorlog": AdminRule(changelist=LOGGED_IN, see=ACME),
     "runtime.ingestdrop": AdminRule(changelist=LOGGED_IN, see={"owner", "read_only", "source_admin"}),
+    # A workspace's request inspector: Functions Read-only or Admin on all functions (its
+    # requests come from any function), or Owner. Kept requests are a record: nobody edits them.
+    "runtime.requestinspector": AdminRule(
+        changelist=LOGGED_IN, see={"owner", "functions_admin", "read_only"}
+    ),
     "workspaces.auditevent": AdminRule(changelist=OWNERS_ANYWHERE, see={"owner"}),
     "workspaces.accesstoken": AdminRule(
         changelist=OWNERS_ANYWHERE, see={"owner"}, change={"owner"}, delete={"owner"}, add=OWNERS_ANYWHERE
@@ -94,7 +99,7 @@ class CustomViewRule:
     """A custom admin view: the one method it answers (the other gets 405), who may use it, who
     sees its object (in scope but not allowed: 403; out of scope: 404, or 403 with no object)."""
 
-    args: str  # "workspace", "function", "version" or "" (no object in the URL)
+    args: str  # "workspace", "function", "version", "instance" or "" (no object in the URL)
     methods: tuple[str, ...]
     allowed: set[str]
     see: set[str]
@@ -131,12 +136,24 @@ CUSTOM_VIEW_RULES = {
     "catalog_function_new": CustomViewRule("", ("GET",), FN_CREATORS, LOGGED_IN),
     "catalog_function_versions": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
     "catalog_function_deployments": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
+    # The Save & Deploy dialog's diff (running version -> the editor's code): reading the function.
+    "catalog_function_deploy_diff": CustomViewRule(
+        "function", ("POST",), FN_READERS, NOBODY, data={"from": "1", "code": "// new"}, json=True
+    ),
+    # Roll an instance back: what deploying to it needs (Functions Admin + Source Admin on its source).
+    "runtime_functioninstance_rollback": CustomViewRule(
+        "instance", ("POST",), {"owner"}, ACME, ok=302, data={}
+    ),
     # Captured webhook requests carry third-party data: Functions Admin only.
     "catalog_function_capture": CustomViewRule("function", ("GET",), FN_ADMINS, FN_READERS),
     # Recent events of a source: reading the function (and, with ?source=, the source); without
     # ?source= it lists the readable sources of the function's workspace.
     "catalog_function_samples": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
     "catalog_function_restore": CustomViewRule("version", ("POST",), FN_ADMINS, FN_READERS, ok=302, data={}),
+    # The request inspector's live list: as its page (members of the workspace see 403).
+    "runtime_requestinspector_requests": CustomViewRule(
+        "workspace", ("GET",), {"owner", "functions_admin", "read_only"}, ACME
+    ),
     # A test run executes code with egress: Functions Admin on the function.
     "catalog_function_test": CustomViewRule(
         "",
@@ -256,6 +273,7 @@ class ActionCase:
 
 ACTION_CASES = [
     ActionCase("workspaces.accesstoken", "revoke_tokens", {"owner"}),
+    ActionCase("runtime.functioninstance", "rollback_selected", {"owner"}),
     *(ActionCase(label, "delete_selected", rule.delete) for label, rule in ADMIN_RULES.items()),
 ]
 
@@ -336,6 +354,10 @@ API_ROWS = [
     ),
     ApiRow("delete instance", "DELETE", "/api/function-instances/{instance}", {"owner"}, ACME),
     ApiRow("instance errors", "GET", "/api/function-instances/{instance}/errors", ACME, NOBODY),
+    # Rolling back is deploying the previous version: Functions Admin and Source Admin.
+    ApiRow(
+        "rollback instance", "POST", "/api/function-instances/{instance}/rollback", {"owner"}, ACME, body={}
+    ),
     ApiRow("instance metrics", "GET", "/api/function-instances/{instance}/metrics", ACME, NOBODY),
     # Connecting needs Functions Admin on the function and Source Admin on the source; a source
     # the persona cannot see is a 404 even when the function is visible.
@@ -402,6 +424,7 @@ SNAPSHOT_MODELS = [
     "runtime.functioninstance",
     "runtime.deployment",
     "runtime.errorlog",
+    "runtime.inspectedrequest",
     "guardian.userobjectpermission",
     "guardian.groupobjectpermission",
     "workspaces.auditevent",

@@ -14,6 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalog.templates import template_code
+from runtime.inspector.services import inspector_for
 from runtime.models import Deployment, ErrorLog, IngestDrop
 from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
@@ -54,6 +55,9 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
     insert_function = FunctionFactory(
         workspace=workspace, display_name="Enrich", resource_type="INSERT_DESTINATION"
     )
+    # Something to roll back to (the same version: the matrix is about who may, not what).
+    instance.previous_version = function.latest_version
+    instance.save(update_fields=["previous_version"])
     objects = {
         "workspaces.workspace": workspace,
         "workspaces.source": source,
@@ -62,6 +66,7 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "runtime.deployment": Deployment.objects.create(instance=instance, version=function.latest_version),
         "runtime.errorlog": ErrorLog.objects.create(instance=instance, category="internal", message="boom"),
         "runtime.ingestdrop": IngestDrop.objects.create(source=source, code="no_user_anon_id", event={}),
+        "runtime.requestinspector": inspector_for(workspace=workspace),
         "workspaces.auditevent": audit_record(
             workspace=workspace, actor=personas["owner"], action=AuditAction.SAVED, obj=function
         ),
@@ -131,7 +136,7 @@ def test_every_api_endpoint_has_a_row():
                "api-function-version", "api-sources", "api-source", "api-function-instances",
                "api-instance", "api-instance-errors", "api-instance-metrics", "api-preview",
                "api-function-preview", "api-insert-instances", "api-insert-instance",
-               "api-source-drops"}  # fmt: skip
+               "api-source-drops", "api-instance-rollback"}  # fmt: skip
     # Endpoints not yet in API_ROWS are listed here so a new one fails until it gets rows.
     pending: set[str] = set()
     assert names <= covered | pending, f"add rows to API_ROWS for {sorted(names - covered - pending)}"
@@ -310,6 +315,7 @@ def test_admin_custom_view(client, world, name, persona, method, django_capture_
         "workspace": [function.workspace.pk],
         "function": [function.pk],
         "version": [function.pk, function.latest_version.public_id],
+        "instance": [world["instance"].pk],
         "": [],
     }[rule.args]
     url = reverse(f"admin:{name}", args=args)

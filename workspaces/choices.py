@@ -21,6 +21,7 @@ class AuditAction(models.TextChoices):
     SAVED = "saved", "Saved"
     RESTORED = "restored", "Restored"
     DEPLOYED = "deployed", "Deployed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
     CONNECTED = "connected", "Connected"
     UPDATED = "updated", "Updated"
     DELETED = "deleted", "Deleted"

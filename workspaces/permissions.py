@@ -268,6 +268,24 @@ def can_deploy(user, function, instances) -> bool:
     return all(instance.source_id in administered for instance in instances)
 
 
+def can_rollback(user, instance) -> bool:
+    """Roll an instance back to its previous version: what deploying to it needs."""
+    return can_deploy(user, instance.function, [instance])
+
+
+# --- request inspector ------------------------------------------------------------------------
+
+
+def workspaces_for_inspector(user) -> QuerySet:
+    """Workspaces whose request inspector the user may read: Functions Read-only or Admin on all
+    functions (its requests come from any function of the workspace), or Owner."""
+    return _workspaces_with(user, [FUNCTIONS_ADMIN, FUNCTIONS_READ])
+
+
+def can_view_inspector(user, workspace) -> bool:
+    return _ws_perm(user, FUNCTIONS_READ, workspace) or _ws_perm(user, FUNCTIONS_ADMIN, workspace)
+
+
 # --- workspace administration -----------------------------------------------------------------
 
 

@@ -98,6 +98,7 @@ class InstanceSerializer(serializers.Serializer):
     settings = serializers.SerializerMethodField()
     deployedVersionId = serializers.SerializerMethodField()
     deployedAt = serializers.DateTimeField(source="deployed_at", allow_null=True)
+    previousVersionId = serializers.SerializerMethodField()
     isLatestVersion = serializers.SerializerMethodField()
     deployment = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
@@ -124,6 +125,11 @@ class InstanceSerializer(serializers.Serializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_deployedVersionId(self, instance):
         return instance.deployed_version.public_id if instance.deployed_version_id else None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_previousVersionId(self, instance):
+        # What POST /function-instances/{id}/rollback deploys (null: nothing to roll back to).
+        return instance.previous_version.public_id if instance.previous_version_id else None
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_isLatestVersion(self, instance) -> bool:

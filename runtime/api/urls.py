@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path(INSTANCE, views.FunctionInstanceDetailView.as_view(), name="api-instance"),
     path(f"{INSTANCE}/errors", views.InstanceErrorsView.as_view(), name="api-instance-errors"),
+    path(f"{INSTANCE}/rollback", views.InstanceRollbackView.as_view(), name="api-instance-rollback"),
     path(f"{INSTANCE}/metrics", views.InstanceMetricsView.as_view(), name="api-instance-metrics"),
     path("sources/<str:source_id>/drops", views.SourceDropsView.as_view(), name="api-source-drops"),
 ]

@@ -38,6 +38,9 @@ InstanceListEnvelope = page_envelope("FunctionInstanceList", "instances", s.Inst
 StatusEnvelope = envelope("InstanceDeleteStatus", status=s.serializers.CharField())
 ErrorLogListEnvelope = page_envelope("ErrorLogList", "errorLogs", s.ErrorLogSerializer)
 MetricsEnvelope = envelope("InstanceMetrics", metrics=s.MetricsSerializer())
+RollbackEnvelope = envelope(
+    "InstanceRollback", deployment=s.DeploymentSerializer(), instance=s.InstanceSerializer()
+)
 DropListEnvelope = envelope(
     "SourceDropList",
     drops=s.IngestDropSerializer(many=True),
@@ -45,7 +48,7 @@ DropListEnvelope = envelope(
     pagination=PaginationSerializer(),
 )
 
-RELATED = ("function__workspace", "source", "destination", "deployed_version")
+RELATED = ("function__workspace", "source", "destination", "deployed_version", "previous_version")
 
 
 class InstanceScopedView(ApiView):
@@ -254,6 +257,30 @@ class FunctionInstanceDetailView(InstanceScopedView):
         instance = self.configurable(self.instance(instance_id))
         services.instance_delete(instance=instance, actor=self.user)
         return self.respond({"status": "SUCCESS"})
+
+
+class InstanceRollbackView(InstanceScopedView):
+    """Roll an instance back to the version it ran before (like a deploy: checked, then switched)."""
+
+    @extend_schema(
+        operation_id="rollbackFunctionInstance", request=None, responses=responses(RollbackEnvelope)
+    )
+    def post(self, request, instance_id):
+        instance = self.instance(instance_id)
+        self.require(
+            permissions.can_rollback(self.user, instance),
+            "Rolling back needs Functions Admin on the function and Source Admin on the instance's source.",
+        )
+        deployment = services.instance_rollback(instance=instance, requested_by=self.user)
+        # Re-read: with eager Celery the deployment has already run by now.
+        deployment = selectors.deployments_for_function(function=instance.function).get(pk=deployment.pk)
+        instance = self.instance(instance_id)
+        return self.respond(
+            {
+                "deployment": s.DeploymentSerializer(deployment).data,
+                "instance": instance_out(instance, self.user),
+            }
+        )
 
 
 class InstanceErrorsView(InstanceScopedView):

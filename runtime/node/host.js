@@ -7,7 +7,8 @@ const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const ivm = require('isolated-vm');
-const { Egress, EgressPolicy, redactUrl } = require('./lib/egress');
+const { Egress, EgressPolicy, redactUrl, prepareRequest } = require('./lib/egress');
+const answers = require('./lib/answers');
 const modules = require('./lib/modules');
 
 // isolated-vm is compiled for one Node ABI: the Node.js 24 LTS pinned in engine/.
@@ -29,6 +30,8 @@ const policy = new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || '');
 const egress = new Egress({
   policy: new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || ''), perInstance: CONFIG.fetchSocketsPerInstance, total: CONFIG.fetchSocketsTotal,
 });
+// Fetches answered here without the network (the platform's request inspector; a call's own rules).
+const fetchAnswers = new answers.FetchAnswers(answers.parseRules(env.FUNCTIONS_FETCH_ANSWERS));
 
 // ---- scripts compiled once per host (V8 code cache) -----------------------------
 const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
@@ -297,6 +300,7 @@ class Entry {
       reject(`fetch limit reached: at most ${CONFIG.fetchMaxCalls} requests per invocation`, 'system', 'EFETCHLIMIT');
       return;
     }
+    if (this.answerLocally(call0, call, opId, spec, trace, reject)) return;
     // Aborted by cancelOps when the call (or batch event) ends: every stage of the fetch stops.
     if (!call.abort) call.abort = new AbortController();
     call.abort.signal.addEventListener('abort', () => {
@@ -317,10 +321,25 @@ class Entry {
       else { trace.error = e.message; trace.duration_ms = Date.now() - started; }
     });
   }
+
+  // A fetch an answer rule takes: captured and answered here, never sent. True when taken.
+  answerLocally(call0, call, opId, spec, trace, reject) {
+    const rule = fetchAnswers.match(spec.url, call0.answers);
+    if (!rule) return false;
+    let req;
+    try { req = prepareRequest(spec); } catch (e) { reject(e.message, e.type, e.code); return true; }
+    call.captured.push(answers.capture(rule, req));
+    trace.status = rule.status;
+    trace.answered = rule.tag;
+    const r = answers.response(rule, req.url);
+    // Settled on a later turn, as a network answer would be.
+    setImmediate(() => { if (this.current === call0) this.settle('fetch', opId, true, JSON.stringify(r)); });
+    return true;
+  }
 }
 
 function newOpState(deadline) {
-  return { deadline, timers: new Map(), abort: null, requests: [], fetchCount: 0, timerStarts: 0 };
+  return { deadline, timers: new Map(), abort: null, requests: [], captured: [], fetchCount: 0, timerStarts: 0 };
 }
 
 function cancelOps(st) {
@@ -536,7 +555,7 @@ function cpuSince(entry, iso) {
 async function execute(entry, msg) {
   const timeoutMs = Math.min(Math.max(1, Number(msg.timeout_ms) || CONFIG.defaultTimeoutMs), CONFIG.maxTimeoutMs);
   const started = process.hrtime.bigint();
-  const call = Object.assign(newOpState(Date.now() + timeoutMs), { id: msg.id, timeoutMs, timedOut: false });
+  const call = Object.assign(newOpState(Date.now() + timeoutMs), { id: msg.id, timeoutMs, timedOut: false, answers: fetchAnswers.forCall(msg.answers) });
   let result = null;
   let cpuNs = 0n;
   callBegin(entry, call);
@@ -561,7 +580,7 @@ async function execute(entry, msg) {
   }
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const resultJson = typeof result === 'string' ? result : JSON.stringify(result);
-  return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}}`;
+  return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"captured":${JSON.stringify(call.captured)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}}`;
 }
 
 // run_batch: every event of msg.payload (a JSON array of msg.count events) to its per-type
@@ -577,7 +596,7 @@ async function executeBatch(entry, msg) {
   const t0 = process.hrtime.bigint();
   const now0 = Date.now();
   const call = Object.assign(newOpState(now0 + batchDeadlineMs(timeoutMs, count)), {
-    id: msg.id, timeoutMs, timedOut: false, count,
+    id: msg.id, timeoutMs, timedOut: false, count, answers: fetchAnswers.forCall(msg.answers),
     events: new Array(count), results: new Array(count), doneAt: new Array(count), doneCount: 0,
   });
   call.evDeadline = Math.min(call.deadline, now0 + timeoutMs); // the build counts toward event 0
@@ -643,7 +662,7 @@ async function executeBatch(entry, msg) {
     const st = call.events[i];
     const d = Number(durNs[i]) / 1e6;
     const c = measured > 0n ? cpuMs * (Number(durNs[i]) / Number(measured)) : (done ? cpuMs / done : 0);
-    parts[i] = `{"result":${json},"requests":${st ? JSON.stringify(st.requests) : '[]'},"duration_ms":${d.toFixed(3)},"cpu_ms":${(i < done || i === stopIdx ? c : 0).toFixed(3)}}`;
+    parts[i] = `{"result":${json},"requests":${st ? JSON.stringify(st.requests) : '[]'},"captured":${st ? JSON.stringify(st.captured) : '[]'},"duration_ms":${d.toFixed(3)},"cpu_ms":${(i < done || i === stopIdx ? c : 0).toFixed(3)}}`;
   }
   return `{"id":${JSON.stringify(msg.id)},"results":[${parts.join(',')}],"duration_ms":${(Number(t1 - t0) / 1e6).toFixed(3)},"cpu_ms":${cpuMs.toFixed(3)}}`;
 }

@@ -4,17 +4,21 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 
 from catalog.choices import ResourceType
 from catalog.models import Function
 from catalog.services import function_create
-from runtime.services import instance_create
+from runtime.inspector.services import inspector_for
+from runtime.services import instance_create, instance_update
 from workspaces.models import Workspace
 from workspaces.services import user_ensure, workspace_create
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 SLUG = "demo"
 USERNAME = "admin"
+# Where earlier demo data pointed the forwarder: moved to the request inspector on a re-run.
+OLD_ENDPOINTS = ("https://example.com/collect",)
 
 
 class Command(BaseCommand):
@@ -27,9 +31,10 @@ class Command(BaseCommand):
         password = self._ensure_user()
         with transaction.atomic():
             workspace = self._workspace()
+            inspector = inspector_for(workspace=workspace)
             source_fn, dest_fn = self._functions(workspace)
-            hook = self._instances(source_fn, dest_fn)
-        self._print(base_url.rstrip("/"), password, hook)
+            hook = self._instances(source_fn, dest_fn, inspector)
+        self._print(base_url.rstrip("/"), password, hook, inspector)
 
     def _ensure_user(self) -> str | None:
         from django.contrib.auth import get_user_model
@@ -68,7 +73,7 @@ class Command(BaseCommand):
                 f"Demo Forwarder ({workspace.name})",
                 ResourceType.DESTINATION,
                 "destination.js",
-                "Posts track events to an endpoint.",
+                "Posts track events to an endpoint (the demo posts to the workspace's request inspector).",
                 [
                     {
                         "label": "Endpoint",
@@ -101,23 +106,30 @@ class Command(BaseCommand):
             found.append(function)
         return found
 
-    def _instances(self, source_fn, dest_fn):
+    def _instances(self, source_fn, dest_fn, inspector):
         source_instance = source_fn.instances.first() or instance_create(
             function=source_fn,
             name="Demo webhook source",
             settings={"defaultEvent": "Demo Event"},
         )
-        if not dest_fn.instances.exists():
+        # The workspace's own request inspector: a first delivery works without internet, and
+        # shows what the destination sent (docs/editor.md, Request inspector).
+        endpoint = f"{inspector.url}/collect"
+        forwarder = dest_fn.instances.first()
+        if forwarder is None:
             instance_create(
                 function=dest_fn,
                 name="Demo forwarder",
                 source=source_instance.source,
-                settings={"endpoint": "https://example.com/collect", "apiKey": "demo-secret"},
+                settings={"endpoint": endpoint, "apiKey": "demo-secret"},
             )
+        elif forwarder.settings.get("endpoint") in OLD_ENDPOINTS:
+            instance_update(instance=forwarder, settings={**forwarder.settings, "endpoint": endpoint})
         return source_instance.source
 
-    def _print(self, base_url, password, source):
+    def _print(self, base_url, password, source, inspector):
         hook = f"{base_url}/hooks/{source.webhook_token}"
+        inspector_page = reverse("admin:runtime_requestinspector_change", args=[inspector.pk])
         login = (
             f"{USERNAME} / {password}"
             if password
@@ -132,4 +144,5 @@ class Command(BaseCommand):
             f"  Login:   {login}\n"
             f"  Webhook: curl -X POST '{hook}' -H 'Content-Type: application/json' "
             '-d \'{"event": "Order Completed", "userId": "u-1", "properties": {"total": 42}}\'\n'
+            f"  Then see what the demo destination sent: {base_url}{inspector_page}\n"
         )

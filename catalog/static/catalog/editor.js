@@ -1,4 +1,4 @@
-/* The function editor: tabs, live setting names and preview, the test pane, Save & Deploy.
+/* The function editor: tabs, live setting names and preview, the test pane.
    Plain JS, no framework; the server side is catalog/admin_views.py. */
 (function () {
   "use strict";
@@ -348,6 +348,8 @@
       var empty = el("tr"); empty.appendChild(el("td", { colspan: "4" }, "No requests were made."));
       trace.appendChild(empty);
     }
+    // Other parts of the pane (the request inspector's captures) render from the same result.
+    document.dispatchEvent(new CustomEvent("fn:test-result", { detail: result }));
   }
 
   function runTest() {
@@ -411,42 +413,5 @@
     });
   });
 
-  // --- Save & Deploy ---------------------------------------------------------------------------
-  var dialog = $("#fn-deploy-dialog");
-  if (dialog && $("#fn-save-deploy")) {
-    // Beside Save, as in Segment's editor.
-    var saveButton = $(".submit-row input[name=_save]");
-    var deployRow = $("#fn-save-deploy").parentNode;
-    if (saveButton) { saveButton.insertAdjacentElement("afterend", $("#fn-save-deploy")); deployRow.remove(); }
-    $("#fn-save-deploy").addEventListener("click", function () { dialog.showModal(); });
-    $("#fn-deploy-cancel").addEventListener("click", function () { dialog.close(); });
-    $$("input[name=deploy_instances]", dialog).forEach(function (box) {
-      box.addEventListener("change", function () { $("#fn-deploy-chosen").checked = true; });
-    });
-  }
-
-  function pollDeployments() {
-    var box = $("#fn-deploy-progress");
-    box.hidden = false;
-    fetch(config.deploymentsUrl + "?version=" + encodeURIComponent(config.deployed), { credentials: "same-origin" })
-      .then(function (r) { return r.json(); }).then(function (data) {
-        var body = $("tbody", box);
-        body.textContent = "";
-        data.deployments.forEach(function (d) {
-          var row = el("tr", { "class": "fn-deploy-" + d.status.toLowerCase() });
-          row.appendChild(el("td", {}, d.instance));
-          row.appendChild(el("td", {}, "v" + d.version));
-          row.appendChild(el("td", { "class": "fn-deploy-status" }, d.status));
-          row.appendChild(el("td", {}, d.error));
-          body.appendChild(row);
-        });
-        if (!data.deployments.length) {
-          var none = el("tr"); none.appendChild(el("td", { colspan: "4" }, "Saved; no instance was chosen."));
-          body.appendChild(none);
-        }
-        box.dataset.done = data.done ? "true" : "false";
-        if (!data.done) setTimeout(pollDeployments, 1000);
-      });
-  }
-  if (config.deployed && config.deploymentsUrl) pollDeployments();
+  // Save & Deploy (the dialog and the deploy progress) is catalog/deploy.js.
 })();

@@ -1,4 +1,4 @@
-/* Instance pages: Settings | Errors | Event delivery tabs, and the webhook URL copy button. */
+/* Instance pages: Settings | Errors | Event delivery | Deploys tabs, and the webhook URL copy button. */
 (function () {
   "use strict";
   var tabs = document.querySelectorAll("#fn-instance-tabs .fn-tab");
@@ -7,7 +7,8 @@
     document.querySelectorAll("[data-pane]").forEach(function (p) { p.hidden = p.dataset.pane !== name; });
   }
   tabs.forEach(function (t) { t.addEventListener("click", function () { show(t.dataset.tab); }); });
-  if (tabs.length) show(location.hash === "#errors" ? "errors" : location.hash === "#delivery" ? "delivery" : "settings");
+  var named = { "#errors": "errors", "#delivery": "delivery", "#deploys": "deploys" };
+  if (tabs.length) show(named[location.hash] || "settings");
   document.querySelectorAll(".fn-copy-btn").forEach(function (button) {
     button.addEventListener("click", function () {
       var text = document.querySelector(button.dataset.copy).textContent;

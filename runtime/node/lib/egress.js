@@ -443,4 +443,4 @@ class Egress {
   }
 }
 
-module.exports = { Egress, EgressPolicy, FetchFailure, redactUrl };
+module.exports = { Egress, EgressPolicy, FetchFailure, redactUrl, prepareRequest };
