@@ -127,7 +127,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
 CELERY_BEAT_SCHEDULE: dict = {
-    "pipeline-sweep": {"task": "runtime.pipeline_sweep", "schedule": 30.0},
+    "pipeline-sweep": {
+        "task": "runtime.pipeline_sweep",
+        "schedule": env.float("PIPELINE_SWEEP_S", default=30.0),
+    },
     "pipeline-cleanup": {"task": "runtime.pipeline_cleanup", "schedule": 3600.0},
     # Re-publish deployments whose task was lost (a web process dying between commit and
     # publish, a broker losing a message); the task is idempotent.
@@ -139,6 +142,9 @@ DEPLOYMENT_STALE_AFTER_S = env.int("DEPLOYMENT_STALE_AFTER_S", default=120)
 # and one Celery task drains many items (micro-batching); without it (embedded) each request
 # is one eager task. Retry delays are seconds (floats), so tests can use milliseconds.
 PIPELINE_REDIS_URL = env("PIPELINE_REDIS_URL", default=REDIS_URL)
+# Production mode needs a Redis that persists (AOF); true = the operator accepts losing what is
+# queued when Redis restarts (system check runtime.E101 becomes warning W101; /readyz passes).
+PIPELINE_REDIS_VOLATILE_OK = env.bool("PIPELINE_REDIS_VOLATILE_OK", default=False)
 PIPELINE_KEY_PREFIX = env("PIPELINE_KEY_PREFIX", default="fp")
 PIPELINE_FLUSH_WAIT_S = env.float("PIPELINE_FLUSH_WAIT_S", default=0.2)
 PIPELINE_SOURCE_BATCH = env.int("PIPELINE_SOURCE_BATCH", default=50)
@@ -152,6 +158,22 @@ PIPELINE_ERROR_LOG_KEEP = env.int("PIPELINE_ERROR_LOG_KEEP", default=100)
 PIPELINE_ERROR_LOG_DAYS = env.int("PIPELINE_ERROR_LOG_DAYS", default=30)
 # Messages dropped at ingest (partial accept): samples kept per source; counts follow STATS_DAYS.
 PIPELINE_DROPS_KEEP = env.int("PIPELINE_DROPS_KEEP", default=100)
+# Dead letters (items the pipeline gave up on): the newest N per instance, at most DAYS old.
+PIPELINE_DEAD_LETTER_KEEP = env.int("PIPELINE_DEAD_LETTER_KEEP", default=10_000)
+PIPELINE_DEAD_LETTER_DAYS = env.int("PIPELINE_DEAD_LETTER_DAYS", default=30)
+# An in-flight list (a batch a task took) is leased; a live task renews the lease every third of
+# it, and the sweep returns an expired one to its buffer. Each such recovery counts against the
+# items; past MAX_ATTEMPTS they become dead letters (a batch that keeps killing its worker).
+PIPELINE_INFLIGHT_LEASE_S = env.float("PIPELINE_INFLIGHT_LEASE_S", default=30.0)
+PIPELINE_INFLIGHT_MAX_ATTEMPTS = env.int("PIPELINE_INFLIGHT_MAX_ATTEMPTS", default=5)
+# Dedupe: a messageId is claimed per destination before its call; the claim outlives any call.
+# A copy found claimed by another task is looked at again after CLAIM_WAIT_S.
+PIPELINE_CLAIM_TTL_S = env.float("PIPELINE_CLAIM_TTL_S", default=120.0)
+PIPELINE_CLAIM_WAIT_S = env.float("PIPELINE_CLAIM_WAIT_S", default=5.0)
+# Durable retries (PendingRetry rows): how long a task's claim on a row lasts, and how overdue a
+# row's task message must be before the sweep publishes it again (the message was lost).
+PIPELINE_RETRY_CLAIM_S = env.float("PIPELINE_RETRY_CLAIM_S", default=300.0)
+PIPELINE_RETRY_REPUBLISH_S = env.float("PIPELINE_RETRY_REPUBLISH_S", default=60.0)
 # Request inspector (runtime/inspector): requests kept per workspace.
 INSPECTOR_KEEP = env.int("INSPECTOR_KEEP", default=100)
 # Source functions (Segment): up to 6 retries, first delay 1-3 min, doubling, capped at 20 min.

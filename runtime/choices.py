@@ -30,6 +30,14 @@ class ErrorCategory(models.TextChoices):
     INTERNAL = "internal", "Internal"
 
 
+class PipelineStage(models.TextChoices):
+    """A pipeline stage's queue name (docs/pipeline.md): what a dead letter's `event` holds."""
+
+    SOURCE = "src", "Source function (a webhook request)"
+    ROUTE = "route", "Routing (a Tracking API message)"
+    DESTINATION = "dst", "Destination (an event)"
+
+
 class InspectedSender(models.TextChoices):
     """Who sent a request the request inspector recorded."""
 

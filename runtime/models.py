@@ -9,7 +9,7 @@ from catalog.validation import MASK
 from workspaces import ids
 from workspaces.models import Source
 
-from .choices import DeploymentStatus, ErrorCategory, InspectedSender
+from .choices import DeploymentStatus, ErrorCategory, InspectedSender, PipelineStage
 
 
 class FunctionInstance(models.Model):
@@ -168,6 +168,43 @@ class DeliveredMessage(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+class DeadLetter(models.Model):
+    """An accepted item the pipeline gave up on, kept whole so it can be replayed.
+
+    Written by `runtime.pipeline.dead_letters.dead_letter_create` when an event's delivery
+    fails for good (a final error, or its retries spent) and when an in-flight list outlived
+    `PIPELINE_INFLIGHT_MAX_ATTEMPTS` recoveries. `stage` says what `event` is: a destination
+    event (`dst`, the default), a Tracking API message awaiting routing (`route`) or a webhook
+    request for a source function (`src`, the queued request item). `event` is stored without
+    its `writeKey`; the source's key is added back on replay. `version` is the deployed version
+    that failed (null when unknown). Kept: the newest PIPELINE_DEAD_LETTER_KEEP per instance,
+    at most PIPELINE_DEAD_LETTER_DAYS old (pruned by the hourly cleanup task).
+    """
+
+    instance = models.ForeignKey(FunctionInstance, on_delete=models.CASCADE, related_name="dead_letters")
+    stage = models.CharField(max_length=8, choices=PipelineStage.choices, default=PipelineStage.DESTINATION)
+    message_id = models.CharField(max_length=100, blank=True)
+    event = models.JSONField()
+    category = models.CharField(max_length=32, choices=ErrorCategory.choices)
+    error_type = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    version = models.ForeignKey(
+        FunctionVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["instance", "-created_at"], name="runtime_deadletter_inst_time"),
+            models.Index(fields=["created_at"], name="runtime_deadletter_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance}: {self.message_id or self.stage} ({self.error_type})"
 
 
 class IngestDrop(models.Model):

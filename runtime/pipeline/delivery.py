@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..choices import ErrorCategory
 from ..models import FunctionInstance
-from . import lookups, outcomes, records, store
+from . import dead_letters, lookups, outcomes, records, store
 from .invoke import Verdict, instance_key, run_events
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ class Tally:
     latencies: list = field(default_factory=list)
     errors: list = field(default_factory=list)  # (event, Verdict) final failures to log
     retry: list = field(default_factory=list)  # original events to try again
+    retry_verdicts: list = field(default_factory=list)  # the Verdict of each `retry` entry
+    dead: list = field(default_factory=list)  # (original event, Verdict) for the dead letters
 
     def add_failure(self, original: dict, verdict: Verdict) -> None:
         """Count a final error under its category's counter and keep it for the error log."""
@@ -61,11 +63,13 @@ def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at:
             delivered.append(current)
         elif verdict.outcome == "retry":
             tally.retry.append(original)
+            tally.retry_verdicts.append(verdict)
             tally.errors.append((original, verdict))
         elif verdict.outcome == "drop":
             tally.counts["filtered"] += 1
         else:
             tally.add_failure(current, verdict)
+            dead_letters.keep_if_final(tally.dead, original, verdict)
     store.delivered_mark(instance_key(instance), instance.pk, [e["messageId"] for e in delivered])
     tally.counts["delivered"] = len(delivered)
     tally.latencies = [records.latency_ms(e) for e in delivered]
@@ -96,9 +100,11 @@ def _through_inserts(instance, pairs: list[tuple], tally: Tally, attempt: int) -
                 insert_tally.counts["filtered"] += 1
             elif verdict.outcome == "retry":
                 tally.retry.append(original)
+                tally.retry_verdicts.append(verdict)
                 insert_tally.counts["retried"] += 1
             else:
                 insert_tally.add_failure(current, verdict)
+                dead_letters.keep_if_final(tally.dead, original, verdict)
         _record(insert, insert_tally, attempt)
         pairs = survivors
     return pairs
@@ -112,6 +118,7 @@ def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> 
     if delay is None:
         # The retry window is spent: the retryable errors become final failures.
         tally.counts["failed"] += len(tally.retry)
+        tally.dead.extend(zip(tally.retry, tally.retry_verdicts, strict=True))
         return
     tally.counts["retried"] += len(tally.retry)
     tally.errors = [(e, v) for e, v in tally.errors if v.outcome != "retry"]
@@ -124,6 +131,7 @@ def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> 
 
 def _record(instance, tally: Tally, attempt: int) -> None:
     records.stat_add(instance.pk, latencies=tally.latencies, **tally.counts)
+    dead_letters.dead_letters_keep(instance=instance, pairs=tally.dead, attempts=attempt + 1)
     for event, verdict in tally.errors[:MAX_ERROR_LOGS_PER_BATCH]:
         records.error_log_record(
             instance=instance,

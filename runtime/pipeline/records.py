@@ -133,7 +133,7 @@ def error_log_trim(*, instance_id: int) -> None:
 
 
 def records_cleanup() -> dict:
-    """Drop error logs, counters, dedupe rows and ingest drops past their retention (periodic)."""
+    """Drop error logs, counters, dedupe rows, ingest drops and dead letters past retention."""
     now = timezone.now()
     logs, _ = ErrorLog.objects.filter(
         created_at__lt=now - timedelta(days=settings.PIPELINE_ERROR_LOG_DAYS)
@@ -147,4 +147,12 @@ def records_cleanup() -> dict:
     stats_since = now - timedelta(days=settings.PIPELINE_STATS_DAYS)
     drops, _ = IngestDrop.objects.filter(created_at__lt=stats_since).delete()
     drop_counts, _ = IngestDropCount.objects.filter(bucket__lt=stats_since).delete()
-    return {"error_logs": logs, "stats": stats, "delivered": seen, "drops": drops + drop_counts}
+    from .dead_letters import dead_letters_prune
+
+    return {
+        "error_logs": logs,
+        "stats": stats,
+        "delivered": seen,
+        "drops": drop_counts + drops,
+        "dead_letters": dead_letters_prune(),
+    }
