@@ -4,13 +4,24 @@ functions_platform.E001  missing or malformed FIELD_ENCRYPTION_KEY
 functions_platform.E002  the encryption key cannot decrypt the stored canary (wrong key)
 functions_platform.E003  the sandbox's Node.js 24 missing, of another major version, or without isolated-vm
 functions_platform.E004  the Celery broker URL cannot be parsed
+functions_platform.E005  SECRET_KEY is not set
 functions_platform.W001  workers run apart (a broker, not eager) but the cache is per process
+
+Celery workers and beat run these checks too, before they take any work (process_preflight,
+called from functions_platform/celery.py), plus two that only a worker needs:
+functions_platform.E006  the broker does not answer within WORKER_BROKER_WAIT_S
+functions_platform.E007  the sandbox host cannot start and run a function (workers only)
+A failing check prints its id and message and the process exits with status 1, so a
+supervisor or `docker compose` shows why instead of a worker that fails every task.
 """
 
+import sys
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import ERROR, CheckMessage, Error, Warning, register, run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
 from runtime.sandbox import engine_problem
@@ -113,3 +124,106 @@ def shared_cache_check(app_configs=None, **kwargs):
             id="functions_platform.W001",
         )
     ]
+
+
+@register()
+def secret_key_check(app_configs=None, **kwargs):
+    # Django reads SECRET_KEY lazily, so without this a worker would start and only fail
+    # (or sign with nothing) when a task first needs it.
+    try:
+        if settings.SECRET_KEY:
+            return []
+    except ImproperlyConfigured:  # Django's own refusal of an empty key
+        pass
+    return [
+        Error(
+            "SECRET_KEY is not set.",
+            hint="Put a long random value in SECRET_KEY (`make` writes one into .env for local use).",
+            id="functions_platform.E005",
+        )
+    ]
+
+
+# --- worker and beat start-up ------------------------------------------------------------------
+
+
+def broker_reachable_check(wait_s: float) -> list[CheckMessage]:
+    """E006 unless the Celery broker answers within `wait_s` seconds (a few attempts)."""
+    from functions_platform.celery import app
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=max(1.0, wait_s / 3))
+            return []
+        except Exception as exc:  # noqa: BLE001  (any failure to connect means "unreachable")
+            if time.monotonic() >= deadline:
+                return [
+                    Error(
+                        f"The Celery broker at {_masked(settings.CELERY_BROKER_URL)} did not answer "
+                        f"within {wait_s:g} s: {exc}",
+                        hint="Start the broker (Redis) or fix CELERY_BROKER_URL; "
+                        "WORKER_BROKER_WAIT_S sets how long a starting process waits for it.",
+                        id="functions_platform.E006",
+                    )
+                ]
+            time.sleep(0.5)
+
+
+def sandbox_start_check() -> list[CheckMessage]:
+    """E007 unless a throwaway sandbox host starts and runs a one-line function."""
+    from runtime.sandbox import Sandbox, SandboxRequest
+    from runtime.sandbox_limits import SandboxLimits
+
+    probe = SandboxRequest(
+        code="async function onTrack(event) { return event.event }",
+        kind="destination",
+        payload={"type": "track", "event": "preflight"},
+        settings={},
+        instance_key=None,
+        timeout_ms=10000,
+    )
+    # Not this process's shared sandbox: a worker's pool children are forked from here and
+    # must each start their own host.
+    try:
+        with Sandbox(
+            node_binary=settings.NODE_BINARY or None,
+            limits=SandboxLimits.from_mapping(settings.FUNCTIONS_SANDBOX_LIMITS),
+        ) as box:
+            result = box.run(probe)
+    except Exception as exc:  # noqa: BLE001
+        result = None
+        problem = f"{type(exc).__name__}: {exc}"
+    else:
+        problem = None if result.status == "success" else f"{result.error}"
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"The sandbox host could not start and run a function: {problem}",
+            hint="Run `make node` (Node.js 24 and isolated-vm); docs/sandbox.md lists the requirements.",
+            id="functions_platform.E007",
+        )
+    ]
+
+
+def process_preflight(role: str) -> None:
+    """Run the system checks for a starting worker or beat; exit with status 1 on an error."""
+    problems = [m for m in run_checks() if m.level >= ERROR and not m.is_silenced()]
+    if not problems and not settings.CELERY_TASK_ALWAYS_EAGER:
+        problems += broker_reachable_check(settings.WORKER_BROKER_WAIT_S)
+    if not problems and role == "worker" and settings.WORKER_SANDBOX_CHECK:
+        problems += sandbox_start_check()
+    if problems:
+        lines = [f"celery {role} refuses to start: {len(problems)} problem(s) found"]
+        lines += [str(m) for m in problems]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        raise SystemExit(1)
+
+
+def _masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

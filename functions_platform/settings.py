@@ -101,6 +101,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    # A kept connection is tested before reuse: after a PostgreSQL restart the next request
+    # reconnects instead of failing on the dead socket.
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Embedded mode: nothing configured means no services at all.
@@ -136,6 +140,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # publish, a broker losing a message); the task is idempotent.
     "deployments-republish": {"task": "runtime.deployments_republish_stale", "schedule": 60.0},
 }
+# A starting worker or beat runs the system checks and refuses to start on an error
+# (functions_platform/checks.py): it waits this long for the broker, and a worker also starts
+# a throwaway sandbox host once (WORKER_SANDBOX_CHECK=false skips that, e.g. in a tight loop).
+WORKER_BROKER_WAIT_S = env.float("WORKER_BROKER_WAIT_S", default=10.0)
+WORKER_SANDBOX_CHECK = env.bool("WORKER_SANDBOX_CHECK", default=True)
 DEPLOYMENT_STALE_AFTER_S = env.int("DEPLOYMENT_STALE_AFTER_S", default=120)
 
 # The event pipeline (docs/pipeline.md). With Redis, ingest appends to per-stage Redis lists
