@@ -183,6 +183,13 @@ PIPELINE_CLAIM_WAIT_S = env.float("PIPELINE_CLAIM_WAIT_S", default=5.0)
 # row's task message must be before the sweep publishes it again (the message was lost).
 PIPELINE_RETRY_CLAIM_S = env.float("PIPELINE_RETRY_CLAIM_S", default=300.0)
 PIPELINE_RETRY_REPUBLISH_S = env.float("PIPELINE_RETRY_REPUBLISH_S", default=60.0)
+# Source debugger (runtime/debugger): on or off; requests and events kept per source (the page
+# shows the newest DEBUGGER_SHOW), webhook bodies kept up to DEBUGGER_BODY_BYTES, for DEBUGGER_TTL_S.
+DEBUGGER_ENABLED = env.bool("DEBUGGER_ENABLED", default=True)
+DEBUGGER_KEEP = env.int("DEBUGGER_KEEP", default=500)
+DEBUGGER_SHOW = env.int("DEBUGGER_SHOW", default=100)
+DEBUGGER_BODY_BYTES = env.int("DEBUGGER_BODY_BYTES", default=64 * 1024)
+DEBUGGER_TTL_S = env.int("DEBUGGER_TTL_S", default=7 * 24 * 3600)
 # Request inspector (runtime/inspector): requests kept per workspace.
 INSPECTOR_KEEP = env.int("INSPECTOR_KEEP", default=100)
 # Source functions (Segment): up to 6 retries, first delay 1-3 min, doubling, capped at 20 min.

@@ -19,6 +19,7 @@ from functions_platform import throttle
 from workspaces.models import Source
 
 from . import ingest
+from .debugger.recorder import tracking_request_record, webhook_request_record
 from .pipeline.drops import drops_record
 from .pipeline.routing import QueueUnavailable
 from .pipeline.sources import tracking_accept, tracking_source, webhook_accept, webhook_instance_id
@@ -93,8 +94,20 @@ def webhook(request, token: str):
         raw = _read_body(request, ingest.MAX_WEBHOOK_BYTES)
         body = ingest.webhook_body_decode(raw, request.META.get("CONTENT_TYPE", ""))
     except ingest.IngestError as e:
+        # The source debugger shows refused requests too: a sender's mistake is found there.
+        webhook_request_record(
+            instance_id=instance_id, item=_webhook_item(request, ""), status=e.status, error=e.message
+        )
         return _refused(e)
-    item = {
+    item = _webhook_item(request, body)
+    webhook_accept(instance_id=instance_id, request_item=item)
+    webhook_request_record(instance_id=instance_id, item=item)
+    return JsonResponse(OK)
+
+
+def _webhook_item(request, body) -> dict:
+    """The pipeline's request item: what the source function's onRequest receives."""
+    return {
         "id": uuid.uuid4().hex,
         "received_at": ingest.now_iso(),
         "payload": {
@@ -105,8 +118,6 @@ def webhook(request, token: str):
             "body": body,
         },
     }
-    webhook_accept(instance_id=instance_id, request_item=item)
-    return JsonResponse(OK)
 
 
 @csrf_exempt
@@ -121,6 +132,7 @@ def tracking(request, kind: str):
     refused whole.
     """
     path_type = "batch" if kind in ("batch", "import") else kind
+    source, dropped = None, []
     try:
         throttle.check(request)
         body = _tracking_body(request, path_type)
@@ -137,11 +149,34 @@ def tracking(request, kind: str):
     except throttle.Throttled as exc:
         return _throttled(exc)
     except ingest.IngestError as e:
+        if source is not None and source.enabled:
+            _tracking_record(request, source, kind, [], dropped, e)
         # Segment answers 400 for oversize tracking calls (413 is kept for webhooks).
         return _refused(e, 400 if e.code == "too_large" else None)
     if dropped:
         drops_record(source_id=source.pk, drops=dropped)
+    _tracking_record(request, source, kind, messages, dropped)
     return JsonResponse(OK)
+
+
+def _tracking_record(request, source, kind: str, messages, dropped, error=None) -> None:
+    """Show the request in the source debugger (best effort: never fails the request)."""
+    tracking_request_record(
+        source_id=source.pk,
+        request_id=uuid.uuid4().hex,
+        at=ingest.now_iso(),
+        call=kind,
+        payload={
+            "method": "POST",
+            "url": request.get_full_path(),
+            "headers": _multi_map(request.headers.items()),
+        },
+        messages=messages,
+        drops=dropped,
+        status=400 if error else 200,
+        error=error.message if error else "",
+        code=error.code if error else "",
+    )
 
 
 def _tracking_body(request, path_type: str) -> dict:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..choices import ErrorCategory
+from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
 from . import dead_letters, lookups, outcomes, records, store
 from .invoke import Verdict, instance_key, run_events
@@ -75,6 +76,15 @@ def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at:
     tally.latencies = [records.latency_ms(e) for e in delivered]
     _retry_or_give_up(instance, tally, attempt, first_at)
     _record(instance, tally, attempt)
+    deliveries_record(  # the source debugger's per-event outcomes (best effort, never raises)
+        instance=instance,
+        events=events,
+        pending=pending,
+        pairs=pairs,
+        verdicts=verdicts,
+        tally=tally,
+        attempt=attempt,
+    )
     return tally.counts
 
 

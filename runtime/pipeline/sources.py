@@ -14,6 +14,7 @@ from workspaces.models import Source
 
 from .. import ingest
 from ..choices import ErrorCategory
+from ..debugger.recorder import source_runs_record
 from ..engine import sandbox
 from ..models import FunctionInstance
 from ..sandbox import SandboxRequest
@@ -109,10 +110,12 @@ def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> i
             for r in requests
         ]
     )
-    events, retry = [], []
+    events, retry, runs = [], [], []
     for request_item, result in zip(requests, results, strict=True):
+        emitted = _emitted(instance, request_item, result, attempt) if result.status == "success" else []
+        runs.append((request_item, result, emitted))
         if result.status == "success":
-            events.extend(_emitted(instance, request_item, result, attempt))
+            events.extend(emitted)
         elif outcomes.is_retryable(result.error):
             retry.append((request_item, result))
         else:
@@ -123,6 +126,7 @@ def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> i
         route(source=instance.source, events=events)
         samples_record(instance.source_id, events)
     _source_retry(instance, retry, attempt)
+    source_runs_record(source_id=instance.source_id, runs=runs, attempt=attempt)
     return len(events)
 
 
