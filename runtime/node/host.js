@@ -7,7 +7,6 @@ const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const ivm = require('isolated-vm');
-const { Egress, EgressPolicy, redactUrl, prepareRequest } = require('./lib/egress');
 const answers = require('./lib/answers');
 const modules = require('./lib/modules');
 
@@ -23,21 +22,39 @@ const env = process.env;
 const { config: CONFIG } = require('./lib/limits');
 const { Outbox } = require('./lib/outbox');
 const { MemoryGuard } = require('./lib/memory');
+const { HostWork, hashSync, randomSync } = require('./lib/hostwork');
 // isolated-vm's own limit leaves room for the platform's bundles (an AWS client is several
 // MB of heap); the function's own limit, CONFIG.memoryMb, is checked above that baseline.
 const PLATFORM_HEADROOM_MB = 32;
-const policy = new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || '');
-const egress = new Egress({
-  policy: new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || ''), perInstance: CONFIG.fetchSocketsPerInstance, total: CONFIG.fetchSocketsTotal,
-});
+// The egress stack (lib/egress.js: net, http, https, dns, zlib) is loaded on the first fetch:
+// without Node's startup snapshot (--no-node-snapshot) loading it costs about as much CPU as
+// the rest of the host's start (~80 ms), and a restarted host should answer its replayed
+// calls first. The first fetch of a host's life pays that once.
+let egressLib = null;
+let egressInstance = null;
+function egressModule() {
+  if (!egressLib) egressLib = require('./lib/egress');
+  return egressLib;
+}
+function egress() {
+  if (!egressInstance) {
+    const { Egress, EgressPolicy } = egressModule();
+    egressInstance = new Egress({
+      policy: new EgressPolicy(env.FUNCTIONS_EGRESS_ALLOW || ''), perInstance: CONFIG.fetchSocketsPerInstance, total: CONFIG.fetchSocketsTotal,
+    });
+  }
+  return egressInstance;
+}
 // Fetches answered here without the network (the platform's request inspector; a call's own rules).
 const fetchAnswers = new answers.FetchAnswers(answers.parseRules(env.FUNCTIONS_FETCH_ANSWERS));
+// Host-side crypto work of calls: sliced, paced and budgeted per call (lib/hostwork.js).
+const hostWork = new HostWork(CONFIG);
 
 // ---- scripts compiled once per host (V8 code cache) -----------------------------
 const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
 // The limits the shim enforces inside the isolate (it throws to the user's code).
 const SHIM_LIMITS = {};
-for (const k of ['maxTimers', 'maxTimerStarts', 'minIntervalMs', 'maxLogLines', 'maxLogLineBytes']) SHIM_LIMITS[k] = CONFIG[k];
+for (const k of ['maxTimers', 'maxTimerStarts', 'minIntervalMs', 'maxLogLines', 'maxLogLineBytes', 'maxOutputBytes']) SHIM_LIMITS[k] = CONFIG[k];
 const DIST = path.join(__dirname, 'dist');
 const LIBS = [
   // [bundle name, test on the user's code]
@@ -128,12 +145,12 @@ class Entry {
     const context = isolate.createContextSync();
     const jail = context.global;
     jail.setSync('__sb_limits', JSON.stringify(SHIM_LIMITS));
-    jail.setSync('__sb_hash', new ivm.Callback(hostHash));
-    jail.setSync('__sb_random', new ivm.Callback(hostRandom));
+    jail.setSync('__sb_hash', new ivm.Callback((...a) => hashSync(CONFIG, ...a)));
+    jail.setSync('__sb_random', new ivm.Callback(randomSync));
     jail.setSync('__sb_uuid', new ivm.Callback(() => crypto.randomUUID()));
-    jail.setSync('__sb_hash_turn', afterTurn(hostHash));
-    jail.setSync('__sb_random_turn', afterTurn(hostRandom));
-    jail.setSync('__sb_uuid_turn', afterTurn(() => crypto.randomUUID()));
+    jail.setSync('__sb_hash_turn', self.fairBridge((call, ...a) => hostWork.hash(call, ...a)));
+    jail.setSync('__sb_random_turn', self.fairBridge((call, n) => hostWork.random(call, n)));
+    jail.setSync('__sb_uuid_turn', self.fairBridge((call) => hostWork.uuid(call)));
     jail.setSync('__sb_fetch', new ivm.Callback((opId, specJson, ev, evDeadline) => self.startFetch(opId, specJson, ev, evDeadline), { ignored: true }));
     jail.setSync('__sb_timer', new ivm.Callback((id, ms, repeat, ev, evDeadline) => self.startTimer(id, ms, repeat, ev, evDeadline), { ignored: true }));
     jail.setSync('__sb_clear', new ivm.Callback((id, ev) => self.clearTimer(id, ev), { ignored: true }));
@@ -186,6 +203,18 @@ class Entry {
     resolver.release();
     setResolverRef.release();
     this.bytes = MemoryGuard.readSync(this.isolate);
+  }
+
+  // A crypto bridge entered through applySyncPromise (lib/hostwork.js): it runs after the
+  // host's event loop had a turn, sliced, paced and budgeted as host work of the call in
+  // progress. A synchronous callback loop otherwise keeps the host's thread in isolated-vm's
+  // task queue, which it drains before returning to the event loop: neighbours starved.
+  fairBridge(fn) {
+    return new ivm.Reference((...args) => {
+      const call = this.current;
+      if (!call) return Promise.reject(new Error('no invocation in progress'));
+      return fn(call, ...args);
+    });
   }
 
   // A bundle evaluated on first use (an AWS service client, google.cloud.storage): '' when
@@ -275,7 +304,7 @@ class Entry {
     const call = this.current;
     if (!call || !call.events || !(ev >= 0) || ev >= call.count || typeof json !== 'string') return;
     const now = process.hrtime.bigint();
-    call.results[ev] = json;
+    call.results[ev] = outputChecked(json);
     call.doneAt[ev] = now;
     call.doneCount = ev + 1;
     // The next event starts now: it gets its own timeout_ms (within the batch deadline).
@@ -290,7 +319,7 @@ class Entry {
     try { spec = JSON.parse(specJson); } catch (e) { return; }
     const method = String(spec.method || 'GET').toUpperCase();
     const started = Date.now();
-    const trace = { method, url: redactUrl(spec.url), status: null, duration_ms: 0 };
+    const trace = { method: method.slice(0, 32), url: traceUrl(spec.url), status: null, duration_ms: 0 };
     if (call.requests.length < 1000) call.requests.push(trace);
     const reject = (message, type, code) => {
       if (!trace.error) { trace.error = message; trace.duration_ms = Date.now() - started; } // cancelled: already marked
@@ -306,7 +335,7 @@ class Entry {
     call.abort.signal.addEventListener('abort', () => {
       if (trace.status === null && !trace.error) { trace.error = 'cancelled: the invocation ended'; trace.duration_ms = Date.now() - started; }
     }, { once: true });
-    egress.fetch(spec, {
+    egress().fetch(spec, {
       poolKey: this.key || `call:${this.id}`,
       signal: call.abort.signal,
       deadline: call.deadline,
@@ -327,7 +356,7 @@ class Entry {
     const rule = fetchAnswers.match(spec.url, call0.answers);
     if (!rule) return false;
     let req;
-    try { req = prepareRequest(spec); } catch (e) { reject(e.message, e.type, e.code); return true; }
+    try { req = egressModule().prepareRequest(spec); } catch (e) { reject(e.message, e.type, e.code); return true; }
     call.captured.push(answers.capture(rule, req));
     trace.status = rule.status;
     trace.answered = rule.tag;
@@ -338,6 +367,22 @@ class Entry {
   }
 }
 
+// The request trace keeps at most TRACE_URL_MAX characters of a URL (a call may make up to
+// fetch_max_calls requests, each URL as long as the function likes).
+const TRACE_URL_MAX = 2048;
+function traceUrl(url) {
+  const u = String(egressModule().redactUrl(url));
+  return u.length > TRACE_URL_MAX ? `${u.slice(0, TRACE_URL_MAX)}…` : u;
+}
+
+// The shim caps a call's result JSON at maxOutputBytes (lib/shim.js, charge); this checks it
+// again on the host, by length (UTF-16 units never exceed UTF-8 bytes), in case it did not.
+const OUTPUT_SLACK = 65536;
+function outputChecked(json) {
+  if (json.length <= CONFIG.maxOutputBytes + OUTPUT_SLACK) return json;
+  return JSON.stringify(errorResult('PayloadTooLarge', `Function output too large: more than ${CONFIG.maxOutputBytes} bytes of JSON`));
+}
+
 function newOpState(deadline) {
   return { deadline, timers: new Map(), abort: null, requests: [], captured: [], fetchCount: 0, timerStarts: 0 };
 }
@@ -346,39 +391,6 @@ function cancelOps(st) {
   for (const h of st.timers.values()) { clearTimeout(h); clearInterval(h); }
   st.timers.clear();
   if (st.abort) st.abort.abort();
-}
-
-function hostHash(alg, key, parts, outEnc) {
-  const ENCODINGS = new Set(['utf8', 'utf-8', 'hex', 'base64', 'base64url', 'latin1', 'binary', 'ascii', 'ucs2', 'ucs-2', 'utf16le', 'utf-16le']);
-  let total = 0;
-  const toBuf = (p) => {
-    if (!Array.isArray(p) || typeof p[0] !== 'string') throw new TypeError('invalid data');
-    const enc = String(p[1] || 'utf8').toLowerCase();
-    if (!ENCODINGS.has(enc)) throw new TypeError(`Unknown encoding: ${p[1]}`);
-    total += p[0].length;
-    if (total > CONFIG.hashMaxBytes) throw new RangeError(`hash input over limit (${CONFIG.hashMaxBytes} bytes)`);
-    return Buffer.from(p[0], enc);
-  };
-  const h = key ? crypto.createHmac(String(alg), toBuf(key)) : crypto.createHash(String(alg));
-  for (const p of parts || []) h.update(toBuf(p));
-  const enc = String(outEnc).toLowerCase();
-  if (!['hex', 'base64', 'base64url', 'latin1', 'binary'].includes(enc)) throw new TypeError(`Unsupported digest encoding: ${outEnc}`);
-  return h.digest(enc);
-}
-
-// A crypto bridge that runs after the host's event loop has had a turn. A synchronous
-// callback loop (hashing, randomUUID) otherwise keeps the host's thread in isolated-vm's task
-// queue, which it drains before returning to the event loop: neighbours' calls starved.
-function afterTurn(fn) {
-  return new ivm.Reference((...args) => new Promise((resolve, reject) => setImmediate(() => {
-    try { resolve(fn(...args)); } catch (e) { reject(e); }
-  })));
-}
-
-function hostRandom(n) {
-  n = Number(n);
-  if (!Number.isInteger(n) || n < 0 || n > 65536) throw new RangeError('The value of "size" is out of range (0..65536)');
-  return crypto.randomBytes(n).toString('base64');
 }
 
 // ---- payload checks (also done in Python) ------------------------------------------
@@ -400,8 +412,11 @@ function jsonDepth(s) {
 
 const PLATFORM_TYPES = new Set(['Timeout', 'MemoryLimit', 'Crash', 'SandboxUnavailable', 'PayloadTooLarge', 'PayloadTooDeep', 'InvalidRequest', 'InternalError']);
 
+// Error text is cut as the shim cuts it (a top-level throw reaches the host uncut).
+const cut = (s, max) => (s.length > max ? `${s.slice(0, max)}… [truncated]` : s);
 function errorResult(type, message, stack) {
-  return { status: 'error', error: { type, message, stack: stack || '' }, returned: null, events: [], objects: [], logs: [] };
+  const error = { type: cut(String(type), 256), message: cut(String(message), 8192), stack: cut(String(stack || ''), 16384) };
+  return { status: 'error', error, returned: null, events: [], objects: [], logs: [] };
 }
 
 function classify(e, call, entry) {
@@ -579,7 +594,7 @@ async function execute(entry, msg) {
     callEnd(entry, call);
   }
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const resultJson = typeof result === 'string' ? result : JSON.stringify(result);
+  const resultJson = typeof result === 'string' ? outputChecked(result) : JSON.stringify(result);
   return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"captured":${JSON.stringify(call.captured)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}}`;
 }
 
@@ -815,3 +830,4 @@ process.on('uncaughtException', (e) => {
 });
 
 process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, node: process.version }) + '\n');
+

@@ -5,7 +5,6 @@
 // thread pool so it never blocks the host's event loop (the isolate waits for it through
 // applySyncPromise). Errors travel back as data ({error}) so they keep Node's codes.
 const crypto = require('crypto');
-const zlib = require('zlib');
 const { promisify } = require('util');
 
 const { config } = require('./limits');
@@ -210,8 +209,9 @@ async function cryptoSlow(op, specJson) {
   }
 }
 
-const brotliCompress = promisify(zlib.brotliCompress);
-const brotliDecompress = promisify(zlib.brotliDecompress);
+// zlib is loaded on first use (it is slow to load without Node's startup snapshot).
+const brotliCompress = (input, opts) => promisify(require('zlib').brotliCompress)(input, opts);
+const brotliDecompress = (input, opts) => promisify(require('zlib').brotliDecompress)(input, opts);
 async function brotli(op, b64, specJson) {
   if (typeof b64 !== 'string' || b64.length > Math.ceil(LIMITS.zlibBytes / 3) * 4 || String(specJson).length > 65536) {
     throw new RangeError(`brotli input over the ${LIMITS.zlibBytes} byte limit of functions`);

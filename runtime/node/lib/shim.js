@@ -92,10 +92,48 @@
   const PromiseCtor = Promise;
   const PromiseRace = Promise.race.bind(Promise);
   const MapCtor = Map;
+  const uncurry = Function.prototype.bind.bind(Function.prototype.call);
+  const charCodeAt = uncurry(String.prototype.charCodeAt);
+  const stringSlice = uncurry(String.prototype.slice);
+  const regexpExec = uncurry(RegExp.prototype.exec);
+  const NON_ASCII = /[^\x00-\x7f]/;
 
   const MAX_LOG_LINES = L.maxLogLines;
   const MAX_LOG_LINE = L.maxLogLineBytes;
   const CACHE_MAX = 1000;
+  // Error text kept in a result (a thrown error's name, message and stack), in UTF-8 bytes.
+  const ERROR_TYPE_MAX = 256;
+  const ERROR_MESSAGE_MAX = 8192;
+  const ERROR_STACK_MAX = 16384;
+  // Once a run_batch has used up its output budget, each later event keeps only this much.
+  const SPENT_MESSAGE_MAX = 256;
+
+  // ---- UTF-8 sizes (the output caps count bytes, not UTF-16 units) -----------------
+  // Intrinsics captured above: user code replacing String.prototype methods cannot change
+  // what is counted. `limit`: stop counting once past it (the result is then > limit).
+  function utf8Bytes(s, limit) {
+    let n = s.length;
+    if (n > limit || regexpExec(NON_ASCII, s) === null) return n;
+    for (let i = 0; i < s.length && n <= limit; i++) {
+      const c = charCodeAt(s, i);
+      if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2; // a surrogate pair: 2 + 2
+    }
+    return n;
+  }
+  // s cut to at most `max` UTF-8 bytes at a character boundary, marked when cut.
+  function cutUtf8(s, max, mark) {
+    if (s.length * 3 <= max) return s;
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = charCodeAt(s, i);
+      const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (charCodeAt(s, i + 1) & 0xfc00) === 0xdc00;
+      const b = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+      if (n + b > max) return stringSlice(s, 0, i) + mark;
+      n += b;
+      if (pair) i++;
+    }
+    return s;
+  }
 
   function define(name, value) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
@@ -247,7 +285,7 @@
     if (logs.length >= MAX_LOG_LINES) { logsDropped++; return; }
     let message;
     try { message = format(args); } catch (e) { message = '[unprintable]'; }
-    if (message.length > MAX_LOG_LINE) message = message.slice(0, MAX_LOG_LINE) + '… [truncated]';
+    message = cutUtf8(String(message), MAX_LOG_LINE, '… [truncated]');
     logs[logs.length] = { level, message, time: new OrigDate(dateNow()).toISOString() }; // not push(): user code may replace it
   }
   function takeLogs() {
@@ -826,9 +864,13 @@
     } catch (err) {
       message = 'unserialisable error';
     }
-    type = String(type || 'Error');
+    type = cutUtf8(String(type || 'Error'), ERROR_TYPE_MAX, '');
     if (RESERVED[type] === true) { message = `${type}: ${message}`; type = 'Error'; }
-    return { type, message: String(message), stack: String(stack) };
+    return {
+      type,
+      message: cutUtf8(String(message), ERROR_MESSAGE_MAX, '… [truncated]'),
+      stack: cutUtf8(String(stack), ERROR_STACK_MAX, '… [truncated]'),
+    };
   }
   // The result envelope is assembled here, field by field, from platform strings: a
   // function's toJSON, getters or prototype changes can shape its own returned value and
@@ -850,6 +892,7 @@
   function finish(out, returned) {
     const logList = takeLogs();
     let body;
+    let failure = out.status === 'success' ? null : out.error;
     if (out.status === 'success') {
       let ret = 'null';
       try {
@@ -863,17 +906,52 @@
         evs = userJson(out.events, '[]');
         objs = userJson(out.objects, '[]');
       } catch (e) {
-        const err = serializeError(e);
-        body = '"status":"error","error":{"type":"TypeError","message":' + q(`events are not JSON-serialisable: ${err.message}`) + ',"stack":""},"returned":null,"events":[],"objects":[]';
+        failure = { type: 'TypeError', message: `events are not JSON-serialisable: ${serializeError(e).message}`, stack: '' };
+        body = '"status":"error","error":{"type":"TypeError","message":' + q(failure.message) + ',"stack":""},"returned":null,"events":[],"objects":[]';
       }
       if (!body) body = '"status":"success","error":null,"returned":' + ret + ',"events":' + evs + ',"objects":' + objs;
     } else {
       const err = out.error;
       body = '"status":"error","error":{"type":' + q(err.type) + ',"message":' + q(err.message) + ',"stack":' + q(err.stack) + '},"returned":null,"events":[],"objects":[]';
     }
-    return '{' + body + ',"logs":' + logsJson(logList) + '}';
+    return charge('{' + body, logList, failure);
+  }
+
+  // ---- output cap: returned value, events, objects, logs and error of a call -----------
+  // `invoke` gives each call L.maxOutputBytes of result JSON (UTF-8 bytes); `invokeBatch`
+  // gives that to the whole batch, so the host never holds more than the cap of one call's
+  // (or one batch's) results. Over it, a successful result becomes PayloadTooLarge (keeping
+  // its logs when they fit); an error keeps its type and message (cut once the budget is
+  // spent) so that RetryError and the like still mean what they say.
+  let outputLeft = 0;
+  let outputBatch = false;
+  function charge(head, logList, error) {
+    const whole = head + ',"logs":' + logsJson(logList) + '}';
+    const bytes = utf8Bytes(whole, outputLeft);
+    if (bytes <= outputLeft) { outputLeft -= bytes; return whole; }
+    let start;
+    if (error) {
+      const message = cutUtf8(error.message, SPENT_MESSAGE_MAX, '… [truncated]');
+      start = '{"status":"error","error":{"type":' + q(error.type) + ',"message":' + q(message) + ',"stack":""},"returned":null,"events":[],"objects":[]';
+    } else {
+      const what = outputBatch
+        ? `the batch's results (returned values, events, objects, logs and errors as JSON) passed ${L.maxOutputBytes} bytes at this event`
+        : `its returned value, events, objects and logs come to more than ${L.maxOutputBytes} bytes of JSON`;
+      start = '{"status":"error","error":{"type":"PayloadTooLarge","message":' + q(`Function output too large: ${what}`) + ',"stack":""},"returned":null,"events":[],"objects":[]';
+    }
+    let out = start + ',"logs":' + logsJson(logList) + '}';
+    let size = utf8Bytes(out, outputLeft);
+    if (size > outputLeft) {
+      const note = logList.length ? [logLine('warn', `[${logList.length} log lines dropped: the output limit of ${L.maxOutputBytes} bytes was reached]`)] : [];
+      out = start + ',"logs":' + logsJson(note) + '}';
+      size = utf8Bytes(out, Infinity);
+    }
+    outputLeft = outputLeft > size ? outputLeft - size : 0;
+    return out;
   }
   async function invoke(kind, payloadJson, settingsJson) {
+    outputLeft = L.maxOutputBytes;
+    outputBatch = false;
     events = [];
     objects = [];
     timerStarts = 0;
@@ -910,6 +988,8 @@
     const settings = JSONparse(settingsJson);
     if (!isArray(list) || list.length !== count) throw new TypeError('run_batch payload must be an array of `count` events');
     takeLogs(); // nothing from between calls leaks into the first event
+    outputLeft = L.maxOutputBytes;
+    outputBatch = true;
     let i = 0;
     try {
       for (; i < count; i++) {
