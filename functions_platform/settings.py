@@ -154,6 +154,8 @@ PIPELINE_REDIS_URL = env("PIPELINE_REDIS_URL", default=REDIS_URL)
 # Production mode needs a Redis that persists (AOF); true = the operator accepts losing what is
 # queued when Redis restarts (system check runtime.E101 becomes warning W101; /readyz passes).
 PIPELINE_REDIS_VOLATILE_OK = env.bool("PIPELINE_REDIS_VOLATILE_OK", default=False)
+# Ingest refuses (503) once Redis uses this share of its maxmemory, so workers keep room to drain.
+PIPELINE_REDIS_MEMORY_HIGH = env.float("PIPELINE_REDIS_MEMORY_HIGH", default=0.9)
 PIPELINE_KEY_PREFIX = env("PIPELINE_KEY_PREFIX", default="fp")
 PIPELINE_FLUSH_WAIT_S = env.float("PIPELINE_FLUSH_WAIT_S", default=0.2)
 PIPELINE_SOURCE_BATCH = env.int("PIPELINE_SOURCE_BATCH", default=50)

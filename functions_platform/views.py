@@ -30,7 +30,12 @@ def healthz(request):
 
 @require_GET
 def readyz(request):
-    checks = {"database": _database_ok(), "broker": _broker_ok(), "node": _node_ok()}
+    checks = {
+        "database": _database_ok(),
+        "broker": _broker_ok(),
+        "node": _node_ok(),
+        "redis_persistence": _persistence_ok(),
+    }
     ok = all(checks.values())
     return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
@@ -53,6 +58,16 @@ def _broker_ok() -> bool:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True
+    except Exception:
+        return False
+
+
+def _persistence_ok() -> bool:
+    # Production mode on a Redis that would lose accepted events is not ready (runtime.E101).
+    from runtime.pipeline.persistence import persistence_ok
+
+    try:
+        return persistence_ok()
     except Exception:
         return False
 

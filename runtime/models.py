@@ -207,6 +207,36 @@ class DeadLetter(models.Model):
         return f"{self.instance}: {self.message_id or self.stage} ({self.error_type})"
 
 
+class PendingRetry(models.Model):
+    """A batch waiting for its retry, kept where a Redis or worker restart cannot drop it.
+
+    Written when a stage schedules a retry in buffered mode (`runtime.pipeline.retries`); a
+    countdown task carrying only the row's id wakes it, and the sweep republishes rows whose
+    task message was lost. The task that runs a row claims it (`claimed_by`, until
+    `claimed_until`) and deletes it when done. `key` is the stage's key: a source function
+    instance (`src`), a source (`route`) or a destination instance (`dst`).
+    """
+
+    stage = models.CharField(max_length=8, choices=PipelineStage.choices)
+    key = models.BigIntegerField()
+    items = models.JSONField()
+    attempt = models.PositiveIntegerField(default=1)
+    first_at = models.FloatField(null=True, blank=True)
+    due_at = models.DateTimeField()
+    published_at = models.DateTimeField()
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["due_at"], name="runtime_retry_due")]
+
+    def __str__(self) -> str:
+        return f"{self.stage}:{self.key} attempt {self.attempt} at {self.due_at:%H:%M:%S}"
+
+
 class IngestDrop(models.Model):
     """A Tracking API message dropped on its own at ingest (Segment's partial accept).
 

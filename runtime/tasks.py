@@ -4,9 +4,8 @@ Sections: deployment (Save & Deploy fan-out) and pipeline (source runs, deliveri
 
 from celery import shared_task
 from django.db import DatabaseError
-from kombu.exceptions import KombuError
-from redis import RedisError
 
+from .pipeline.errors import INFRASTRUCTURE_ERRORS
 from .sandbox import SandboxUnavailable
 
 # --- deployment -------------------------------------------------------------------------------
@@ -55,9 +54,10 @@ def deployment_tasks_publish(deployment_ids: list[int]) -> None:
 # Flush tasks drain their stage's Redis buffer (items=None) or carry their items (retries and
 # the unbuffered/embedded mode). They are idempotent: a redelivered task resumes its in-flight
 # items, and delivery skips messageIds already delivered. An infrastructure error (database,
-# Redis, broker) retries the task under the same id, so it resumes its in-flight items too.
+# Redis, broker, sandbox unavailable, queue refused) gives the batch back and retries the task;
+# if even that retry cannot be published, the sweep finds the batch (docs/pipeline.md).
 _INFRA_RETRY = {
-    "autoretry_for": (DatabaseError, RedisError, KombuError, OSError),
+    "autoretry_for": INFRASTRUCTURE_ERRORS,
     "retry_backoff": 2,
     "retry_backoff_max": 300,
     "retry_jitter": True,
@@ -67,7 +67,12 @@ _INFRA_RETRY = {
 
 @shared_task(name="runtime.source_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
 def source_flush_task(
-    self, instance_id: int, items: list | None = None, attempt: int = 0, not_before: float | None = None
+    self,
+    instance_id: int,
+    items: list | None = None,
+    attempt: int = 0,
+    not_before: float | None = None,
+    retry_id: int | None = None,
 ) -> None:
     """Run queued webhook requests of one source function instance."""
     from django.conf import settings
@@ -78,15 +83,22 @@ def source_flush_task(
         "src",
         instance_id,
         self.request.id,
-        {"items": items, "attempt": attempt, "not_before": not_before},
-        lambda batch: sources.source_run(instance_id=instance_id, requests=batch, attempt=attempt),
+        {"items": items, "attempt": attempt, "not_before": not_before, "retry_id": retry_id},
+        lambda batch, attempt, _: sources.source_run(
+            instance_id=instance_id, requests=batch, attempt=attempt
+        ),
         limit=lambda: settings.PIPELINE_SOURCE_BATCH,
     )
 
 
 @shared_task(name="runtime.route_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
 def route_flush_task(
-    self, source_id: int, items: list | None = None, attempt: int = 0, not_before: float | None = None
+    self,
+    source_id: int,
+    items: list | None = None,
+    attempt: int = 0,
+    not_before: float | None = None,
+    retry_id: int | None = None,
 ) -> None:
     """Route queued Tracking API messages of one source to its destinations."""
     from django.conf import settings
@@ -97,8 +109,10 @@ def route_flush_task(
         "route",
         source_id,
         self.request.id,
-        {"items": items, "attempt": attempt, "not_before": not_before},
-        lambda batch: sources.messages_route(source_id=source_id, messages=batch, attempt=attempt),
+        {"items": items, "attempt": attempt, "not_before": not_before, "retry_id": retry_id},
+        lambda batch, attempt, _: sources.messages_route(
+            source_id=source_id, messages=batch, attempt=attempt
+        ),
         limit=lambda: settings.PIPELINE_ROUTE_BATCH,
     )
 
@@ -111,6 +125,7 @@ def delivery_flush_task(
     attempt: int = 0,
     first_at: float | None = None,
     not_before: float | None = None,
+    retry_id: int | None = None,
 ) -> None:
     """Deliver a micro-batch of events to one destination instance."""
     from .pipeline import delivery, routing
@@ -119,9 +134,15 @@ def delivery_flush_task(
         "dst",
         instance_id,
         self.request.id,
-        {"items": items, "attempt": attempt, "first_at": first_at, "not_before": not_before},
-        lambda batch: delivery.deliver(
-            instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at
+        {
+            "items": items,
+            "attempt": attempt,
+            "first_at": first_at,
+            "not_before": not_before,
+            "retry_id": retry_id,
+        },
+        lambda batch, attempt, first_at: delivery.deliver(
+            instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at, token=self.request.id
         ),
         limit=lambda: delivery.batch_limit(instance_id),
     )
@@ -129,12 +150,11 @@ def delivery_flush_task(
 
 @shared_task(name="runtime.pipeline_sweep", ignore_result=True)
 def pipeline_sweep_task() -> None:
-    """Schedule flushes for buffers left without one (a lost publish, a restarted broker)."""
-    from .pipeline import routing, store
+    """Recover batches of lost tasks, dead-letter hopeless ones, restart stalled buffers and
+    republish due retries whose message was lost (runtime/pipeline/recovery.py)."""
+    from .pipeline.recovery import pipeline_sweep
 
-    if store.buffered():
-        for stage, key in store.buffers_waiting():
-            routing.flush_schedule(stage, key, now=True)
+    pipeline_sweep()
 
 
 @shared_task(name="runtime.pipeline_cleanup", ignore_result=True)

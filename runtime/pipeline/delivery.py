@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from ..choices import ErrorCategory
 from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
 from . import dead_letters, lookups, outcomes, records, store
 from .invoke import Verdict, instance_key, run_events
+from .routing import QUEUE_ERRORS
 
 log = logging.getLogger(__name__)
 # Error log rows written per batch and instance: a failing batch of 400 must not write 400 rows.
@@ -45,16 +50,37 @@ def batch_limit(instance_id: int) -> int:
     return instance.function.batch_max_count if instance else 100
 
 
-def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at: float | None = None) -> dict:
+def deliver(
+    *,
+    instance_id: int,
+    events: list[dict],
+    attempt: int = 0,
+    first_at: float | None = None,
+    token: str | None = None,
+) -> dict:
     """Run a batch through the instance's inserts and function; record, retry, dedupe.
 
-    Returns the counts (for tests and logs). A disabled or deleted instance receives nothing.
+    Each messageId is claimed for `token` (the task id) before the call, so concurrent tasks
+    never both deliver it; one held by another task is tried again shortly. Returns the counts
+    (for tests and logs). A disabled or deleted instance receives nothing.
     """
     instance = instance_for_delivery(instance_id)
     if instance is None:
         return {}
     first_at = first_at or time.time()
-    pending = _fresh(instance, events)
+    token = token or uuid.uuid4().hex
+    pending, busy = _fresh(instance, events, token)
+    _busy_later(instance, busy, attempt, first_at)
+    claimed = [e["messageId"] for e in pending]
+    try:
+        return _deliver_claimed(instance, pending, attempt, first_at, claimed)
+    except BaseException:
+        with contextlib.suppress(*QUEUE_ERRORS):
+            store.delivery_settle(instance_key(instance), instance.pk, delivered=[], released=claimed)
+        raise
+
+
+def _deliver_claimed(instance, pending: list[dict], attempt: int, first_at: float, claimed: list) -> dict:
     tally = Tally()
     pairs = _through_inserts(instance, [(e, e) for e in pending], tally, attempt)
     verdicts = run_events(instance, "destination", [current for _, current in pairs])
@@ -71,7 +97,8 @@ def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at:
         else:
             tally.add_failure(current, verdict)
             dead_letters.keep_if_final(tally.dead, original, verdict)
-    store.delivered_mark(instance_key(instance), instance.pk, [e["messageId"] for e in delivered])
+    done = [e["messageId"] for e in delivered]
+    store.delivery_settle(instance_key(instance), instance.pk, delivered=done, released=claimed)
     tally.counts["delivered"] = len(delivered)
     tally.latencies = [records.latency_ms(e) for e in delivered]
     _retry_or_give_up(instance, tally, attempt, first_at)
@@ -88,13 +115,25 @@ def deliver(*, instance_id: int, events: list[dict], attempt: int = 0, first_at:
     return tally.counts
 
 
-def _fresh(instance, events: list[dict]) -> list[dict]:
-    """Drop messageIds seen twice in this batch or already delivered within the window."""
+def _fresh(instance, events: list[dict], token: str) -> tuple[list[dict], list[dict]]:
+    """(claimed, busy): the batch without repeats or messageIds delivered within the window,
+    and the events another task is delivering right now."""
     unique: dict[str, dict] = {}
     for event in events:
-        unique.setdefault(event.get("messageId") or str(id(event)), event)
-    seen = store.delivered_filter(instance_key(instance), instance.pk, list(unique))
-    return [e for mid, e in unique.items() if mid not in seen]
+        event.setdefault("messageId", uuid.uuid4().hex)
+        unique.setdefault(event["messageId"], event)
+    claimed, busy = store.delivery_claim(instance_key(instance), instance.pk, list(unique), token)
+    return [e for m, e in unique.items() if m in claimed], [e for m, e in unique.items() if m in busy]
+
+
+def _busy_later(instance, busy: list[dict], attempt: int, first_at: float) -> None:
+    # Not a retry (nothing failed): when the holder delivers, the copy finds it delivered;
+    # when the holder died, its claim expires and the copy delivers it.
+    if busy:
+        from .routing import retry_later
+
+        payload = {"items": busy, "attempt": attempt, "first_at": first_at}
+        retry_later("dst", instance.pk, payload, settings.PIPELINE_CLAIM_WAIT_S)
 
 
 def _through_inserts(instance, pairs: list[tuple], tally: Tally, attempt: int) -> list[tuple]:

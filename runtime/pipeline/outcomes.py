@@ -10,7 +10,11 @@ from ..choices import ErrorCategory
 
 RETRYABLE = {"RetryError": ErrorCategory.RETRY, "Timeout": ErrorCategory.TIMEOUT}
 # Platform trouble (the host died, the call could not be made) is not the user's fault: retry.
-INFRASTRUCTURE = {"SandboxUnavailable", "InternalError"}
+# "Crash" is a host death the sandbox could not pin on a cause (e.g. the host was killed while
+# the call ran, twice) or a quarantined function's refusal: retried within the window, so an
+# outside kill loses nothing and a real crasher ends in the dead letters (the breaker spares
+# its neighbours meanwhile). Crashes with a known cause (MemoryLimit, Timeout) stay final.
+INFRASTRUCTURE = {"SandboxUnavailable", "InternalError", "Crash"}
 CATEGORY_BY_TYPE = {
     "EventNotSupported": ErrorCategory.UNSUPPORTED_EVENT_TYPE,
     "ValidationError": ErrorCategory.MESSAGE_REJECTED,

@@ -9,7 +9,9 @@ task (same task id, acks_late) finds them again. Without Redis everything runs i
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 import time
 
@@ -21,6 +23,7 @@ from functions_platform.celery import app as celery_app
 
 from ..models import DeliveredMessage
 
+# The in-flight list's own expiry is only a backstop: the lease below is what recovers it.
 INFLIGHT_TTL_S = 7 * 24 * 3600
 # Append, then say whether to flush now (2: this push filled another whole batch), later (1:
 # first item of a wait window) or not at all (0: a flush is already on its way). Only batch
@@ -34,18 +37,103 @@ if math.floor(after / batch) > math.floor(before / batch) then return 2 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
-# A redelivered task first finishes its own in-flight items; otherwise take up to ARGV[1].
-_DRAIN = """
+# Shared Lua: the server's clock in ms, and "count one more recovery of these items; return the
+# ones still allowed and move the others (over ARGV max) to the dead list" (KEYS: recov, dead).
+_LUA_LIB = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function count_recovery(items, recov, dead, deadkeys, member, max)
+  local keep = {}
+  for _, item in ipairs(items) do
+    local n = redis.call('HINCRBY', recov, redis.sha1hex(item), 1)
+    if n > max then
+      redis.call('RPUSH', dead, item)
+      redis.call('SADD', deadkeys, member)
+      redis.call('HDEL', recov, redis.sha1hex(item))
+    else
+      keep[#keep + 1] = item
+    end
+  end
+  redis.call('EXPIRE', recov, 7 * 24 * 3600)
+  return keep
+end
+"""
+# Take a batch into this task's in-flight list under a lease. A task that finds its own
+# in-flight list (a redelivery after its worker died) resumes it, one recovery counted.
+# KEYS: buf, inflight, sched, leases, recov, dead, deadkeys.
+# ARGV: limit, ttl, lease member, lease ms, max recoveries, stage:key.
+_DRAIN = (
+    _LUA_LIB
+    + """
 local mine = redis.call('LRANGE', KEYS[2], 0, -1)
-if #mine > 0 then return mine end
+if #mine > 0 then
+  local keep = count_recovery(mine, KEYS[5], KEYS[6], KEYS[7], ARGV[6], tonumber(ARGV[5]))
+  redis.call('DEL', KEYS[2])
+  if #keep > 0 then
+    redis.call('RPUSH', KEYS[2], unpack(keep))
+    redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[4]), ARGV[3])
+  else
+    redis.call('ZREM', KEYS[4], ARGV[3])
+  end
+  return keep
+end
 redis.call('DEL', KEYS[3])
 local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #items > 0 then
-  redis.call('LTRIM', KEYS[1], #items, -1)
+  -- Copy before trimming: a Redis out of memory refuses the RPUSH and the items stay put.
   redis.call('RPUSH', KEYS[2], unpack(items))
+  redis.call('LTRIM', KEYS[1], #items, -1)
   redis.call('EXPIRE', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[4]), ARGV[3])
 end
 return items
+"""
+)
+# Give an in-flight list back to the front of its buffer (ARGV[1] = 1: count a recovery, or
+# 0 for an infrastructure error, which never uses up attempts). With ARGV[4] = 1 only when its
+# lease has expired (the sweep; the task may have renewed it meanwhile). Returns
+# {requeued, dead}. KEYS: buf, inflight, leases, recov, dead, deadkeys, active.
+_RELEASE = (
+    _LUA_LIB
+    + """
+if ARGV[4] == '1' then
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[2])
+  if score and tonumber(score) > now_ms() then return {0, 0} end
+end
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+local before = redis.call('LLEN', KEYS[5])
+if ARGV[1] == '1' then items = count_recovery(items, KEYS[4], KEYS[5], KEYS[6], ARGV[5], tonumber(ARGV[3])) end
+-- Back into the buffer before the in-flight list goes (a refused write loses nothing).
+if #items > 0 then
+  local reversed = {}
+  for i = #items, 1, -1 do reversed[#reversed + 1] = items[i] end
+  redis.call('LPUSH', KEYS[1], unpack(reversed))
+  redis.call('SADD', KEYS[7], ARGV[5])
+end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return {#items, redis.call('LLEN', KEYS[5]) - before}
+"""
+)
+_RENEW = (
+    _LUA_LIB
+    + """
+return redis.call('ZADD', KEYS[1], 'XX', now_ms() + tonumber(ARGV[2]), ARGV[1])
+"""
+)
+# Done: forget the in-flight list, its lease and any recovery counts of its items.
+# KEYS: inflight, leases, recov, buf. ARGV: lease member. Returns the buffer's backlog.
+_DONE = """
+if redis.call('HLEN', KEYS[3]) > 0 then
+  for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+    redis.call('HDEL', KEYS[3], redis.sha1hex(item))
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('LLEN', KEYS[4])
 """
 # Which of ARGV (messageIds) are members of any of KEYS (the hourly delivered sets).
 _SEEN = """
@@ -56,6 +144,31 @@ for _, key in ipairs(KEYS) do
   for i = 1, #ARGV do if found[i] == 1 then hits[i] = 1 end end
 end
 return hits
+"""
+log = logging.getLogger(__name__)
+# Claim each messageId for one delivery: 0 = delivered already (in a window set), 1 = claimed
+# by ARGV[1] (free, or already this token's), 2 = held by another token. ARGV: token, ttl ms,
+# claim key prefix, messageIds. KEYS: the hourly delivered sets.
+_CLAIM = """
+local out = {}
+for i = 4, #ARGV do
+  local mid = ARGV[i]
+  local state = 1
+  for _, key in ipairs(KEYS) do
+    if redis.call('SISMEMBER', key, mid) == 1 then state = 0 break end
+  end
+  if state == 1 then
+    local ckey = ARGV[3] .. mid
+    local holder = redis.call('GET', ckey)
+    if holder and holder ~= ARGV[1] then
+      state = 2
+    else
+      redis.call('SET', ckey, ARGV[1], 'PX', ARGV[2])
+    end
+  end
+  out[#out + 1] = state
+end
+return out
 """
 _clients: dict[str, redis.Redis] = {}
 _scripts: dict[int, dict] = {}
@@ -99,6 +212,21 @@ def _keys(stage: str, key: str) -> tuple[str, str]:
     return f"{_prefix()}:buf:{stage}:{key}", f"{_prefix()}:sched:{stage}:{key}"
 
 
+_memory_seen = {"at": 0.0, "full": False}
+
+
+def memory_full() -> bool:
+    """True when Redis is past PIPELINE_REDIS_MEMORY_HIGH of its maxmemory (checked twice a
+    second per process): ingest then answers 503, keeping the rest for workers to drain."""
+    now = time.monotonic()
+    if now - _memory_seen["at"] > 0.5:
+        info = client().info("memory")
+        limit = int(info.get("maxmemory") or 0)
+        used = int(info.get("used_memory") or 0)
+        _memory_seen.update(at=now, full=bool(limit) and used >= limit * settings.PIPELINE_REDIS_MEMORY_HIGH)
+    return _memory_seen["full"]
+
+
 def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     """Append JSON items; returns 2 (flush now), 1 (schedule a delayed flush) or 0."""
     buf, sched = _keys(stage, key)
@@ -111,23 +239,133 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     )
 
 
+def _lease_member(stage: str, key: str, task_id: str) -> str:
+    return f"{stage}:{key}:{task_id}"
+
+
+def _recovery_keys(stage: str, key: str) -> list[str]:
+    """recov (hash of item sha1 -> recoveries), dead (items over the limit), deadkeys (set)."""
+    return [f"{_prefix()}:recov:{stage}:{key}", f"{_prefix()}:dead:{stage}:{key}", f"{_prefix()}:deadkeys"]
+
+
+def _lease_ms() -> int:
+    return int(settings.PIPELINE_INFLIGHT_LEASE_S * 1000)
+
+
 def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
-    """Move up to `limit` items into this task's in-flight list and return them decoded."""
+    """Move up to `limit` items into this task's in-flight list (leased) and return them.
+
+    A task redelivered after its worker died gets its own in-flight items back, minus those
+    recovered more than PIPELINE_INFLIGHT_MAX_ATTEMPTS times (moved to the dead list).
+    """
     buf, sched = _keys(stage, key)
-    raw = _script(_DRAIN)(keys=[buf, _inflight(stage, key, task_id), sched], args=[limit, INFLIGHT_TTL_S])
+    raw = _script(_DRAIN)(
+        keys=[buf, _inflight(stage, key, task_id), sched, _leases(), *_recovery_keys(stage, key)],
+        args=[
+            limit,
+            INFLIGHT_TTL_S,
+            _lease_member(stage, key, task_id),
+            _lease_ms(),
+            settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS,
+            f"{stage}:{key}",
+        ],
+    )
     return [json.loads(r) for r in raw]
 
 
 def buffer_done(stage: str, key: str, task_id: str) -> int:
     """Forget this task's in-flight items (they are delivered or handed on); returns backlog."""
-    pipe = client().pipeline(transaction=False)
-    pipe.delete(_inflight(stage, key, task_id))
-    pipe.llen(_keys(stage, key)[0])
-    return int(pipe.execute()[1])
+    return int(
+        _script(_DONE)(
+            keys=[
+                _inflight(stage, key, task_id),
+                _leases(),
+                _recovery_keys(stage, key)[0],
+                _keys(stage, key)[0],
+            ],
+            args=[_lease_member(stage, key, task_id)],
+        )
+    )
+
+
+def inflight_release(stage: str, key: str, task_id: str, *, count: bool, only_expired: bool = False) -> tuple:
+    """Return a task's in-flight items to the front of their buffer; (requeued, dead-listed).
+
+    `count` adds one recovery to each item (a crash or an unexpected error); infrastructure
+    errors pass False and never use up attempts.
+    """
+    buf, _ = _keys(stage, key)
+    recov, dead, deadkeys = _recovery_keys(stage, key)
+    requeued, died = _script(_RELEASE)(
+        keys=[buf, _inflight(stage, key, task_id), _leases(), recov, dead, deadkeys, _active()],
+        args=[
+            1 if count else 0,
+            _lease_member(stage, key, task_id),
+            settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS,
+            1 if only_expired else 0,
+            f"{stage}:{key}",
+        ],
+    )
+    return int(requeued), int(died)
+
+
+def lease_renew(stage: str, key: str, task_id: str) -> None:
+    """Push the in-flight list's lease forward (the task is alive and working on it)."""
+    _script(_RENEW)(keys=[_leases()], args=[_lease_member(stage, key, task_id), _lease_ms()])
+
+
+@contextlib.contextmanager
+def lease_kept(stage: str, key: str, task_id: str):
+    """Renew the lease every third of its length while the body runs (a heartbeat thread)."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(settings.PIPELINE_INFLIGHT_LEASE_S / 3):
+            try:
+                lease_renew(stage, key, task_id)
+            except redis.RedisError:
+                log.warning("could not renew the lease of %s:%s:%s", stage, key, task_id)
+
+    thread = threading.Thread(target=beat, name="inflight-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def leases_expired(limit: int = 200) -> list[tuple[str, str, str]]:
+    """(stage, key, task_id) of in-flight lists whose lease ran out: their task is gone."""
+    seconds, micros = client().time()  # Redis's clock, the one the leases were written with
+    members = client().zrangebyscore(_leases(), "-inf", seconds * 1000 + micros // 1000, start=0, num=limit)
+    return [tuple(m.decode().split(":", 2)) for m in members]
+
+
+def dead_keys() -> list[tuple[str, str]]:
+    """(stage, key) of dead lists holding items that exhausted their recoveries."""
+    return [tuple(m.decode().split(":", 1)) for m in client().smembers(f"{_prefix()}:deadkeys")]
+
+
+def dead_take(stage: str, key: str, *, limit: int = 500) -> list[str]:
+    """The first `limit` raw items of a dead list (removed later with `dead_forget`)."""
+    return [r.decode() for r in client().lrange(_recovery_keys(stage, key)[1], 0, limit - 1)]
+
+
+def dead_forget(stage: str, key: str, count: int) -> None:
+    """Drop the first `count` items of a dead list (they are in the dead-letter table now)."""
+    r = client()
+    dead = _recovery_keys(stage, key)[1]
+    r.ltrim(dead, count, -1)
+    if r.llen(dead) == 0:
+        r.srem(f"{_prefix()}:deadkeys", f"{stage}:{key}")
 
 
 def _inflight(stage: str, key: str, task_id: str) -> str:
     return f"{_prefix()}:inflight:{stage}:{key}:{task_id}"
+
+
+def _leases() -> str:
+    return f"{_prefix()}:leases"
 
 
 def buffers_waiting() -> list[tuple[str, str]]:
@@ -154,6 +392,51 @@ def _dedupe_keys(instance_key: str) -> list[str]:
     hours = max(1, -(-settings.PIPELINE_DEDUPE_TTL_S // 3600))
     now = int(time.time() // 3600)
     return [f"{_prefix()}:dlv:{instance_key}:{h}" for h in range(now - hours, now + 1)]
+
+
+def delivery_claim(
+    instance_key: str, instance_pk: int, message_ids: list[str], token: str
+) -> tuple[set, set]:
+    """Claim messageIds for delivery to this instance by `token` (a task id), atomically.
+
+    Returns (claimed, busy): `claimed` may be delivered now (not delivered within the window,
+    not held by another task, or held by this same token, as after a redelivery); `busy` are
+    held by another live task. The rest were delivered already. A claim expires after
+    PIPELINE_CLAIM_TTL_S, so a crashed holder delays its messages, never loses them.
+    Embedded mode (no Redis) checks the DeliveredMessage table instead (one process).
+    """
+    if not message_ids:
+        return set(), set()
+    if not buffered():
+        seen = delivered_filter(instance_key, instance_pk, message_ids)
+        return {m for m in message_ids if m not in seen}, set()
+    keys = _dedupe_keys(instance_key)
+    ttl_ms = int(settings.PIPELINE_CLAIM_TTL_S * 1000)
+    states = _script(_CLAIM)(
+        keys=keys, args=[token, ttl_ms, f"{_prefix()}:claim:{instance_key}:", *message_ids]
+    )
+    claimed = {m for m, s in zip(message_ids, states, strict=True) if s == 1}
+    busy = {m for m, s in zip(message_ids, states, strict=True) if s == 2}
+    return claimed, busy
+
+
+def delivery_settle(
+    instance_key: str, instance_pk: int, *, delivered: list[str], released: list[str]
+) -> None:
+    """Mark `delivered` messageIds delivered and let go of every claim (both lists)."""
+    if not buffered():
+        delivered_mark(instance_key, instance_pk, delivered)
+        return
+    if not delivered and not released:
+        return
+    prefix = f"{_prefix()}:claim:{instance_key}:"
+    pipe = client().pipeline(transaction=True)
+    if delivered:
+        key = _dedupe_keys(instance_key)[-1]
+        pipe.sadd(key, *delivered)
+        pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
+    pipe.delete(*[prefix + m for m in (*delivered, *released)])
+    pipe.execute()
 
 
 def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]) -> set[str]:

@@ -1,0 +1,103 @@
+"""The periodic sweep: nothing accepted stays stuck where no task will look for it.
+
+Run by `pipeline_sweep_task` (Celery beat, every PIPELINE_SWEEP_S):
+1. in-flight lists whose lease expired (their task is gone: a killed worker, a lost message,
+   a retry that could not be published) go back to the front of their buffer, one recovery
+   counted against their items, and a flush is scheduled;
+2. items over PIPELINE_INFLIGHT_MAX_ATTEMPTS recoveries become dead letters, counted failed;
+3. buffers holding items with no flush on its way get one;
+4. durable retries that are due and whose task message was lost are published again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import transaction
+
+from ..choices import ErrorCategory, PipelineStage
+from . import dead_letters, lookups, records, retries, store
+from .routing import flush_schedule
+
+log = logging.getLogger(__name__)
+WORKER_LOST = {
+    "type": "WorkerLost",
+    "message": "the task running this item stopped before finishing it, more times than "
+    "PIPELINE_INFLIGHT_MAX_ATTEMPTS allows (e.g. the item crashes its worker)",
+}
+
+
+def pipeline_sweep() -> dict:
+    """One sweep; returns what it did (for logs and tests)."""
+    out = {"recovered": 0, "dead": 0, "flushes": 0, "retries": 0}
+    if store.buffered():
+        out["recovered"] = _leases_recover()
+        out["dead"] = dead_lists_collect()
+        for stage, key in store.buffers_waiting():
+            flush_schedule(stage, key, now=True)
+            out["flushes"] += 1
+    out["retries"] = retries.retries_republish()
+    return out
+
+
+def _leases_recover() -> int:
+    recovered = 0
+    for stage, key, task_id in store.leases_expired():
+        requeued, _ = store.inflight_release(stage, key, task_id, count=True, only_expired=True)
+        if requeued:
+            log.warning("recovered %d items of %s:%s from lost task %s", requeued, stage, key, task_id)
+            recovered += requeued
+            flush_schedule(stage, key, now=True)
+    return recovered
+
+
+def dead_lists_collect() -> int:
+    """Move items that exhausted their recoveries from Redis into the dead-letter table."""
+    total = 0
+    for stage, key in store.dead_keys():
+        raw = store.dead_take(stage, key)
+        if not raw:
+            store.dead_forget(stage, key, 0)
+            continue
+        items = [json.loads(r) for r in raw]
+        with transaction.atomic():
+            items_dead(stage=stage, key=int(key), items=items, error=WORKER_LOST, attempts=None)
+        store.dead_forget(stage, key, len(raw))
+        total += len(raw)
+    return total
+
+
+def owner_instance(stage: str, key: int):
+    """The instance a stage's key stands for: itself (src, dst) or a source's first insert."""
+    if stage == PipelineStage.ROUTE:
+        source = lookups.enabled_source(key)
+        inserts = lookups.source_inserts(source) if source is not None else []
+        return inserts[0] if inserts else None
+    from ..models import FunctionInstance
+
+    return FunctionInstance.objects.filter(pk=key).first()
+
+
+def items_dead(*, stage: str, key: int, items: list, error: dict, attempts: int | None) -> None:
+    """Dead-letter items of a stage's key and count them failed on their instance."""
+    instance = owner_instance(stage, key)
+    if instance is None:
+        # Its instance (or source) was deleted: nothing could ever deliver these.
+        log.warning("dropping %d dead %s items of deleted %s", len(items), stage, key)
+        return
+    dead_letters.dead_letter_create(
+        instance=instance,
+        items=items,
+        error=error,
+        category=ErrorCategory.INTERNAL,
+        attempts=attempts or _max_attempts(),
+        stage=stage,
+    )
+    records.stat_add(instance.pk, failed=len(items))
+
+
+def _max_attempts() -> int:
+    from django.conf import settings
+
+    return settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS + 1
