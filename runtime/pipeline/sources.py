@@ -13,12 +13,13 @@ from workspaces.choices import SourceKind
 from workspaces.models import Source
 
 from .. import ingest
-from ..choices import ErrorCategory
+from ..choices import ErrorCategory, PipelineStage
 from ..debugger.recorder import source_runs_record
 from ..engine import sandbox
 from ..models import FunctionInstance
 from ..sandbox import SandboxRequest
 from . import lookups, outcomes, records
+from .dead_letters import dead_letter_create
 from .invoke import instance_key
 from .routing import enqueue, retry_later, route
 from .samples import samples_record
@@ -119,9 +120,7 @@ def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> i
         elif outcomes.is_retryable(result.error):
             retry.append((request_item, result))
         else:
-            _source_error(
-                instance, request_item, outcomes.category_of(result.error), result.error, result, attempt
-            )
+            _source_failed(instance, request_item, result, attempt)
     if events:
         route(source=instance.source, events=events)
         samples_record(instance.source_id, events)
@@ -158,14 +157,26 @@ def _source_error(instance, request_item: dict, category: str, error, result, at
     )
 
 
+def _source_failed(instance, request_item: dict, result, attempt: int) -> None:
+    """A request the source function failed on for good: error log and dead letter."""
+    category = outcomes.category_of(result.error)
+    _source_error(instance, request_item, category, result.error, result, attempt)
+    dead_letter_create(
+        instance=instance,
+        items=[request_item],
+        error=result.error,
+        category=category,
+        attempts=attempt + 1,
+        stage=PipelineStage.SOURCE,
+    )
+
+
 def _source_retry(instance, retry: list[tuple], attempt: int) -> None:
     if not retry:
         return
     delay = outcomes.source_retry_delay(attempt + 1)
     if delay is None:
         for request_item, result in retry:
-            _source_error(
-                instance, request_item, outcomes.category_of(result.error), result.error, result, attempt
-            )
+            _source_failed(instance, request_item, result, attempt)
         return
     retry_later("src", instance.pk, {"items": [r for r, _ in retry], "attempt": attempt + 1}, delay)

@@ -99,3 +99,19 @@ def test_retention_keeps_newest_per_instance_and_drops_old(settings, strict, des
     assert records_cleanup()["dead_letters"] == 3
     assert sorted(DeadLetter.objects.values_list("message_id", flat=True)) == ["d-new", "s-2", "s-3", "s-4"]
     assert dead_letters_prune() == 0
+
+
+def test_a_webhook_request_the_source_function_fails_on_is_a_dead_letter(client, source_function_instance):
+    resp = client.post(
+        f"/hooks/{source_function_instance.source.webhook_token}",
+        data=json.dumps({"boom": True}),
+        content_type="application/json",
+    )
+    assert resp.status_code == 200
+    letter = DeadLetter.objects.get(instance=source_function_instance)
+    assert (letter.stage, letter.error_type, letter.category) == (
+        PipelineStage.SOURCE,
+        "TypeError",
+        ErrorCategory.BAD_REQUEST,
+    )
+    assert json.loads(letter.event["payload"]["body"]) == {"boom": True}  # the request, whole

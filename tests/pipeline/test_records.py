@@ -58,5 +58,11 @@ def test_cleanup_drops_what_is_past_retention(instance):
     DeliveryStat.objects.create(instance=instance, bucket=old)
     seen = DeliveredMessage.objects.create(instance=instance, message_id="m")
     DeliveredMessage.objects.filter(pk=seen.pk).update(created_at=old)
-    assert records.records_cleanup() == {"error_logs": 1, "stats": 1, "delivered": 1, "drops": 0}
+    assert records.records_cleanup() == {
+        "error_logs": 1,
+        "stats": 1,
+        "delivered": 1,
+        "drops": 0,
+        "dead_letters": 0,
+    }
     assert list(ErrorLog.objects.all()) == [fresh]
