@@ -72,15 +72,19 @@ def deliver(
     pending, busy = _fresh(instance, events, token)
     _busy_later(instance, busy, attempt, first_at)
     claimed = [e["messageId"] for e in pending]
+    # Copies deferred for another task's claim are not duplicates (yet): the debugger skips them.
+    seen = [e for e in events if all(e is not b for b in busy)]
     try:
-        return _deliver_claimed(instance, pending, attempt, first_at, claimed)
+        return _deliver_claimed(instance, seen, pending, attempt, first_at, claimed)
     except BaseException:
         with contextlib.suppress(*QUEUE_ERRORS):
             store.delivery_settle(instance_key(instance), instance.pk, delivered=[], released=claimed)
         raise
 
 
-def _deliver_claimed(instance, pending: list[dict], attempt: int, first_at: float, claimed: list) -> dict:
+def _deliver_claimed(
+    instance, events, pending: list[dict], attempt: int, first_at: float, claimed: list
+) -> dict:
     tally = Tally()
     pairs = _through_inserts(instance, [(e, e) for e in pending], tally, attempt)
     verdicts = run_events(instance, "destination", [current for _, current in pairs])
