@@ -111,6 +111,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 EMBEDDED = not CELERY_BROKER_URL
+# kombu's Redis transport with a fix: a busy worker survives Redis dropping the connection.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "functions_platform.broker:Transport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=EMBEDDED)
 CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -121,14 +124,15 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
-# Redis redelivers an unacknowledged task after this many seconds; it must exceed the longest
-# task (a 60 s function deadline plus retries inside one batch).
+# Redis redelivers an unacknowledged task after this many seconds. Workers refresh the
+# messages they hold every quarter of it (functions_platform.celery.UnackedHeartbeat), so it
+# bounds how long a dead worker's tasks wait, not how long a task may run (docs/pipeline.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
-    # How often a worker looks for tasks a dead worker left unacknowledged (kombu's defaults:
-    # a scan every 10 s x 10 = 100 s).
-    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
-    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=30),
+    # How often a worker looks for tasks a dead worker left unacknowledged: every interval x
+    # throttle seconds (kombu's defaults, 10 x 10, add up to 100 s to every recovery).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=5),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=1),
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "pipeline-sweep": {
@@ -203,6 +207,13 @@ SOURCE_RETRY_CAP_S = env.float("SOURCE_RETRY_CAP_S", default=1200.0)
 DELIVERY_RETRY_BASE_S = env.float("DELIVERY_RETRY_BASE_S", default=30.0)
 DELIVERY_RETRY_CAP_S = env.float("DELIVERY_RETRY_CAP_S", default=1800.0)
 DELIVERY_RETRY_WINDOW_S = env.float("DELIVERY_RETRY_WINDOW_S", default=4 * 3600.0)
+# Isolation (runtime/pipeline/slots.py): an instance whose delivery round took SLOW_DELIVERY_S
+# or more holds at most SLOW_INSTANCE_SLOTS worker processes (across all workers) for
+# SLOW_FLAG_S after it; its other tasks come back after SLOT_WAIT_S.
+PIPELINE_SLOW_DELIVERY_S = env.float("PIPELINE_SLOW_DELIVERY_S", default=2.0)
+PIPELINE_SLOW_INSTANCE_SLOTS = env.int("PIPELINE_SLOW_INSTANCE_SLOTS", default=1)
+PIPELINE_SLOW_FLAG_S = env.float("PIPELINE_SLOW_FLAG_S", default=60.0)
+PIPELINE_SLOT_WAIT_S = env.float("PIPELINE_SLOT_WAIT_S", default=0.5)
 # Embedded mode runs retries at once (no scheduler): how many before a failure is final.
 PIPELINE_EAGER_DELIVERY_RETRIES = env.int("PIPELINE_EAGER_DELIVERY_RETRIES", default=3)
 

@@ -159,6 +159,13 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+def _retry_after(error: dict) -> dict:
+    value = error.get("retryAfter")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return {"retryAfter": float(value)}
+    return {}
+
+
 def _as_float(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
@@ -591,6 +598,8 @@ class Sandbox:
                 "message": str(error.get("message") or ""),
                 "stack": str(error.get("stack") or ""),
                 **{k: error[k] for k in ("line", "column") if k in error},
+                # RetryError's wait in seconds (the shim turns a Retry-After value into it).
+                **_retry_after(error),
             }
         status = r.get("status")
         return SandboxResult(

@@ -127,24 +127,25 @@ def delivery_flush_task(
     not_before: float | None = None,
     retry_id: int | None = None,
 ) -> None:
-    """Deliver a micro-batch of events to one destination instance."""
-    from .pipeline import delivery, routing
+    """Deliver a micro-batch of events to one destination instance (holding one of its slots)."""
+    from .pipeline import delivery
 
-    routing.stage_run(
-        "dst",
-        instance_id,
-        self.request.id,
-        {
-            "items": items,
-            "attempt": attempt,
-            "first_at": first_at,
-            "not_before": not_before,
-            "retry_id": retry_id,
-        },
-        lambda batch, attempt, first_at: delivery.deliver(
-            instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at, token=self.request.id
+    kwargs = {
+        "items": items,
+        "attempt": attempt,
+        "first_at": first_at,
+        "not_before": not_before,
+        "retry_id": retry_id,
+    }
+    delivery.delivery_flush(
+        task_id=self.request.id,
+        instance_id=instance_id,
+        retry=kwargs,
+        # Same task id, so a redelivered task still finds its in-flight items; not self.retry,
+        # which would spend the infrastructure-retry budget on waiting for a slot.
+        come_back=lambda wait: self.apply_async(
+            args=[instance_id], kwargs=kwargs, task_id=self.request.id, countdown=wait
         ),
-        limit=lambda: delivery.batch_limit(instance_id),
     )
 
 

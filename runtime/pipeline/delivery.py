@@ -13,7 +13,7 @@ from django.conf import settings
 from ..choices import ErrorCategory
 from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
-from . import dead_letters, lookups, outcomes, records, store
+from . import dead_letters, lookups, outcomes, records, slots, store
 from .invoke import Verdict, instance_key, run_events
 from .routing import QUEUE_ERRORS
 
@@ -32,6 +32,7 @@ class Tally:
     retry: list = field(default_factory=list)  # original events to try again
     retry_verdicts: list = field(default_factory=list)  # the Verdict of each `retry` entry
     dead: list = field(default_factory=list)  # (original event, Verdict) for the dead letters
+    retry_after: float = 0.0  # the longest wait a RetryError asked for (Retry-After), seconds
 
     def add_failure(self, original: dict, verdict: Verdict) -> None:
         """Count a final error under its category's counter and keep it for the error log."""
@@ -48,6 +49,53 @@ def batch_limit(instance_id: int) -> int:
     """How many buffered events one delivery round takes: the function's batch_max_count."""
     instance = instance_for_delivery(instance_id)
     return instance.function.batch_max_count if instance else 100
+
+
+def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) -> None:
+    """The body of a delivery task: deliver its events (or a buffer's) while holding a slot.
+
+    Without a slot (the instance is slow and holds its share of the pool) nothing is taken:
+    `come_back(seconds)` re-publishes this task for later; of the slot-less tasks draining
+    the buffer only one per wait period does, the rest end (their events stay buffered).
+    """
+    from . import routing
+
+    instance = instance_for_delivery(instance_id)
+    if instance is None or not store.buffered():
+        _stage_run(task_id, instance_id, retry, lambda count: None)
+        return
+    if retry.get("retry_id") is None and routing.deferred("dst", instance_id, retry):
+        return  # a retry woke early: no slot needed
+    slot = slots.acquire(instance, task_id)
+    if slot is None:
+        carries = retry.get("items") is not None or retry.get("retry_id") is not None
+        if carries or slots.wait_claim(instance_id):
+            come_back(settings.PIPELINE_SLOT_WAIT_S)
+        return
+    try:
+        _stage_run(task_id, instance_id, retry, slot.round)
+    finally:
+        slot.release()
+
+
+def _stage_run(task_id: str, instance_id: int, retry: dict, on_round) -> None:
+    from . import routing
+
+    def handler(batch: list[dict], attempt: int, first_at: float | None) -> dict:
+        on_round(len(batch))
+        return deliver(
+            instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at, token=task_id
+        )
+
+    routing.stage_run("dst", instance_id, task_id, retry, handler, limit=lambda: batch_limit(instance_id))
+
+
+def retry_after_s(error: dict | None) -> float:
+    """The wait a RetryError asked for (`new RetryError(msg, {retryAfter})`), 0 when none."""
+    value = (error or {}).get("retryAfter")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return 0.0
 
 
 def deliver(
@@ -96,6 +144,7 @@ def _deliver_claimed(
             tally.retry.append(original)
             tally.retry_verdicts.append(verdict)
             tally.errors.append((original, verdict))
+            tally.retry_after = max(tally.retry_after, retry_after_s(verdict.error))
         elif verdict.outcome == "drop":
             tally.counts["filtered"] += 1
         else:
@@ -167,7 +216,12 @@ def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> 
     if not tally.retry:
         tally.errors = [(e, v) for e, v in tally.errors if v.outcome != "retry"]
         return
-    delay = outcomes.delivery_retry_delay(attempt + 1, time.time() - first_at)
+    elapsed = time.time() - first_at
+    delay = outcomes.delivery_retry_delay(attempt + 1, elapsed)
+    if delay is not None and tally.retry_after > delay:
+        # Retry-After is honoured within the retry window; a wait past it ends the retries.
+        fits = elapsed + tally.retry_after <= settings.DELIVERY_RETRY_WINDOW_S
+        delay = tally.retry_after if fits else None
     if delay is None:
         # The retry window is spent: the retryable errors become final failures.
         tally.counts["failed"] += len(tally.retry)

@@ -48,8 +48,10 @@ def flush_schedule(stage: str, key, *, now: bool) -> None:
 def _max_countdown() -> float:
     # A Redis broker redelivers a task it has not seen acknowledged within the visibility
     # timeout, delayed (ETA) tasks included: long retry delays hop in shorter countdowns.
+    # Live workers refresh the messages they hold (functions_platform.celery.UnackedHeartbeat),
+    # so a hop need not be shorter than 5 minutes however short the timeout is.
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    return max(1.0, visibility / 2)
+    return max(300.0, visibility / 2)
 
 
 def retry_later(stage: str, key: int, kwargs: dict, delay: float) -> None:

@@ -85,6 +85,7 @@
   const JSONstringify = JSON.stringify;
   const OrigDate = Date;
   const dateNow = Date.now;
+  const dateParse = Date.parse;
   const isArray = Array.isArray;
   const ObjectKeys = Object.keys;
   const ObjectPrototypeToString = Object.prototype.toString;
@@ -143,7 +144,16 @@
   class ValidationError extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
   class InvalidEventPayload extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
   class EventNotSupported extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
-  class RetryError extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
+  // RetryError(message, {retryAfter}) (or a number): seconds, or an HTTP-date as a 429's
+  // Retry-After header gives it; the pipeline waits at least that long (docs/functions.md).
+  class RetryError extends Error {
+    constructor(message, options) {
+      super(message);
+      this.name = this.constructor.name;
+      const after = typeof options === 'number' ? options : (options !== null && typeof options === 'object' && !(options instanceof Error) ? options.retryAfter : undefined);
+      if (after !== undefined && after !== null) this.retryAfter = after;
+    }
+  }
   class DropEvent extends Error { constructor(message) { super(message); this.name = this.constructor.name; } }
   class FetchError extends Error {
     constructor(message, type, systemError) {
@@ -866,11 +876,28 @@
     }
     type = cutUtf8(String(type || 'Error'), ERROR_TYPE_MAX, '');
     if (RESERVED[type] === true) { message = `${type}: ${message}`; type = 'Error'; }
-    return {
+    const out = {
       type,
       message: cutUtf8(String(message), ERROR_MESSAGE_MAX, '… [truncated]'),
       stack: cutUtf8(String(stack), ERROR_STACK_MAX, '… [truncated]'),
     };
+    if (type === 'RetryError') {
+      const after = retryAfterSeconds(e);
+      if (after !== undefined) out.retryAfter = after;
+    }
+    return out;
+  }
+  // A RetryError's retryAfter as seconds from now (a number), or undefined when unusable.
+  function retryAfterSeconds(e) {
+    let v;
+    try { v = e.retryAfter; } catch (err) { return undefined; }
+    if (typeof v === 'string' && v.length <= 100) {
+      const n = +v; // delta-seconds; otherwise an HTTP-date
+      if (v !== '' && n === n) v = n;
+      else { const at = dateParse(v); v = at === at ? (at - dateNow()) / 1000 : undefined; }
+    }
+    if (typeof v !== 'number' || !(v === v) || v === Infinity || v === -Infinity) return undefined;
+    return v < 0 ? 0 : v;
   }
   // The result envelope is assembled here, field by field, from platform strings: a
   // function's toJSON, getters or prototype changes can shape its own returned value and
@@ -912,7 +939,8 @@
       if (!body) body = '"status":"success","error":null,"returned":' + ret + ',"events":' + evs + ',"objects":' + objs;
     } else {
       const err = out.error;
-      body = '"status":"error","error":{"type":' + q(err.type) + ',"message":' + q(err.message) + ',"stack":' + q(err.stack) + '},"returned":null,"events":[],"objects":[]';
+      const after = typeof err.retryAfter === 'number' ? ',"retryAfter":' + JSONstringify(err.retryAfter) : '';
+      body = '"status":"error","error":{"type":' + q(err.type) + ',"message":' + q(err.message) + ',"stack":' + q(err.stack) + after + '},"returned":null,"events":[],"objects":[]';
     }
     return charge('{' + body, logList, failure);
   }
