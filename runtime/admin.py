@@ -15,6 +15,7 @@ from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
 from . import admin_deploys
 from .admin_views import instance_tabs_context
+from .debugger import views as debugger_views
 from .inspector import admin as inspector_admin  # noqa: F401  (registers the inspector's pages)
 from .models import Deployment, ErrorLog, FunctionInstance, IngestDrop
 from .services import instance_create, instance_delete, instance_schema, instance_update
@@ -204,7 +205,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
             wrap(admin_deploys.rollback_view),
             name="runtime_functioninstance_rollback",
         )
-        return [rollback, *super().get_urls()]
+        return [rollback, *debugger_views.admin_urls(wrap), *super().get_urls()]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -335,6 +336,8 @@ class FunctionInstanceAdmin(ScopedAdmin):
         if obj is not None:
             context.update(instance_tabs_context(obj))
             context.update(admin_deploys.instance_deploys_context(request, obj))
+            if obj.function.resource_type == ResourceType.SOURCE:
+                context.update(debugger_views.traffic_context(obj.source))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -62,12 +62,13 @@ CHART_SLOT = timedelta(hours=1)
 CHART_KINDS = ("delivered", "retried", "failed")
 
 
-def delivery_chart(series: list[dict], *, since=None, until=None) -> dict:
-    """Stacked bars (delivered, retried, failed) in fixed hourly slots from `since` to `until`,
-    as SVG rectangles, so bar positions read as time and quiet hours show as gaps."""
+def delivery_chart(series: list[dict], *, since=None, until=None, kinds=CHART_KINDS) -> dict:
+    """Stacked bars (delivered, retried, failed, or other `kinds` of the series) in fixed hourly
+    slots from `since` to `until`, as SVG rectangles, so bar positions read as time and quiet
+    hours show as gaps."""
     until = until or timezone.now()
     since = since or until - DELIVERY_WINDOW
-    slots = _slot_counts(series, since, until)
+    slots = _slot_counts(series, since, until, kinds)
     chart = {"bars": [], "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": 0, "start": since, "end": until}
     peak = max((sum(counts.values()) for counts in slots), default=0)
     if not peak:
@@ -76,7 +77,7 @@ def delivery_chart(series: list[dict], *, since=None, until=None) -> dict:
     scale = (CHART_HEIGHT - CHART_PAD) / peak
     for index, counts in enumerate(slots):
         base = CHART_HEIGHT - CHART_PAD / 2
-        for kind in CHART_KINDS:
+        for kind in kinds:
             if counts[kind]:
                 height = counts[kind] * scale
                 base -= height
@@ -95,12 +96,12 @@ def delivery_chart(series: list[dict], *, since=None, until=None) -> dict:
     return chart
 
 
-def _slot_counts(series: list[dict], since, until) -> list[dict]:
+def _slot_counts(series: list[dict], since, until, kinds=CHART_KINDS) -> list[dict]:
     total = max(1, math.ceil((until - since) / CHART_SLOT))
-    slots = [dict.fromkeys(CHART_KINDS, 0) for _ in range(total)]
+    slots = [dict.fromkeys(kinds, 0) for _ in range(total)]
     for point in series:
         index = int((point["bucket"] - since) / CHART_SLOT)
         if 0 <= index < total:
-            for kind in CHART_KINDS:
+            for kind in kinds:
                 slots[index][kind] += point.get(kind, 0)
     return slots

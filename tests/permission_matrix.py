@@ -99,7 +99,7 @@ class CustomViewRule:
     """A custom admin view: the one method it answers (the other gets 405), who may use it, who
     sees its object (in scope but not allowed: 403; out of scope: 404, or 403 with no object)."""
 
-    args: str  # "workspace", "function", "version", "instance" or "" (no object in the URL)
+    args: str  # "workspace", "function", "version", "instance", "source" or "" (no object in the URL)
     methods: tuple[str, ...]
     allowed: set[str]
     see: set[str]
@@ -154,6 +154,17 @@ CUSTOM_VIEW_RULES = {
     "runtime_requestinspector_requests": CustomViewRule(
         "workspace", ("GET",), {"owner", "functions_admin", "read_only"}, ACME
     ),
+    # The source debugger (page, live JSON) reads a source's traffic: read access to the source
+    # (the webhook URL and headers inside are shown to Source Admins only; tests/admin_ui).
+    "runtime_source_debugger": CustomViewRule(
+        "source", ("GET",), {"owner", "read_only", "source_admin"}, NOBODY
+    ),
+    "runtime_source_debugger_data": CustomViewRule(
+        "source", ("GET",), {"owner", "read_only", "source_admin"}, NOBODY
+    ),
+    # The editor's list of sources to load traffic from: reading the function (each source's
+    # traffic is then asked for with the debugger's own rule).
+    "runtime_source_debugger_sources": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
     # A test run executes code with egress: Functions Admin on the function.
     "catalog_function_test": CustomViewRule(
         "",

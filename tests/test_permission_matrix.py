@@ -316,6 +316,7 @@ def test_admin_custom_view(client, world, name, persona, method, django_capture_
         "function": [function.pk],
         "version": [function.pk, function.latest_version.public_id],
         "instance": [world["instance"].pk],
+        "source": [world["source"].pk],
         "": [],
     }[rule.args]
     url = reverse(f"admin:{name}", args=args)

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from runtime.debugger.selectors import source_traffic_summary
 from runtime.selectors import source_drop_counts
 
 from . import permissions
@@ -266,10 +267,26 @@ class SourceAdmin(ScopedAdmin):
         # The write key and a function source's webhook URL are credentials: Source Admin only.
         shown = obj is None or permissions.can_admin_source(request.user, obj)
         credentials = ["endpoint", "write_key_display"] if shown else ["credentials_hidden"]
-        return ["workspace", "name", "kind", "enabled", "public_id", *credentials, "dropped_messages"]
+        return [
+            "workspace",
+            "name",
+            "kind",
+            "enabled",
+            "public_id",
+            *credentials,
+            "dropped_messages",
+            "debugger",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["public_id", "endpoint", "write_key_display", "credentials_hidden", "dropped_messages"]
+        readonly = [
+            "public_id",
+            "endpoint",
+            "write_key_display",
+            "credentials_hidden",
+            "dropped_messages",
+            "debugger",
+        ]
         return ["workspace", "kind", *readonly] if obj else readonly
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -301,6 +318,19 @@ class SourceAdmin(ScopedAdmin):
         link = reverse("admin:runtime_ingestdrop_changelist") + f"?source__id__exact={obj.pk}"
         listed = format_html_join(", ", "{} × <code>{}</code>", ((n, code) for code, n in counts.items()))
         return format_html('{} (<a href="{}">recent drops and reasons</a>)', listed, link)
+
+    @admin.display(description="Source debugger")
+    def debugger(self, obj):
+        if obj.pk is None:
+            return "-"
+        counts = source_traffic_summary(source=obj, since=timezone.now() - timezone.timedelta(days=7))
+        return format_html(
+            '<a href="{}" id="fn-source-debugger-link">Recent requests, live</a> · 7 days: {} requests, {} events, {} errors',
+            reverse("admin:runtime_source_debugger", args=[obj.pk]),
+            counts["requests"],
+            counts["events"],
+            counts["errors"],
+        )
 
     @admin.display(description="Write key")
     def write_key_display(self, obj):

@@ -404,6 +404,16 @@
   }
   if (config.captureUrl && config.canRun && resourceType() === SOURCE && $("#fn-capture-status")) pollCapture();
 
+  // The source debugger (runtime/static/runtime/debugger.js) hands over a recorded webhook
+  // request or event: it fills the pane, and with `run` runs it against the editor's code.
+  document.addEventListener("fn:load-input", function (e) {
+    var d = e.detail || {};
+    if (d.request && $("#fn-headers")) fillFromCapture(d.request);
+    else if (d.event !== undefined && eventBody) { eventBody.value = pretty(d.event); if (sampleSelect) sampleSelect.value = ""; }
+    else return;
+    if (d.run && $("#fn-run") && !$("#fn-run").disabled) runTest();
+  });
+
   // --- copy buttons --------------------------------------------------------------------------
   $$(".fn-copy-btn").forEach(function (button) {
     button.addEventListener("click", function () {
