@@ -36,6 +36,7 @@ class SandboxLimits:
     max_log_lines: int = DEFAULTS["max_log_lines"]
     max_log_line_bytes: int = DEFAULTS["max_log_line_bytes"]
     max_output_bytes: int = DEFAULTS["max_output_bytes"]
+    max_intl_objects: int = DEFAULTS["max_intl_objects"]
     max_timers: int = DEFAULTS["max_timers"]
     max_timer_starts: int = DEFAULTS["max_timer_starts"]
     min_interval_ms: int = DEFAULTS["min_interval_ms"]

@@ -54,7 +54,7 @@ const hostWork = new HostWork(CONFIG);
 const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
 // The limits the shim enforces inside the isolate (it throws to the user's code).
 const SHIM_LIMITS = {};
-for (const k of ['maxTimers', 'maxTimerStarts', 'minIntervalMs', 'maxLogLines', 'maxLogLineBytes', 'maxOutputBytes']) SHIM_LIMITS[k] = CONFIG[k];
+for (const k of ['maxTimers', 'maxTimerStarts', 'minIntervalMs', 'maxLogLines', 'maxLogLineBytes', 'maxOutputBytes', 'maxIntlObjects']) SHIM_LIMITS[k] = CONFIG[k];
 const DIST = path.join(__dirname, 'dist');
 const LIBS = [
   // [bundle name, test on the user's code]

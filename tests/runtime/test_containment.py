@@ -267,3 +267,28 @@ def test_limits_are_one_value_shared_with_the_host():
             "few-timers",
         )
         assert r.error["type"] == "RangeError" and "at most 2 pending timers" in r.error["message"]
+
+
+def test_intl_objects_are_contained():
+    # ICU objects behind Intl live outside the V8 heap (neither memoryLimit nor the heap
+    # reading sees them): live ones are capped per isolate, so module scope cannot keep them.
+    with Sandbox(egress_allow="") as s:
+        s.ping()
+        code = """const keep = []; async function onTrack(){
+          for (let i = 0; i < 1500; i++) keep.push(new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Tokyo', hour: 'numeric' }),
+            new Intl.Collator('de', { sensitivity: 'base' }), new (class extends Intl.NumberFormat {})('fr'));
+          return keep.length }"""
+        outcomes = []
+        for _ in range(5):
+            r = call(s, code, "intl-hoarder")
+            outcomes.append(r.returned if r.status == "success" else r.error["message"])
+        assert outcomes[:2] == [4500, 9000] and "at most 10000 live Intl objects" in outcomes[2], outcomes
+        assert host_peak_rss_mb(s.pid) <= s.limits.host_memory_mb
+        healthy_after(s)
+        # dropped objects do not count: a formatter per call, thousands of calls, never refused
+        fmt = """async function onTrack(e){ let s = ''; for (let i = 0; i < 20; i++)
+          s = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(e.n); return s }"""
+        for n in range(400):
+            r = call(s, fmt, "intl-fine", {"type": "track", "n": n})
+            assert r.status == "success" and r.returned.startswith("$"), (n, r.error)
+        healthy_after(s)

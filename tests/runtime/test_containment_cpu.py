@@ -122,5 +122,5 @@ def test_hashing_loop_does_not_hold_the_host(sb):
     for r in out:
         assert r.status == "success", r.error
         assert r.returned[0] == 64 and "bytes of crypto input" in r.returned[1]
-    assert worst < 0.1, f"a healthy call took {worst * 1000:.0f} ms during the hashing loop"
+    assert worst < 0.25, f"a healthy call took {worst * 1000:.0f} ms during the hashing loop"
     healthy_after(sb)

@@ -85,7 +85,7 @@ def test_build_error_text_is_cut(sb):
 
 def test_run_batch_shares_one_output_budget():
     with Sandbox(egress_allow="") as s:
-        code = """async function onTrack(e){ if (e.fail) throw new RetryError('later ' + 'r'.repeat(5000));
+        code = """async function onTrack(e){ if (e.fail) throw new RetryError('later ' + 'r'.repeat(5000), { retryAfter: 30 });
           console.log('event', e.i); return 'b'.repeat(1048000) }"""
         events = [{"type": "track", "i": i} for i in range(6)] + [{"type": "track", "fail": True}]
         results = s.run_batch(SandboxRequest(code, "destination", events, {}, instance_key="batch-out"))
@@ -97,6 +97,7 @@ def test_run_batch_shares_one_output_budget():
         # an error once the budget is spent keeps its type (RetryError still means retry)
         last = results[6]
         assert last.error["type"] == "RetryError" and len(last.error["message"]) <= 300
+        assert last.error.get("retryAfter") == 30
         assert s.quarantined() == {}
         pid = s.pid
         assert host_peak_rss_mb(pid) <= s.limits.host_memory_mb
