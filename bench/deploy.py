@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/deploy.py [--instances 1000] [--json]
 
-Uses its own database (fp_deploy_bench, created and migrated here) and Redis db 12. Creates a
+Uses its own database (fp_deploy_bench, or BENCH_DB_NAME; recreated and migrated on every run,
+with throwaway keys, so no .env is needed) and Redis db 12 (or BENCH_REDIS_URL). Creates a
 destination function with N instances, starts one Celery worker with 2 processes (stopped by
 pid at the end), then times one Save & Deploy from the call until every instance runs the new
 version. With --json the last line is {"instances": N, "seconds": S}.
@@ -14,24 +15,32 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "fp_deploy_bench"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "fp_deploy_bench")
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ENV = {
     "DJANGO_SETTINGS_MODULE": "functions_platform.settings",
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": "redis://127.0.0.1:6379/12",
-    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
-    "PIPELINE_REDIS_URL": "redis://127.0.0.1:6379/12",
+    "REDIS_URL": BENCH_REDIS_URL,
+    "CELERY_BROKER_URL": BENCH_REDIS_URL,
+    "PIPELINE_REDIS_URL": BENCH_REDIS_URL,
     "CELERY_TASK_ALWAYS_EAGER": "False",
     "LOG_LEVEL": "WARNING",
+    # Throwaway keys for this run: no .env needed, and the database is recreated below because
+    # its rows (and the encryption canary) are encrypted with this run's key.
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
 }
 TIMEOUT_S = 120
 
@@ -40,9 +49,8 @@ def database_ensure() -> None:
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 
 def django_setup() -> None:
@@ -88,7 +96,7 @@ def fixture_create(count: int):
 
 
 def worker_start() -> subprocess.Popen:
-    celery = str(ROOT / ".venv" / "bin" / "celery")
+    celery = str(Path(sys.executable).parent / "celery")  # the virtualenv running this script
     args = [
         celery, "-A", "functions_platform", "worker",
         "-c", os.environ.get("BENCH_WORKER_CONCURRENCY", "2"),

@@ -9,19 +9,28 @@ platform over loopback from separate load processes:
      events to the sink  -> batch_events_per_s (first request sent .. last event received);
   2. source webhooks, one event each, through a source function and the same kind of
      destination -> webhook_rps.
+  3. a fault run: --fault-events (20,000) through /v1/batch, paced over 10 s, while the Celery
+     worker is SIGKILLed and restarted twice and a sandbox host is SIGKILLed five times ->
+     faults_lost (accepted, answered 200, but never delivered within --fault-timeout) and
+     faults_duplicates (deliveries of a messageId after its first).
 Every event carries its send time, so the sink measures end-to-end latency. Bounded in time
 and count; only 127.0.0.1; every process it starts is stopped by pid. With --json the last
 line is one JSON object: batch_events_per_s, webhook_rps, e2e_p50_ms, e2e_p99_ms, sent,
-received.
+received, faults_accepted, faults_lost, faults_duplicates.
+
+No .env is needed: the run uses throwaway SECRET_KEY and FIELD_ENCRYPTION_KEY values and
+recreates its database. BENCH_DB_NAME (fp_bench) and BENCH_REDIS_URL (redis db 13) move it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,11 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.stack import Stack, free_port  # noqa: E402
+from tests.integration.stack import Stack, free_port, sandbox_hosts  # noqa: E402
 
-DB_NAME = "fp_bench"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "fp_bench")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 DESTINATION = """
 async function onBatch(events, settings) {
@@ -59,6 +68,8 @@ async function onRequest(request, settings) {
 
 def sink_main(port: int, ready) -> None:
     seen: dict[str, float] = {}
+    repeats = [0]  # deliveries of a messageId already seen
+    extra: dict[str, int] = {}  # messageId -> deliveries after its first
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,6 +79,9 @@ def sink_main(port: int, ready) -> None:
             with lock:
                 for event in body if isinstance(body, list) else [body]:
                     t0 = (event.get("properties") or {}).get("t0")
+                    if event["messageId"] in seen:
+                        repeats[0] += 1
+                        extra[event["messageId"]] = extra.get(event["messageId"], 0) + 1
                     seen.setdefault(event["messageId"], (now - t0) * 1000 if t0 else -1)
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -76,13 +90,24 @@ def sink_main(port: int, ready) -> None:
 
         def do_GET(self):  # noqa: N802
             with lock:
+                if self.path.startswith("/count/"):
+                    prefix = self.path[len("/count/") :]
+                    ids = [m for m in seen if m.startswith(prefix)]
+                    self._answer({"count": len(ids), "repeats": sum(extra.get(m, 0) for m in ids)})
+                    return
                 if self.path == "/reset":
                     seen.clear()
+                    repeats[0] = 0
                 data = json.dumps(
                     {"count": len(seen), "latencies": list(seen.values())}
                     if self.path == "/stats"
-                    else {"count": len(seen)}
+                    else {"count": len(seen), "repeats": repeats[0]}
                 ).encode()
+            self._answer(data)
+
+        def _answer(self, data) -> None:
+            if isinstance(data, dict):
+                data = json.dumps(data).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -139,7 +164,7 @@ def load_main(port: int, kind: str, spec: dict, offset: int, count: int, threads
     out.put(sum(results))
 
 
-def _build(kind: str, spec: dict, n: int) -> tuple[str, bytes, dict]:
+def _build(kind: str, spec: dict, n: int, prefix: str = "b") -> tuple[str, bytes, dict]:
     t0 = time.time()
     if kind == "batch":
         batch = [
@@ -147,7 +172,7 @@ def _build(kind: str, spec: dict, n: int) -> tuple[str, bytes, dict]:
                 "type": "track",
                 "event": "Bench",
                 "userId": f"u{n}",
-                "messageId": f"b-{n}-{i}",
+                "messageId": f"{prefix}-{n}-{i}",
                 "properties": {"t0": t0},
             }
             for i in range(100)
@@ -280,6 +305,74 @@ def warm_up(stack_port: int, sink_port: int, spec: dict) -> None:
     sink_get(sink_port, "/reset")
 
 
+# --- faults: the worker killed twice and the sandbox host five times during a run ------------
+
+FAULT_OFFSET = 5 * 10**6  # request numbers of the fault run (messageIds fault-<n>-<i>)
+
+
+def fault_run(stack, sink_port: int, spec: dict, *, events: int, pace_s: float, timeout: float) -> dict:
+    """Send `events` through /v1/batch over `pace_s` seconds while killing the worker twice and
+    a sandbox host five times; then wait (bounded) for every accepted event at the sink."""
+    requests_n = max(1, events // 100)
+    accepted: list[int] = []
+
+    def load() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+        for n in range(FAULT_OFFSET, FAULT_OFFSET + requests_n):
+            path, body, headers = _build("batch", spec, n, prefix="fault")
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status == 200:
+                    accepted.append(n)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+            time.sleep(pace_s / requests_n)
+
+    sender = threading.Thread(target=load)
+    started = time.time()
+    sender.start()
+    schedule = ["host", "host", "worker", "host", "host", "worker", "host"]
+    hosts_killed = workers_killed = 0
+    for fault in schedule:
+        time.sleep(pace_s / (len(schedule) + 1))
+        if fault == "worker":
+            stack.worker_kill()
+            stack.worker_start()
+            workers_killed += 1
+            continue
+        hosts, wait_until = [], time.time() + 10  # a restarted worker starts its hosts lazily
+        while not hosts and time.time() < wait_until:
+            hosts = sandbox_hosts(stack.worker.pid)
+            if not hosts:
+                time.sleep(0.2)
+        if hosts:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hosts[hosts_killed % len(hosts)], signal.SIGKILL)
+            hosts_killed += 1
+    sender.join()
+    expected = len(accepted) * 100
+    prefix = "/count/fault-"
+    deadline = started + timeout
+    got = sink_get(sink_port, prefix)
+    while got["count"] < expected and time.time() < deadline:
+        time.sleep(0.5)
+        got = sink_get(sink_port, prefix)
+    time.sleep(2)  # late duplicates
+    got = sink_get(sink_port, prefix)
+    return {
+        "faults_sent": requests_n * 100,
+        "faults_accepted": expected,
+        "faults_lost": max(0, expected - got["count"]),
+        "faults_duplicates": got["repeats"],
+        "faults_workers_killed": workers_killed,
+        "faults_hosts_killed": hosts_killed,
+        "faults_elapsed_s": round(time.time() - started, 1),
+    }
+
+
 def percentile(values: list[float], fraction: float) -> float | None:
     values = sorted(v for v in values if v >= 0)
     if not values:
@@ -295,6 +388,8 @@ def main() -> None:
     parser.add_argument("--batch-events", type=int, default=20000, help="events sent through /v1/batch")
     parser.add_argument("--webhooks", type=int, default=6000, help="webhook requests")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per phase, at most")
+    parser.add_argument("--fault-events", type=int, default=20000, help="events of the fault run (0: none)")
+    parser.add_argument("--fault-timeout", type=float, default=240.0, help="seconds the fault run may take")
     args = parser.parse_args()
 
     from cryptography.fernet import Fernet
@@ -344,14 +439,21 @@ def main() -> None:
             timeout=args.timeout,
         )
         latencies = sink_get(sink_port, "/stats")["latencies"]
+        faults = (
+            fault_run(
+                stack, sink_port, spec, events=args.fault_events, pace_s=10.0, timeout=args.fault_timeout
+            )
+            if args.fault_events
+            else {}
+        )
     finally:
         stack.stop()
         sink.terminate()
         sink.join(5)
-    report(batch, hooks, latencies, args.json)
+    report(batch, hooks, latencies, faults, args.json)
 
 
-def report(batch: dict, hooks: dict, latencies: list[float], as_json: bool) -> None:
+def report(batch: dict, hooks: dict, latencies: list[float], faults: dict, as_json: bool) -> None:
     figures = {
         "batch_events_per_s": round(batch["received"] / batch["elapsed_s"], 1),
         "webhook_rps": round(hooks["received"] / hooks["elapsed_s"], 1),
@@ -359,6 +461,7 @@ def report(batch: dict, hooks: dict, latencies: list[float], as_json: bool) -> N
         "e2e_p99_ms": round(percentile(latencies, 0.99) or 0, 1),
         "sent": batch["sent"] + hooks["sent"],
         "received": batch["received"] + hooks["received"],
+        **{k: v for k, v in faults.items() if k in ("faults_lost", "faults_duplicates", "faults_accepted")},
     }
     print(
         f"batch:    {batch['sent']} events in {batch['requests']} requests of 100, "
@@ -377,6 +480,12 @@ def report(batch: dict, hooks: dict, latencies: list[float], as_json: bool) -> N
         f"latency (send -> sink, all events): p50 {figures['e2e_p50_ms']} ms, p99 {figures['e2e_p99_ms']} ms"
     )
     print(f"sent {figures['sent']}, received {figures['received']}")
+    if faults:
+        print(
+            f"faults:   {faults['faults_accepted']} of {faults['faults_sent']} events accepted while the worker "
+            f"was killed {faults['faults_workers_killed']}x and a sandbox host {faults['faults_hosts_killed']}x: "
+            f"{faults['faults_lost']} lost, {faults['faults_duplicates']} duplicates, {faults['faults_elapsed_s']} s"
+        )
     if as_json:
         print(json.dumps(figures))
 

@@ -163,6 +163,40 @@ class Stack:
         self.worker = self.web = None
 
 
+def descendants(root: int) -> list[int]:
+    """Pids of every process under `root` (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def sandbox_hosts(worker_pid: int) -> list[int]:
+    """The Node sandbox hosts of a worker's pool processes."""
+    hosts = []
+    for pid in descendants(worker_pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"node") and any(a.endswith(b"host.js") for a in argv):
+            hosts.append(pid)
+    return hosts
+
+
 def _killpg(proc: subprocess.Popen | None, sig: int) -> None:
     if proc is None or proc.poll() is not None:
         return
