@@ -68,7 +68,26 @@ class FunctionForm(forms.ModelForm):
             except ValidationError as exc:
                 self.add_error("code", exc.message_dict.get("code", exc.messages))
         self._check_unique_name(data)
+        self._check_deploy_targets()
         return data
+
+    def deploy_choice(self):
+        """The instances a Save & Deploy targets: None for all, else the posted ids."""
+        if self.data.get("deploy_target", "all") == "all":
+            return None
+        return self.data.getlist("deploy_instances") if hasattr(self.data, "getlist") else []
+
+    def _check_deploy_targets(self):
+        # Instances of another function or workspace (or ids of nothing) are a form error here,
+        # before anything is saved, not an exception after the new version is written.
+        from runtime.services import instances_for_deploy
+
+        if "_deploy" not in self.data or self.instance.pk is None:
+            return
+        try:
+            instances_for_deploy(function=self.instance, instance_ids=self.deploy_choice())
+        except ValidationError as exc:
+            self.add_error(None, exc.messages)
 
     def _check_unique_name(self, data):
         workspace = data.get("workspace") or getattr(self.instance, "workspace", None)
@@ -389,7 +408,7 @@ class FunctionAdmin(ScopedAdmin):
             if request.POST.get("deploy_target", "all") == "all"
             else request.POST.getlist("deploy_instances")
         )
-        instances = instances_for_deploy(function=function, instance_ids=chosen)
+        instances = instances_for_deploy(function=function, instance_ids=chosen)  # checked by the form
         if not permissions.can_deploy(request.user, function, instances):
             raise PermissionDenied
         result = function_save_and_deploy(

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from workspaces import permissions
+from workspaces.ids import int_param
 
 from .choices import SANDBOX_KIND, ResourceType
 from .models import Function
@@ -126,7 +127,7 @@ def _test_resource_type(request, data) -> str:
     allowed = permissions.workspaces_for_function_create(request.user)
     workspace_id = str(data.get("workspace") or "")
     if workspace_id:  # unset while the add form's workspace is not chosen yet
-        allowed = allowed.filter(pk=int(workspace_id)) if workspace_id.isdigit() else allowed.none()
+        allowed = allowed.filter(pk=int_param(workspace_id)) if int_param(workspace_id) else allowed.none()
     if not allowed.exists():
         raise PermissionDenied
     if data.get("resourceType") not in ResourceType.values:
@@ -215,7 +216,7 @@ def source_samples(request, object_id):
     wanted = request.GET.get("source", "")
     if not wanted:
         return JsonResponse({"sources": sample_sources(request.user, function)})
-    lookup = {"pk": int(wanted)} if wanted.isdigit() else {"public_id": wanted}
+    lookup = {"pk": int_param(wanted)} if int_param(wanted) is not None else {"public_id": wanted}
     source = function.workspace.sources.filter(**lookup).first()
     if source is None or not permissions.can_view_source(request.user, source):
         raise Http404("No such source.")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from workspaces.ids import int_param
+
 from .models import Function, FunctionVersion
+
+# FunctionVersion.number is an integer column (32 bits on PostgreSQL).
+MAX_VERSION_NUMBER = 2**31 - 1
 
 LATEST = "LATEST"
 DEPLOYED = "DEPLOYED"
@@ -47,8 +52,11 @@ def version_labels(
 def version_get(*, function: Function, version_id: str) -> FunctionVersion:
     """One version of `function` by public id (or number); raises FunctionVersion.DoesNotExist."""
     versions = function.versions.all()
-    if str(version_id).isdigit():
-        return versions.get(number=int(version_id))
+    number = int_param(version_id, max_value=MAX_VERSION_NUMBER)
+    if number is not None:
+        return versions.get(number=number)
+    if str(version_id).isdigit():  # too large, or digits that are not ASCII: no such version
+        raise FunctionVersion.DoesNotExist
     return versions.get(public_id=version_id)
 
 

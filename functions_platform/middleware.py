@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+
+from runtime.ingest import JsonRefused, json_max_depth, json_strict_loads
+
 
 def secure_cookies(get_response):
     """Mark every cookie Secure on a request that came over HTTPS.
@@ -20,3 +25,67 @@ def secure_cookies(get_response):
         return response
 
     return middleware
+
+
+# Ingest views read their bodies with the same strict reader themselves (after undoing a
+# Content-Encoding and checking size, which this middleware cannot see past). The editor's test
+# webhook (/hooks/test/...) stores what it gets, so it is checked here.
+_SELF_PARSING = ("/v1/", "/hooks/")
+_CHECKED_HERE = ("/hooks/test/",)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def input_guard(get_response):
+    """Refuse, before any view runs, input the platform would not accept (400): NUL in the
+    path or the query string (PostgreSQL cannot compare or store it), and a JSON body the
+    platform's strict reader refuses.
+
+    Every JSON endpoint then shares one rule (runtime.ingest.json_strict_loads: the sandbox's
+    nesting limit, no NaN/Infinity/1e400, no lone surrogates or NUL), including views that
+    parse with json.loads themselves, such as the admin's editor endpoints. A body counts as
+    JSON when its Content-Type says so or when it starts like JSON, since json.loads does not
+    look at the header. Form posts are left to Django's forms.
+    """
+
+    def middleware(request):
+        refusal = _json_refusal(request)
+        if refusal is not None:
+            return _refused(request, refusal)
+        return get_response(request)
+
+    return middleware
+
+
+def _json_refusal(request) -> str | None:
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return "NUL is not allowed in the URL"
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.path.startswith(_SELF_PARSING) and not request.path.startswith(_CHECKED_HERE):
+        return None
+    content_type = request.content_type or ""
+    if content_type in _FORM_TYPES:
+        return None
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None  # the view answers it (Django's own 413 or the view's size check)
+    stripped = body.lstrip()
+    if not stripped or not (content_type.endswith("json") or stripped[:1] in (b"{", b"[")):
+        return None
+    try:
+        json_strict_loads(body, max_depth=json_max_depth())
+    except UnicodeDecodeError:
+        return "the body is not valid UTF-8"
+    except JsonRefused as exc:
+        return str(exc)
+    return None
+
+
+def _refused(request, reason: str) -> JsonResponse:
+    message = f"Bad request: {reason}."
+    if request.path.startswith("/api"):
+        body = {"errors": [{"type": "BadRequest", "message": message, "status": 400}]}
+    else:
+        body = {"error": message}
+    return JsonResponse(body, status=400)

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "functions_platform.middleware.secure_cookies",
+    "functions_platform.middleware.input_guard",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -330,6 +331,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "functions_platform.api.schema.camelize_path_parameters",
+        "functions_platform.api.schema.declare_input_constraints",
     ],
 }
 # Public API calls per access token per minute (Segment's X-RateLimit-* headers report it).

@@ -12,13 +12,22 @@ from catalog.choices import ResourceType, SettingType
 from catalog.validation import instance_settings_validate
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
+from workspaces.ids import int_param
 
 from . import admin_deploys
 from .admin_views import instance_tabs_context
 from .debugger import views as debugger_views
 from .inspector import admin as inspector_admin  # noqa: F401  (registers the inspector's pages)
 from .models import Deployment, ErrorLog, FunctionInstance, IngestDrop
-from .services import instance_create, instance_delete, instance_schema, instance_update
+from .services import (
+    instance_create,
+    instance_delete,
+    instance_schema,
+    instance_settings_columns,
+    instance_settings_shown,
+    instance_target_check,
+    instance_update,
+)
 
 PREFIX = "setting__"
 
@@ -110,11 +119,12 @@ class InstanceForm(forms.ModelForm):
         self.schema = schema or []
         self.user = user
         secrets = secrets or {}
+        plain = instance_settings_columns(self.instance, self.schema)[0] if self.instance.pk else {}
         for item in self.schema:
             name = PREFIX + item["name"]
             self.fields[name] = setting_field(item, has_secret=item["name"] in secrets)
             if self.instance.pk and not item["sensitive"]:
-                self.fields[name].initial = initial_value(item, self.instance.settings.get(item["name"]))
+                self.fields[name].initial = initial_value(item, plain.get(item["name"]))
             self.fields[name].label = f"{item['label']}{' *' if item['required'] else ''}"
 
     def setting_values(self) -> dict:
@@ -133,7 +143,8 @@ class InstanceForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         values = self.setting_values()
-        previous = self.instance.secret_values() if self.instance.pk else {}
+        # Both columns: a value whose setting changed sides may still sit in the other one.
+        previous = self.instance.all_settings() if self.instance.pk else {}
         try:
             instance_settings_validate(schema=self.schema, values=values, previous_secrets=previous)
         except ValidationError as exc:
@@ -143,7 +154,20 @@ class InstanceForm(forms.ModelForm):
         data["settings_values"] = values
         if self.instance.pk is None and not connect_allowed(self.user, data):
             raise ValidationError(CONNECT_REFUSED, code="permission_denied")
+        if self.instance.pk is None and data.get("function") is not None:
+            self._check_target(data)
         return data
+
+    def _check_target(self, data):
+        # The service's own checks (same workspace, a destination without an insert), asked
+        # before saving so that a forged or stale choice is a form error, not a failed save.
+        try:
+            instance_target_check(
+                function=data["function"], source=data.get("source"), destination=data.get("destination")
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
 
 
 CONNECT_REFUSED = (
@@ -235,8 +259,8 @@ class FunctionInstanceAdmin(ScopedAdmin):
         if obj is not None:
             return obj.function
         raw = request.POST.get("function") or request.GET.get("function")
-        if raw and str(raw).isdigit():
-            return functions_connectable(request.user).filter(pk=raw).first()
+        if raw and int_param(raw) is not None:
+            return functions_connectable(request.user).filter(pk=int_param(raw)).first()
         return None
 
     def get_fields(self, request, obj=None):
@@ -273,7 +297,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
         schema = []
         if function is not None and can_edit:
             schema = instance_schema(obj) if obj else function.latest_version.settings_schema
-        secrets = obj.secret_values() if obj else {}
+        secrets = instance_settings_shown(obj)[1] if obj else {}
         readonly = self.get_readonly_fields(request, obj)
         kwargs["fields"] = [f for f in self.get_fields(request, obj) if f not in readonly]
         base = super().get_form(request, obj, change=change, **kwargs)
@@ -303,13 +327,22 @@ class FunctionInstanceAdmin(ScopedAdmin):
         if db_field.name == "function":
             kwargs["queryset"] = functions_connectable(user)
         elif db_field.name == "source":
-            kwargs["queryset"] = permissions.sources_administered(user)
+            kwargs["queryset"] = self._in_function_workspace(request, permissions.sources_administered(user))
         elif db_field.name == "destination":
-            kwargs["queryset"] = permissions.instances_visible(user).filter(
-                function__resource_type=ResourceType.DESTINATION,
-                source__in=permissions.sources_administered(user),
+            kwargs["queryset"] = self._in_function_workspace(
+                request,
+                permissions.instances_visible(user).filter(
+                    function__resource_type=ResourceType.DESTINATION,
+                    source__in=permissions.sources_administered(user),
+                ),
+                "function__workspace",
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _in_function_workspace(self, request, queryset, field="workspace"):
+        # A user in two workspaces is offered only the chosen function's workspace's objects.
+        function = self._function_for(request, None)
+        return queryset.filter(**{field: function.workspace_id}) if function is not None else queryset
 
     @admin.display(description="Running version")
     def running_version(self, obj):
@@ -349,7 +382,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
     @admin.display(description="Settings")
     def masked_settings(self, obj):
-        rows = settings_rows(instance_schema(obj), obj.settings, obj.masked_secrets())
+        rows = settings_rows(instance_schema(obj), *instance_settings_shown(obj))
         return render_to_string("admin/runtime/functioninstance/settings_table.html", {"rows": rows})
 
     def save_model(self, request, obj, form, change):

@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import math
 import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
+
+from .sandbox_limits import SandboxLimits
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_EVENT_BYTES = 32 * 1024
@@ -22,6 +25,7 @@ MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
 MAX_WEBHOOK_BYTES = 512 * 1024
 MAX_MESSAGE_ID_CHARS = 100
+BATCH_ENVELOPE_LEVELS = 2
 LIBRARY_FUNCTIONS = {"name": "functions-platform-source-function", "version": "1.0.0"}
 # Emitted events with no messageId get a stable one derived from the run, so a redelivered
 # source run emits the same ids and the per-destination dedupe suppresses the repeats.
@@ -68,12 +72,102 @@ def read_body(raw: bytes, *, encoding: str, limit: int) -> bytes:
     return data
 
 
-def parse_json_object(data: bytes) -> dict:
-    """The body as a JSON object; anything else is a 400 bad_request."""
+def json_max_depth() -> int:
+    """The one nesting limit for JSON the platform accepts: the sandbox's `max_depth` as
+    configured (FUNCTIONS_SANDBOX_LIMITS), so nothing accepted here is refused when it runs."""
+    from django.conf import settings
+
+    return SandboxLimits.from_mapping(getattr(settings, "FUNCTIONS_SANDBOX_LIMITS", None)).max_depth
+
+
+class JsonRefused(ValueError):
+    """JSON the platform does not accept; the message says why (shown to the client)."""
+
+
+def _no_constant(name: str):
+    raise JsonRefused(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JsonRefused(f"the number {text[:40]} is out of range")
+    return value
+
+
+def json_strict_loads(data: bytes | str, *, max_depth: int) -> object:
+    """Parse JSON as every edge of the platform accepts it, or raise JsonRefused.
+
+    Refused: invalid UTF-8 or JSON; NaN, Infinity and numbers beyond a double (1e400), which
+    Python accepts but JSON, PostgreSQL and JavaScript do not; nesting deeper than `max_depth`
+    (`{}` is one level); strings holding a lone UTF-16 surrogate ("\\ud800", not encodable as
+    UTF-8) or NUL (PostgreSQL cannot store it). Each later step (the database, the queue, the
+    sandbox, an admin page) can then take the value as it is.
+    """
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
     try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
-        raise IngestError(400, "bad_request", "Could not parse request body as JSON")
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise JsonRefused(f"JSON nested deeper than {max_depth} levels") from None
+    except JsonRefused:
+        raise
+    except ValueError as exc:
+        raise JsonRefused(f"invalid JSON: {exc}") from None
+    # Both checks walk the value; the C-speed counts below skip them for ordinary bodies.
+    deep = text.count("[") + text.count("{") > max_depth
+    escaped = "\\u" in text
+    if deep or escaped:
+        _walk_check(value, max_depth if deep else None, escaped)
+    return value
+
+
+def _walk_check(value: object, max_depth: int | None, strings: bool) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if strings:
+                _strings_check(item.keys())
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            if strings and isinstance(item, str):
+                _strings_check((item,))
+            continue
+        if max_depth is not None and depth > max_depth:
+            raise JsonRefused(f"JSON nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children if not isinstance(child, (int, float)))
+
+
+def _strings_check(strings) -> None:
+    for text in strings:
+        if "\x00" in text:
+            raise JsonRefused("strings may not contain NUL (\\u0000)")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise JsonRefused("strings may not contain a lone UTF-16 surrogate") from None
+
+
+def json_value_check(value: object, *, max_depth: int) -> None:
+    """json_strict_loads' checks for a value parsed elsewhere (a function's output): JsonRefused."""
+    _walk_check(value, max_depth, True)
+
+
+def parse_json_object(data: bytes, *, batch: bool = False) -> dict:
+    """The body as a JSON object; anything else is a 400 bad_request.
+
+    Each event may nest json_max_depth() levels; a batch's envelope (`{"batch": [...]}`) adds two.
+    """
+    limit = json_max_depth() + (BATCH_ENVELOPE_LEVELS if batch else 0)
+    try:
+        value = json_strict_loads(data, max_depth=limit)
+    except UnicodeDecodeError:
+        raise IngestError(400, "bad_request", "Could not parse request body as JSON: invalid UTF-8")
+    except JsonRefused as exc:
+        raise IngestError(400, "bad_request", f"Could not parse request body as JSON: {exc}")
     if not isinstance(value, dict):
         raise IngestError(400, "bad_request", "Request body must be a JSON object")
     return value
@@ -95,9 +189,9 @@ def webhook_body_decode(data: bytes, content_type: str) -> object:
         if not text.strip():
             return {}
         try:
-            json.loads(text)
-        except ValueError:
-            raise IngestError(400, "bad_request", "Could not parse request body")
+            json_strict_loads(text, max_depth=json_max_depth())
+        except JsonRefused as exc:
+            raise IngestError(400, "bad_request", f"Could not parse request body: {exc}")
         return text
     if mime == "application/x-www-form-urlencoded":
         parse_qs(text, keep_blank_values=True, strict_parsing=False)
@@ -263,9 +357,11 @@ def emitted_events_prepare(events: list, *, write_key: str, run_id: str) -> tupl
     """
     received_at = now_iso()
     valid, rejected = [], []
+    max_depth = json_max_depth()
     for index, event in enumerate(events):
         try:
             message_validate(event)
+            _emitted_check(event, max_depth)
         except IngestError as exc:
             rejected.append({"event": event, "code": exc.code, "message": exc.message})
             continue
@@ -280,3 +376,11 @@ def emitted_events_prepare(events: list, *, write_key: str, run_id: str) -> tupl
             )
         )
     return valid, rejected
+
+
+def _emitted_check(event: dict, max_depth: int) -> None:
+    # Events from the tracking API were checked as the request was parsed; a function's are not.
+    try:
+        json_value_check(event, max_depth=max_depth)
+    except JsonRefused as exc:
+        raise IngestError(400, "bad_request", f"the event is refused: {exc}") from None

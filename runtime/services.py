@@ -15,8 +15,9 @@ from django.utils import timezone
 from catalog.choices import SANDBOX_KIND, ResourceType
 from catalog.models import Function, FunctionVersion
 from catalog.services import function_save
-from catalog.validation import code_error_message, instance_settings_validate
+from catalog.validation import MASK, code_error_message, instance_settings_validate
 from workspaces.choices import AuditAction, SourceKind
+from workspaces.ids import int_param
 from workspaces.models import Source
 from workspaces.services import audit_record
 
@@ -25,10 +26,49 @@ from .models import Deployment, FunctionInstance
 
 
 def instance_schema(instance: FunctionInstance) -> list[dict]:
-    """The settings schema an instance is configured against: its deployed version's."""
-    if instance.deployed_version_id:
-        return instance.deployed_version.settings_schema
-    return instance.function.latest_version.settings_schema
+    """The settings schema an instance is configured against: its deployed version's.
+
+    A setting the LATEST version marks sensitive counts as sensitive already: once its author
+    says a value is a secret, it is masked and write-only before any deploy moves it.
+    """
+    latest = instance.function.latest_version.settings_schema
+    schema = instance.deployed_version.settings_schema if instance.deployed_version_id else latest
+    secret = {item["name"] for item in latest if item.get("sensitive")}
+    return [{**item, "sensitive": bool(item.get("sensitive")) or item["name"] in secret} for item in schema]
+
+
+def instance_settings_columns(instance: FunctionInstance, schema: list[dict]) -> tuple[dict, dict]:
+    """(plain, secret) values as `schema` says they are stored, wherever they are stored now.
+
+    A setting that changed sides between versions may still sit in the other column; a name the
+    schema does not declare stays where it is.
+    """
+    plain, secret = dict(instance.settings or {}), instance.secret_values()
+    for item in schema:
+        name = item["name"]
+        if item.get("sensitive") and name in plain:
+            secret[name] = plain.pop(name)
+        elif not item.get("sensitive") and name in secret:
+            plain[name] = secret.pop(name)
+    return plain, secret
+
+
+def instance_settings_shown(instance: FunctionInstance) -> tuple[dict, dict]:
+    """(plain values, sensitive names with the mask): what an API answer or an admin page shows."""
+    plain, secret = instance_settings_columns(instance, instance_schema(instance))
+    return plain, dict.fromkeys(secret, MASK)
+
+
+def _settings_realign(instance_id: int) -> None:
+    # After a deploy: store each value in the column its (new) schema says.
+    instance = FunctionInstance.objects.select_related("deployed_version", "function__latest_version").get(
+        pk=instance_id
+    )
+    plain, secret = instance_settings_columns(instance, instance_schema(instance))
+    if plain != (instance.settings or {}) or secret != instance.secret_values():
+        FunctionInstance.objects.filter(pk=instance_id).update(
+            settings=plain, encrypted_settings=json.dumps(secret)
+        )
 
 
 @transaction.atomic
@@ -78,14 +118,25 @@ def instance_create(
 
 
 def _instance_target(function, name, source, destination) -> Source:
-    kind = function.resource_type
-    if kind == ResourceType.SOURCE:
-        if source is not None:
-            raise ValidationError({"source": "A source function creates its own source."})
+    instance_target_check(function=function, source=source, destination=destination)
+    if function.resource_type == ResourceType.SOURCE:
         source = Source(workspace=function.workspace, name=(name or "").strip(), kind=SourceKind.FUNCTION)
         source.full_clean()
         source.save()
         return source
+    return destination.source if function.resource_type == ResourceType.INSERT_DESTINATION else source
+
+
+def instance_target_check(
+    *, function: Function, source: Source | None = None, destination: FunctionInstance | None = None
+) -> None:
+    """Raise ValidationError unless `function` may be connected to that source or destination
+    (the checks of instance_create, without writing: forms ask it before saving)."""
+    kind = function.resource_type
+    if kind == ResourceType.SOURCE:
+        if source is not None:
+            raise ValidationError({"source": "A source function creates its own source."})
+        return
     if kind == ResourceType.INSERT_DESTINATION:
         if destination is None:
             raise ValidationError({"destination": "Choose the destination this insert function runs before."})
@@ -98,7 +149,6 @@ def _instance_target(function, name, source, destination) -> Source:
         raise ValidationError({"source": "Choose the source this function receives events from."})
     if source.workspace_id != function.workspace_id:
         raise ValidationError({"source": "That source belongs to another workspace."})
-    return source
 
 
 @transaction.atomic
@@ -122,7 +172,8 @@ def instance_update(
         plain, secret = instance_settings_validate(
             schema=instance_schema(instance),
             values=settings,
-            previous_secrets=instance.secret_values(),
+            # Both columns: a value whose setting changed sides may still sit in the other one.
+            previous_secrets=instance.all_settings(),
         )
         instance.settings = plain
         instance.encrypted_settings = json.dumps(secret)
@@ -193,7 +244,7 @@ def instances_for_deploy(*, function: Function, instance_ids=None) -> list[Funct
     if instance_ids is None:
         return list(queryset)
     wanted = {str(value) for value in instance_ids}
-    numeric = [int(value) for value in wanted if value.isdigit()]
+    numeric = [number for number in map(int_param, wanted) if number is not None]
     found = list(queryset.filter(Q(public_id__in=wanted) | Q(pk__in=numeric)))
     known = {i.public_id for i in found} | {str(i.pk) for i in found}
     missing = sorted(wanted - known)
@@ -334,6 +385,7 @@ def _deployment_settle(deployment_id: int, instance_id: int, version_id: int, er
             return None  # another run settled it first
         if status == DeploymentStatus.SUCCEEDED:
             cursor.execute(_sql(_SWITCH_SQL), [version_id, version_id, finished, finished, instance_id])
+            _settings_realign(instance_id)
     return Deployment(
         pk=deployment_id,
         instance_id=instance_id,

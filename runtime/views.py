@@ -184,7 +184,7 @@ def _tracking_body(request, path_type: str) -> dict:
     if request.content_type != "application/json":
         raise ingest.IngestError(400, "bad_request", "Content-Type must be application/json")
     limit = ingest.MAX_BATCH_BYTES if path_type == "batch" else ingest.MAX_EVENT_BYTES
-    return ingest.parse_json_object(_read_body(request, limit))
+    return ingest.parse_json_object(_read_body(request, limit), batch=path_type == "batch")
 
 
 def _tracking_source(request, body: dict):

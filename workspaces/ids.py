@@ -36,3 +36,18 @@ def write_key() -> str:
 
 def webhook_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+# The largest value a BigAutoField primary key (and any integer column) can hold.
+MAX_DB_INT = 2**63 - 1
+
+
+def int_param(value, *, max_value: int = MAX_DB_INT) -> int | None:
+    """`value` as a non-negative integer when it is one written in ASCII digits and fits the
+    database, else None. str.isdigit() alone accepts "²" and "١" (int() then raises) and any
+    length (the database then overflows), so ids from URLs and bodies go through here."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(max_value)):
+        return None
+    number = int(text)
+    return number if number <= max_value else None

@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from runtime.sandbox import SandboxUnavailable
+
 ERROR_TYPES = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -82,6 +84,8 @@ def exception_handler(exc, context):
         exc = UnprocessableEntity(exc.detail)
     if isinstance(exc, exceptions.Throttled):
         return _throttled(exc, context)
+    if isinstance(exc, SandboxUnavailable):  # checking code on save needs the sandbox too
+        exc = ServiceUnavailable(f"The sandbox is unavailable: {exc}")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -10,10 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 
+from workspaces.ids import int_param
+
 from .exceptions import UnprocessableEntity
 
 DEFAULT_COUNT = 200
 MAX_COUNT = 1000
+# 18 digits: what the published cursor pattern allows, and well inside PostgreSQL's OFFSET.
+MAX_OFFSET = 10**18 - 1
 
 
 def _param(request, name: str):
@@ -26,11 +30,15 @@ def encode_cursor(offset: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The offset a cursor stands for; 422 unless it is one we could have written (a number
+    in ASCII digits that the database's OFFSET can take)."""
     try:
-        offset = int(base64.b64decode(cursor.encode(), validate=True).decode())
+        offset = int_param(
+            base64.b64decode(cursor.encode(), validate=True).decode("ascii"), max_value=MAX_OFFSET
+        )
     except (binascii.Error, UnicodeError, ValueError):
-        raise UnprocessableEntity({"pagination.cursor": ["Invalid cursor."]})
-    if offset < 0:
+        offset = None
+    if offset is None:
         raise UnprocessableEntity({"pagination.cursor": ["Invalid cursor."]})
     return offset
 
@@ -38,10 +46,7 @@ def decode_cursor(cursor: str) -> int:
 def page_params(request) -> tuple[int, int]:
     """(offset, count) from the query string; 422 naming the parameter when invalid."""
     raw_count = _param(request, "count")
-    try:
-        count = DEFAULT_COUNT if raw_count in (None, "") else int(raw_count)
-    except ValueError:
-        count = 0
+    count = DEFAULT_COUNT if raw_count in (None, "") else (int_param(raw_count) or 0)
     if not 1 <= count <= MAX_COUNT:
         raise UnprocessableEntity({"pagination.count": [f"Must be an integer from 1 to {MAX_COUNT}."]})
     raw_cursor = _param(request, "cursor")

@@ -101,3 +101,59 @@ def camelize_path_parameters(result, generator, request, public):
         paths[re.sub(r"\{(\w+)\}", lambda m: "{" + camel(m.group(1)) + "}", path)] = item
     result["paths"] = paths
     return result
+
+
+# Base64 of the decimal offset (1 to 18 ASCII digits) that encode_cursor writes: each group of
+# three digits is four characters from a small set, a tail of one or two digits ends in "=="/"=".
+_DIGITS3 = "(?:M[DTjz]|N[DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]"
+_TAIL = "(?:M[DTjz]|N[DTjz]|O[DT])[AEIMQUYcgk]=|(?:M[AQgw]|N[AQgw]|O[AQ])=="
+CURSOR_PATTERN = f"^(?:{_DIGITS3}){{0,5}}(?:{_DIGITS3}|{_TAIL})$"
+# PostgreSQL text holds no NUL; the input guard answers 400 to it (functions_platform.middleware).
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def declare_input_constraints(result, generator, request, public):
+    """drf-spectacular postprocessing hook: state in the schema what the API enforces.
+
+    Input serializers refuse keys they do not declare (additionalProperties: false), strings
+    may not hold NUL, ids and query values are not empty, pagination is bounded and a cursor is
+    what we wrote. DRF's `format` query override is left out: clients send Accept instead.
+    """
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "parameters" in operation:
+                operation["parameters"] = [
+                    _parameter(p) for p in operation["parameters"] if p.get("name") != "format"
+                ]
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _input_schema(schema)
+    return result
+
+
+def _parameter(parameter: dict) -> dict:
+    schema = parameter.setdefault("schema", {})
+    if parameter["name"] == "pagination.count":
+        schema.update(minimum=1, maximum=MAX_COUNT)
+    elif parameter["name"] == "pagination.cursor":
+        schema["pattern"] = CURSOR_PATTERN
+    elif schema.get("type") == "string" and "enum" not in schema:
+        schema.setdefault("minLength", 1)
+        schema.setdefault("pattern", NO_NUL_PATTERN)
+    return parameter
+
+
+def _input_schema(schema) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _input_schema(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "object" and "properties" in schema:
+        schema.setdefault("additionalProperties", False)
+    if schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+    for value in schema.values():
+        if isinstance(value, (dict, list)):
+            _input_schema(value)

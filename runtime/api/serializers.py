@@ -13,6 +13,7 @@ from catalog.api.serializers import catalog_id
 from catalog.choices import ResourceType
 from functions_platform.api.schema import StrictSerializer
 from runtime.models import Deployment, FunctionInstance
+from runtime.services import instance_settings_shown
 from workspaces import permissions
 
 
@@ -45,7 +46,7 @@ class InsertInstanceSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
-    settings = serializers.DictField()
+    settings = serializers.SerializerMethodField()
     encryptedSettings = serializers.SerializerMethodField()
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -58,7 +59,11 @@ class InsertInstanceSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_encryptedSettings(self, instance) -> dict:
-        return instance.masked_secrets()
+        return instance_settings_shown(instance)[1]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_settings(self, instance) -> dict:
+        return instance_settings_shown(instance)[0]
 
 
 class CreateInstanceSerializer(StrictSerializer):
@@ -120,7 +125,8 @@ class InstanceSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_settings(self, instance) -> dict:
-        return {**instance.settings, **instance.masked_secrets()}
+        plain, masked = instance_settings_shown(instance)
+        return {**plain, **masked}
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_deployedVersionId(self, instance):

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin
+from workspaces.ids import int_param
 
 from ..models import RequestInspector
 from .selectors import inspected_as_dict, inspector_requests
@@ -102,5 +103,5 @@ def requests_json(request, workspace_id):
         raise PermissionDenied
     after = request.GET.get("after", "")
     inspector = inspector_for(workspace=workspace)
-    rows = inspector_requests(inspector=inspector, after_id=int(after) if after.isdigit() else None)
+    rows = inspector_requests(inspector=inspector, after_id=int_param(after))
     return JsonResponse({"requests": [inspected_as_dict(r) for r in rows]})
