@@ -360,8 +360,8 @@ def emitted_events_prepare(events: list, *, write_key: str, run_id: str) -> tupl
     max_depth = json_max_depth()
     for index, event in enumerate(events):
         try:
+            _emitted_check(event, max_depth)  # first: the size check encodes the event as UTF-8
             message_validate(event)
-            _emitted_check(event, max_depth)
         except IngestError as exc:
             rejected.append({"event": event, "code": exc.code, "message": exc.message})
             continue
@@ -378,7 +378,7 @@ def emitted_events_prepare(events: list, *, write_key: str, run_id: str) -> tupl
     return valid, rejected
 
 
-def _emitted_check(event: dict, max_depth: int) -> None:
+def _emitted_check(event: object, max_depth: int) -> None:
     # Events from the tracking API were checked as the request was parsed; a function's are not.
     try:
         json_value_check(event, max_depth=max_depth)
