@@ -385,7 +385,8 @@ def _deployment_settle(deployment_id: int, instance_id: int, version_id: int, er
             return None  # another run settled it first
         if status == DeploymentStatus.SUCCEEDED:
             cursor.execute(_sql(_SWITCH_SQL), [version_id, version_id, finished, finished, instance_id])
-            _settings_realign(instance_id)
+            if _version_facts(version_id)[1]:  # no declared setting: nothing changes sides
+                _settings_realign(instance_id)
     return Deployment(
         pk=deployment_id,
         instance_id=instance_id,

@@ -48,7 +48,14 @@ DropListEnvelope = envelope(
     pagination=PaginationSerializer(),
 )
 
-RELATED = ("function__workspace", "source", "destination", "deployed_version", "previous_version")
+RELATED = (
+    "function__workspace",
+    "function__latest_version",  # its sensitive flags decide what settings are masked
+    "source",
+    "destination",
+    "deployed_version",
+    "previous_version",
+)
 
 
 class InstanceScopedView(ApiView):

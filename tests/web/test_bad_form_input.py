@@ -12,14 +12,13 @@ from tests.test_permission_matrix import client_for, fill_placeholders, form_url
 
 pytestmark = pytest.mark.django_db
 
+# Per class one value (the JSON classes cannot reach a form: the browser sends UTF-8, and
+# Django replaces what does not decode).
 BAD_VALUES = {
-    "superscript_digit": "²",
-    "arabic_digits": "١٢",
+    "non_ascii_digits": "²",
     "thirty_digits": "1" * 30,
-    "twenty_digits": "9" * 20,
     "negative": "-1",
     "nul": "a\x00b",
-    "long": "x" * 70_000,
 }
 KEEP = {"csrfmiddlewaretoken", "_save", "_continue", "_deploy", "deploy_target"}
 
