@@ -212,18 +212,22 @@ def _keys(stage: str, key: str) -> tuple[str, str]:
     return f"{_prefix()}:buf:{stage}:{key}", f"{_prefix()}:sched:{stage}:{key}"
 
 
-_memory_seen = {"at": 0.0, "full": False}
+_memory_seen = {"until": 0.0, "full": False}
 
 
 def memory_full() -> bool:
-    """True when Redis is past PIPELINE_REDIS_MEMORY_HIGH of its maxmemory (checked twice a
-    second per process): ingest then answers 503, keeping the rest for workers to drain."""
+    """True when Redis is past PIPELINE_REDIS_MEMORY_HIGH of its maxmemory: ingest then answers
+    503, keeping the rest for workers to drain (their writes need room too)."""
     now = time.monotonic()
-    if now - _memory_seen["at"] > 0.5:
+    if now >= _memory_seen["until"]:
         info = client().info("memory")
         limit = int(info.get("maxmemory") or 0)
         used = int(info.get("used_memory") or 0)
-        _memory_seen.update(at=now, full=bool(limit) and used >= limit * settings.PIPELINE_REDIS_MEMORY_HIGH)
+        high = limit * settings.PIPELINE_REDIS_MEMORY_HIGH
+        # Far from the mark a reading lasts half a second; close to it every push looks again.
+        _memory_seen.update(
+            until=now + (0.5 if not limit or used < high * 0.8 else 0.0), full=bool(limit) and used >= high
+        )
     return _memory_seen["full"]
 
 

@@ -22,7 +22,7 @@ from tests.factories import FunctionFactory, InstanceFactory, SourceFactory, Wor
 from tests.integration.conftest import FAST_POLICY
 from tests.integration.faults import PrivateRedis, beat_start, failing_node, kill_hosts, stop
 from tests.integration.stack import ROOT, Stack, database_url
-from tests.integration.test_pipeline_live import FORWARD
+from tests.integration.test_pipeline_live import FORWARD, ON_BATCH
 from workspaces.choices import SourceKind
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -53,6 +53,8 @@ class Faults:
             "PIPELINE_CLAIM_TTL_S": "15",
             "PIPELINE_CLAIM_WAIT_S": "0.5",
             "PIPELINE_REDIS_VOLATILE_OK": "true",  # some tests run without AOF on purpose
+            # The maxmemory test's Redis is tiny (8 MB): keep a proportionate room to drain in.
+            "PIPELINE_REDIS_MEMORY_HIGH": "0.6",
         }
         self.stack = Stack(
             database_url=database_url(connection.settings_dict),
@@ -98,9 +100,9 @@ def tracking():
     return SourceFactory(workspace=WorkspaceFactory(), kind=SourceKind.TRACKING_API)
 
 
-def forward_to(source, sink, **fields):
+def forward_to(source, sink, code=FORWARD, **fields):
     function = FunctionFactory(
-        workspace=source.workspace, resource_type=ResourceType.DESTINATION, code=FORWARD, **fields
+        workspace=source.workspace, resource_type=ResourceType.DESTINATION, code=code, **fields
     )
     return InstanceFactory(function=function, source=source, settings={"url": sink.url})
 
@@ -266,3 +268,25 @@ def test_redis_killed_mid_stream_with_aof_loses_no_accepted_webhook_or_event(fau
     )
     for instance in (events_to, hooks_to):
         assert not DeadLetter.objects.filter(instance=instance).exists()
+
+
+def test_redis_at_maxmemory_refuses_ingest_but_a_worker_starts_and_drains(faults, tracking, sink):
+    faults.mode("--appendonly", "no", "--maxmemory", "8mb", "--maxmemory-policy", "noeviction")
+    # onBatch: one sink request per 100 events, so draining is quick and Redis is what is tested.
+    sink.answer = lambda body: [{"status": 200}] * len(body) if isinstance(body, list) else 200
+    instance = forward_to(tracking, sink, code=ON_BATCH, batch_max_count=100)
+    faults.stack.worker_kill()
+    accepted, refusals = set(), 0
+    for n in range(400):
+        ids = [f"mm-{n}-{i}" for i in range(100)]
+        if post(faults, tracking, ids):
+            accepted.update(ids)
+        else:
+            refusals += 1
+            if refusals >= 3:
+                break
+    assert refusals >= 3, "Redis never filled up"
+    assert accepted
+    faults.stack.worker_start()
+    assert_no_loss(sink, instance, accepted, faults, timeout=50)
+    assert post(faults, tracking, ["mm-after"])  # drained: ingest accepts again
