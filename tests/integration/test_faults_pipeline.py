@@ -53,7 +53,7 @@ class Faults:
             "PIPELINE_CLAIM_TTL_S": "15",
             "PIPELINE_CLAIM_WAIT_S": "0.5",
             "PIPELINE_REDIS_VOLATILE_OK": "true",  # some tests run without AOF on purpose
-            # The maxmemory test's Redis is tiny (8 MB): keep a proportionate room to drain in.
+            # The maxmemory test's Redis is tiny (6 MB): keep a proportionate room to drain in.
             "PIPELINE_REDIS_MEMORY_HIGH": "0.6",
         }
         self.stack = Stack(
@@ -271,7 +271,7 @@ def test_redis_killed_mid_stream_with_aof_loses_no_accepted_webhook_or_event(fau
 
 
 def test_redis_at_maxmemory_refuses_ingest_but_a_worker_starts_and_drains(faults, tracking, sink):
-    faults.mode("--appendonly", "no", "--maxmemory", "8mb", "--maxmemory-policy", "noeviction")
+    faults.mode("--appendonly", "no", "--maxmemory", "6mb", "--maxmemory-policy", "noeviction")
     # onBatch: one sink request per 100 events, so draining is quick and Redis is what is tested.
     sink.answer = lambda body: [{"status": 200}] * len(body) if isinstance(body, list) else 200
     instance = forward_to(tracking, sink, code=ON_BATCH, batch_max_count=100)
