@@ -197,6 +197,8 @@ DEBUGGER_KEEP = env.int("DEBUGGER_KEEP", default=500)
 DEBUGGER_SHOW = env.int("DEBUGGER_SHOW", default=100)
 DEBUGGER_BODY_BYTES = env.int("DEBUGGER_BODY_BYTES", default=64 * 1024)
 DEBUGGER_TTL_S = env.int("DEBUGGER_TTL_S", default=7 * 24 * 3600)
+# Embedded mode (no Redis) keeps the debugger's traffic in this SQLite file.
+DEBUGGER_SQLITE_PATH = env("DEBUGGER_SQLITE_PATH", default=str(BASE_DIR / "debugger.sqlite3"))
 # Request inspector (runtime/inspector): requests kept per workspace.
 INSPECTOR_KEEP = env.int("INSPECTOR_KEEP", default=100)
 # Source functions (Segment): up to 6 retries, first delay 1-3 min, doubling, capped at 20 min.

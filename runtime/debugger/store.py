@@ -3,14 +3,14 @@
 With `PIPELINE_REDIS_URL` (production, and the test suite) each source has a few Redis lists,
 newest first, trimmed to their depth on every write, plus one counters hash per day; a write
 is one pipelined round trip whatever it holds. Without Redis (embedded mode: `make run`) the
-same structures live in this process's memory, which is enough for the single `runserver`
-process that both ingests and serves the debugger.
+same structures live in a SQLite file of their own (DEBUGGER_SQLITE_PATH), one transaction a
+write, so every web process of `make run` sees the same traffic.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from collections import deque
 
 from django.conf import settings
 
@@ -68,47 +68,69 @@ class RedisBackend:
             r.delete(key)
 
 
-class MemoryBackend:
-    """The same structures in this process (embedded mode); expiry is not kept."""
+class SQLiteBackend:
+    """The same structures in a SQLite file of their own (embedded mode): shared by the web
+    processes of `make run` (gunicorn runs two), unlike process memory; expiry is not kept."""
+
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS lists (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT, item TEXT)",
+        "CREATE INDEX IF NOT EXISTS lists_key ON lists (key, id)",
+        "CREATE TABLE IF NOT EXISTS hashes (key TEXT, field TEXT, value INTEGER, PRIMARY KEY (key, field))",
+    )
 
     def __init__(self):
-        self._lists: dict[str, deque] = {}
-        self._hashes: dict[str, dict] = {}
-        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        path = str(settings.DEBUGGER_SQLITE_PATH)
+        db = getattr(self._local, "db", None)
+        if db is None or self._local.path != path:
+            db = sqlite3.connect(path, timeout=2, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            for statement in self.SCHEMA:
+                db.execute(statement)
+            self._local.db, self._local.path = db, path
+        return db
 
     def write(self, writes: Writes, ttl_s: int) -> None:
-        with self._lock:
+        db = self._db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
             for key, items, cap in writes.lists:
-                kept = self._lists.get(key)
-                if kept is None or kept.maxlen != cap:
-                    kept = self._lists[key] = deque(kept or (), maxlen=cap)
-                kept.extendleft(items)
-            for key, field, amount in writes.counts:
-                row = self._hashes.setdefault(key, {})
-                row[field] = row.get(field, 0) + amount
+                db.executemany("INSERT INTO lists (key, item) VALUES (?, ?)", [(key, i) for i in items])
+                db.execute(
+                    "DELETE FROM lists WHERE key = ? AND id <= "
+                    "(SELECT id FROM lists WHERE key = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (key, key, cap),
+                )
+            db.executemany(
+                "INSERT INTO hashes VALUES (?, ?, ?) ON CONFLICT (key, field) DO UPDATE SET value = value + ?",
+                [(key, field, amount, amount) for key, field, amount in writes.counts],
+            )
 
     def read(self, keys: list[str], limit: int) -> list[list[str]]:
-        with self._lock:
-            return [list(self._lists.get(key, ()))[:limit] for key in keys]
+        db = self._db()
+        query = "SELECT item FROM lists WHERE key = ? ORDER BY id DESC LIMIT ?"
+        return [[row[0] for row in db.execute(query, (key, limit))] for key in keys]
 
     def counters(self, keys: list[str]) -> list[dict]:
-        with self._lock:
-            return [dict(self._hashes.get(key, {})) for key in keys]
+        db = self._db()
+        return [dict(db.execute("SELECT field, value FROM hashes WHERE key = ?", (key,))) for key in keys]
 
     def clear(self, prefix: str) -> None:
-        with self._lock:
-            for table in (self._lists, self._hashes):
-                for key in [k for k in table if k.startswith(prefix)]:
-                    del table[key]
+        db = self._db()
+        with db:
+            for table in ("lists", "hashes"):
+                db.execute(f"DELETE FROM {table} WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
 
 
-_memory = MemoryBackend()
+_sqlite = SQLiteBackend()
 _redis = RedisBackend()
 
 
-def backend() -> RedisBackend | MemoryBackend:
-    """Redis when the pipeline has one, else this process's memory."""
-    return _redis if settings.PIPELINE_REDIS_URL else _memory
+def backend() -> RedisBackend | SQLiteBackend:
+    """Redis when the pipeline has one, else the SQLite file (embedded mode)."""
+    return _redis if settings.PIPELINE_REDIS_URL else _sqlite
 
 
 def prefix(source_id=None) -> str:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from catalog.choices import ResourceType
@@ -25,11 +26,12 @@ from .test_functions import hook
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True, params=["redis", "memory"])
-def _store(request, settings):
-    # Every test runs against Redis (production) and against process memory (embedded mode).
-    if request.param == "memory":
+@pytest.fixture(autouse=True, params=["redis", "sqlite"])
+def _store(request, settings, tmp_path):
+    # Every test runs against Redis (production) and the SQLite file (embedded mode).
+    if request.param == "sqlite":
         settings.PIPELINE_REDIS_URL = ""
+        settings.DEBUGGER_SQLITE_PATH = str(tmp_path / "debugger.sqlite3")
     elif not settings.PIPELINE_REDIS_URL:
         pytest.skip("needs Redis (REDIS_URL)")
     settings.PIPELINE_KEY_PREFIX = "fp-test-dbg"
@@ -231,3 +233,27 @@ def test_recorder_errors_never_fail_ingest(client, tracking_source, destination,
     assert len(sink.log) == 1
     with mock.patch.object(type(store.backend()), "read", side_effect=RuntimeError("store down")):
         assert source_recent_requests(source=tracking_source) == []
+
+
+def test_embedded_store_is_shared_between_processes(settings, tmp_path, source_function_instance):
+    # `make run` serves with two gunicorn workers: what one records, the other reads.
+    import multiprocessing
+
+    settings.PIPELINE_REDIS_URL = ""
+    settings.DEBUGGER_SQLITE_PATH = str(tmp_path / "shared.sqlite3")
+    writes = store.Writes()
+    writes.push(f"{store.prefix(source_function_instance.source_id)}req", [json.dumps({"id": "other"})], 5)
+    child = multiprocessing.get_context("fork").Process(
+        target=_write_in_child, args=(writes, settings.DEBUGGER_SQLITE_PATH)
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    key = f"{store.prefix(source_function_instance.source_id)}req"
+    assert store.backend().read([key], 10) == [[json.dumps({"id": "other"})]]
+
+
+def _write_in_child(writes, path):
+    fresh = store.SQLiteBackend()
+    with override_settings(DEBUGGER_SQLITE_PATH=path):
+        fresh.write(writes, 60)
