@@ -66,8 +66,9 @@ demo: migrate
 run: demo
 	$(PY) manage.py collectstatic --noinput -v 0
 	@echo "Serving on http://$(HOST):$(PORT)/admin/ (Ctrl-C to stop)"
-	$(VENV)/bin/gunicorn functions_platform.wsgi -b $(HOST):$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --graceful-timeout 5
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-/tmp/functions-metrics-$(PORT)} \
+		$(VENV)/bin/gunicorn functions_platform.wsgi -c python:functions_platform.gunicorn_conf \
+		-b $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - --graceful-timeout 5
 
 worker: install
 	$(VENV)/bin/celery -A functions_platform worker -l INFO

@@ -14,3 +14,14 @@ class ClientErrorWithoutTraceback(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` (the running request's or task's, else "-") to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .request_ids import current
+
+        if not getattr(record, "request_id", None):
+            record.request_id = current() or "-"
+        return True

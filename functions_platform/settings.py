@@ -6,6 +6,7 @@ os.environ. With no DATABASE_URL and no broker configured the platform runs embe
 file, Celery tasks executed eagerly in-process, and a local-memory cache.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "functions_platform.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "functions_platform.middleware.secure_cookies",
@@ -350,12 +352,51 @@ FUNCTIONS_MAX_WARM = env.int("FUNCTIONS_MAX_WARM", default=500)
 # {"memory_mb": 256, "host_memory_mb": 2048}; see docs/sandbox.md, "Limits".
 FUNCTIONS_SANDBOX_LIMITS = env.json("FUNCTIONS_SANDBOX_LIMITS", default={})
 
+# Logs (docs/observability.md): one JSON object per line in production (LOG_FORMAT=json, the
+# default outside embedded mode and DEBUG), plain text otherwise; every line carries the
+# request id of the HTTP request or the task it belongs to.
+LOG_FORMAT = env("LOG_FORMAT", default="text" if EMBEDDED or DEBUG else "json")
+# Celery workers log through LOGGING too (same format, request ids), not Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"client_errors": {"()": "functions_platform.log_filters.ClientErrorWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors"]}},
+    "filters": {
+        "client_errors": {"()": "functions_platform.log_filters.ClientErrorWithoutTraceback"},
+        "request_id": {"()": "functions_platform.log_filters.RequestIdFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["client_errors", "request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # axes logs every login at INFO; lockouts are WARNING.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# Prometheus metrics (docs/observability.md). With PROMETHEUS_MULTIPROC_DIR set, each process
+# (gunicorn worker, Celery worker process) writes its samples there and /metrics merges every
+# file under METRICS_COLLECT_DIR (default: that same directory).
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    # prometheus_client reads the directory from the environment when it is first imported.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+METRICS_COLLECT_DIR = env("METRICS_COLLECT_DIR", default="")
+# Scrapers: a bearer token, or an address in these networks (default: this machine only).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOW_NETWORKS = env.list("METRICS_ALLOW_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# Instances with their own delivery series per process; the rest are folded into "other".
+METRICS_MAX_INSTANCES = env.int("METRICS_MAX_INSTANCES", default=200)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from catalog.views import test_webhook
+from runtime.metrics import metrics_view
 
 from . import views
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("functions_platform.api.urls")),
     # Before runtime.urls, which owns /hooks/<token>.

@@ -367,7 +367,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context.update(instance_tabs_context(obj))
+            context.update(instance_tabs_context(obj, request.GET.get("range")))
             context.update(admin_deploys.instance_deploys_context(request, obj))
             if obj.function.resource_type == ResourceType.SOURCE:
                 context.update(debugger_views.traffic_context(obj.source))

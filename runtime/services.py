@@ -21,6 +21,7 @@ from workspaces.ids import int_param
 from workspaces.models import Source
 from workspaces.services import audit_record
 
+from . import metrics
 from .choices import DeploymentStatus
 from .models import Deployment, FunctionInstance
 
@@ -335,7 +336,10 @@ def deployment_apply(*, deployment_id: int) -> Deployment | None:
     instance_id, version_id = pending
     # Outside the transaction: the first check in a process may start the sandbox host.
     error = preflight_error_for(version_id) or settings_error_for(instance_id, version_id)
-    return _deployment_settle(deployment_id, instance_id, version_id, error)
+    settled = _deployment_settle(deployment_id, instance_id, version_id, error)
+    if settled is not None:
+        metrics.deploy_observe(settled.status)
+    return settled
 
 
 # Hand-written statements: a fan-out runs this a thousand times, and compiling ORM queries was

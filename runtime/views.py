@@ -15,10 +15,10 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from functions_platform import throttle
+from functions_platform import request_ids, throttle
 from workspaces.models import Source
 
-from . import ingest
+from . import ingest, metrics
 from .debugger.recorder import tracking_request_record, webhook_request_record
 from .pipeline.drops import drops_record
 from .pipeline.routing import QueueUnavailable
@@ -77,6 +77,7 @@ def _throttled(exc: throttle.Throttled) -> JsonResponse:
 
 
 @csrf_exempt
+@metrics.ingest_counted("webhook")
 @require_POST
 @_unavailable_as_503
 def webhook(request, token: str):
@@ -101,6 +102,7 @@ def webhook(request, token: str):
         return _refused(e)
     item = _webhook_item(request, body)
     webhook_accept(instance_id=instance_id, request_item=item)
+    metrics.stage_observe("ingest", received=1, sent=1)
     webhook_request_record(instance_id=instance_id, item=item)
     return JsonResponse(OK)
 
@@ -110,6 +112,7 @@ def _webhook_item(request, body) -> dict:
     return {
         "id": uuid.uuid4().hex,
         "received_at": ingest.now_iso(),
+        "request_id": request_ids.current(),
         "payload": {
             "method": "POST",
             "url": f"{settings.PUBLIC_BASE_URL}{request.get_full_path()}",
@@ -121,6 +124,7 @@ def _webhook_item(request, body) -> dict:
 
 
 @csrf_exempt
+@metrics.ingest_counted("{kind}")
 @require_POST
 @_unavailable_as_503
 def tracking(request, kind: str):
@@ -146,6 +150,9 @@ def tracking(request, kind: str):
             raise ingest.IngestError(400, dropped[0].code, dropped[0].message)
         if messages:
             tracking_accept(source=source, messages=messages)
+        metrics.stage_observe(
+            "ingest", received=len(messages) + len(dropped), sent=len(messages), events=messages
+        )
     except throttle.Throttled as exc:
         return _throttled(exc)
     except ingest.IngestError as e:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from .. import metrics
 from ..choices import ErrorCategory
 from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
@@ -165,6 +166,7 @@ def _deliver_claimed(
         tally=tally,
         attempt=attempt,
     )
+    metrics.stage_observe("delivery", received=len(events), sent=len(delivered), events=delivered)
     return tally.counts
 
 
@@ -239,6 +241,7 @@ def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> 
 def _record(instance, tally: Tally, attempt: int) -> None:
     records.stat_add(instance.pk, latencies=tally.latencies, **tally.counts)
     dead_letters.dead_letters_keep(instance=instance, pairs=tally.dead, attempts=attempt + 1)
+    metrics.delivery_observe(instance, tally.counts, tally.latencies)
     for event, verdict in tally.errors[:MAX_ERROR_LOGS_PER_BATCH]:
         records.error_log_record(
             instance=instance,

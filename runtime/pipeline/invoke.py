@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .. import metrics
 from ..engine import sandbox
 from ..sandbox import SandboxRequest, SandboxResult
 from . import outcomes
@@ -58,9 +59,11 @@ def run_events(instance, kind: str, events: list[dict]) -> list[Verdict]:
     version = instance.deployed_version
     if len(events) > 1 and _has_on_batch(version.pk, version.code):
         result = sandbox().run(_request(instance, kind, events, settings))
+        metrics.sandbox_observe(kind, [result])
         return _batch_verdicts(kind, events, result)
     # One host message for the whole list; each event still gets its own handler call.
     results = sandbox().run_batch(_request(instance, kind, events, settings))
+    metrics.sandbox_observe(kind, results)
     return [_single_verdict(kind, e, r) for e, r in zip(events, results, strict=True)]
 
 

@@ -13,6 +13,7 @@ from kombu.exceptions import KombuError
 
 from functions_platform.celery import app as celery_app
 
+from .. import metrics
 from ..models import FunctionInstance
 from . import lookups, outcomes, records, retries, store
 from .errors import QueueUnavailable, is_infrastructure
@@ -231,11 +232,13 @@ def integrations_allow(event: dict, instance: FunctionInstance) -> bool:
 
 def route(*, source, events: list[dict], attempt: int = 0) -> None:
     """Source insert functions first, then each enabled destination's buffer."""
-    events = _through_source_inserts(source, events, attempt)
+    received, events = len(events), _through_source_inserts(source, events, attempt)
     for destination in lookups.source_destinations(source):
         wanted = [e for e in events if integrations_allow(e, destination)]
         if wanted:
             enqueue("dst", destination.pk, wanted, batch=destination.function.batch_max_count)
+            metrics.stage_observe("route", sent=len(wanted))
+    metrics.stage_observe("route", received=received, events=events)
 
 
 def _through_source_inserts(source, events: list[dict], attempt: int) -> list[dict]:

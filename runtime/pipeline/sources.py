@@ -12,7 +12,7 @@ from catalog.models import Function
 from workspaces.choices import SourceKind
 from workspaces.models import Source
 
-from .. import ingest
+from .. import ingest, metrics
 from ..choices import ErrorCategory, PipelineStage
 from ..debugger.recorder import source_runs_record
 from ..engine import sandbox
@@ -121,6 +121,8 @@ def source_run(*, instance_id: int, requests: list[dict], attempt: int = 0) -> i
             retry.append((request_item, result))
         else:
             _source_failed(instance, request_item, result, attempt)
+    metrics.sandbox_observe("source", results)
+    metrics.stage_observe("source", received=len(requests), sent=len(events), events=events, request_ids=[r.get("request_id") for r in requests])  # fmt: skip
     if events:
         route(source=instance.source, events=events)
         samples_record(instance.source_id, events)
