@@ -1,0 +1,9 @@
+"""The pipeline's fixtures (a tracking source, sink destinations, a source function)."""
+
+from tests.pipeline.conftest import (  # noqa: F401
+    _fast_retries,
+    destination,
+    sink,
+    source_function_instance,
+    tracking_source,
+)
