@@ -17,11 +17,19 @@ class ClientErrorWithoutTraceback(logging.Filter):
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` (the running request's or task's, else "-") to every record."""
+    """Adds `request_id` (the running request's or task's, else "-") to every record.
+
+    Also keeps task arguments out of the log: Celery's task-succeeded record carries the task's
+    args, kwargs and return value as `data`, and a JSON line writes every extra field; pipeline
+    tasks carry events (write keys, personal data) in their kwargs.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         from .request_ids import current
 
         if not getattr(record, "request_id", None):
             record.request_id = current() or "-"
+        data = getattr(record, "data", None)
+        if record.name.startswith("celery") and isinstance(data, dict):
+            record.data = {k: v for k, v in data.items() if k not in ("args", "kwargs", "return_value")}
         return True

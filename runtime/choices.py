@@ -44,3 +44,12 @@ class InspectedSender(models.TextChoices):
     FUNCTION = "function", "Function (deployed instance)"
     TEST = "test", "Test run (editor or API)"
     HTTP = "http", "HTTP client"
+
+
+class ReplayStatus(models.TextChoices):
+    """Where a bulk replay of dead letters stands."""
+
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    SUCCEEDED = "SUCCEEDED", "Done"
+    FAILED = "FAILED", "Failed"

@@ -9,7 +9,7 @@ from catalog.validation import MASK
 from workspaces import ids
 from workspaces.models import Source
 
-from .choices import DeploymentStatus, ErrorCategory, InspectedSender, PipelineStage
+from .choices import DeploymentStatus, ErrorCategory, InspectedSender, PipelineStage, ReplayStatus
 
 
 class FunctionInstance(models.Model):
@@ -235,6 +235,51 @@ class PendingRetry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage}:{self.key} attempt {self.attempt} at {self.due_at:%H:%M:%S}"
+
+
+class DeadLetterReplay(models.Model):
+    """A bulk replay of an instance's dead letters through the version it runs now.
+
+    The dead letters to replay are fixed when it is requested (`dead_letter_ids`, the rows the
+    filters matched then; `filters` records those filters for display). A Celery task runs them
+    in batches; `processed` counts the ids done, so a redelivered task resumes where it
+    stopped, and the outcome counters add up per batch. Dead letters of a batch leave the list
+    once replayed: delivered ones for good, ones that fail again come back as new dead letters
+    (with the new error and version), retried ones are back in the pipeline's retry schedule.
+    """
+
+    instance = models.ForeignKey(
+        FunctionInstance, on_delete=models.CASCADE, related_name="dead_letter_replays"
+    )
+    status = models.CharField(max_length=12, choices=ReplayStatus.choices, default=ReplayStatus.PENDING)
+    filters = models.JSONField(default=dict, blank=True)
+    dead_letter_ids = models.JSONField(default=list, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    retrying = models.PositiveIntegerField(default=0)
+    filtered = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    version = models.ForeignKey(
+        FunctionVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Renewed after every batch: a task finding a RUNNING replay with a recent heartbeat of
+    # another task (`runner`, a Celery task id) leaves it to that task.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    runner = models.CharField(max_length=64, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Replay of {self.total} dead letters of {self.instance} ({self.status})"
 
 
 class IngestDrop(models.Model):

@@ -164,3 +164,7 @@ def pipeline_cleanup_task() -> None:
     from .pipeline import records
 
     records.records_cleanup()
+
+
+# --- dead letters -----------------------------------------------------------------------------
+from .deadletters.tasks import dead_letters_replay_task  # noqa: E402, F401  (registers it)

@@ -78,6 +78,10 @@ ADMIN_RULES = {
     ),
     "runtime.deployment": AdminRule(changelist=LOGGED_IN, see=ACME),
     "runtime.errorlog": AdminRule(changelist=LOGGED_IN, see=ACME),
+    # Dead letters and their replays: read like the error log; nobody edits them (replaying is
+    # an action, tests/deadletters).
+    "runtime.deadletter": AdminRule(changelist=LOGGED_IN, see=ACME),
+    "runtime.deadletterreplay": AdminRule(changelist=LOGGED_IN, see=ACME),
     "runtime.ingestdrop": AdminRule(changelist=LOGGED_IN, see={"owner", "read_only", "source_admin"}),
     # A workspace's request inspector: Functions Read-only or Admin on all functions (its
     # requests come from any function), or Owner. Kept requests are a record: nobody edits them.
@@ -370,6 +374,20 @@ API_ROWS = [
         "rollback instance", "POST", "/api/function-instances/{instance}/rollback", {"owner"}, ACME, body={}
     ),
     ApiRow("instance metrics", "GET", "/api/function-instances/{instance}/metrics", ACME, NOBODY),
+    ApiRow("instance dead letters", "GET", "/api/function-instances/{instance}/dead-letters", ACME, NOBODY),
+    # Replaying sends events out through the deployed version: what deploying to it needs.
+    ApiRow(
+        "replay dead letters",
+        "POST",
+        "/api/function-instances/{instance}/dead-letters/replay",
+        {"owner"},
+        ACME,
+        body={},
+        ok=202,
+    ),
+    ApiRow(
+        "dead letter replays", "GET", "/api/function-instances/{instance}/dead-letters/replays", ACME, NOBODY
+    ),
     # Connecting needs Functions Admin on the function and Source Admin on the source; a source
     # the persona cannot see is a 404 even when the function is visible.
     ApiRow(
@@ -435,6 +453,8 @@ SNAPSHOT_MODELS = [
     "runtime.functioninstance",
     "runtime.deployment",
     "runtime.errorlog",
+    "runtime.deadletter",
+    "runtime.deadletterreplay",
     "runtime.inspectedrequest",
     "guardian.userobjectpermission",
     "guardian.groupobjectpermission",

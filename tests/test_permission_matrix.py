@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from catalog.templates import template_code
 from runtime.inspector.services import inspector_for
-from runtime.models import Deployment, ErrorLog, IngestDrop
+from runtime.models import DeadLetter, DeadLetterReplay, Deployment, ErrorLog, IngestDrop
 from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
     ACTION_CASES,
@@ -65,6 +65,10 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "runtime.functioninstance": instance,
         "runtime.deployment": Deployment.objects.create(instance=instance, version=function.latest_version),
         "runtime.errorlog": ErrorLog.objects.create(instance=instance, category="internal", message="boom"),
+        "runtime.deadletter": DeadLetter.objects.create(
+            instance=instance, message_id="m-dead", event={"type": "track"}, category="bad_request"
+        ),
+        "runtime.deadletterreplay": DeadLetterReplay.objects.create(instance=instance, status="SUCCEEDED"),
         "runtime.ingestdrop": IngestDrop.objects.create(source=source, code="no_user_anon_id", event={}),
         "runtime.requestinspector": inspector_for(workspace=workspace),
         "workspaces.auditevent": audit_record(

@@ -273,6 +273,12 @@ def can_rollback(user, instance) -> bool:
     return can_deploy(user, instance.function, [instance])
 
 
+def can_replay_dead_letters(user, instance) -> bool:
+    """Replay an instance's dead letters: it sends events out as a delivery does, through the
+    version deployed there, so it takes what deploying to the instance takes."""
+    return can_deploy(user, instance.function, [instance])
+
+
 # --- request inspector ------------------------------------------------------------------------
 
 

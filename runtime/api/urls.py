@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ..deadletters import api as dead_letters
 from . import views
 
 INSERT = "insert-function-instances"
@@ -17,5 +18,21 @@ urlpatterns = [
     path(f"{INSTANCE}/errors", views.InstanceErrorsView.as_view(), name="api-instance-errors"),
     path(f"{INSTANCE}/rollback", views.InstanceRollbackView.as_view(), name="api-instance-rollback"),
     path(f"{INSTANCE}/metrics", views.InstanceMetricsView.as_view(), name="api-instance-metrics"),
+    path(f"{INSTANCE}/dead-letters", dead_letters.DeadLetterListView.as_view(), name="api-dead-letters"),
+    path(
+        f"{INSTANCE}/dead-letters/replay",
+        dead_letters.DeadLetterReplayView.as_view(),
+        name="api-dead-letters-replay",
+    ),
+    path(
+        f"{INSTANCE}/dead-letters/replays",
+        dead_letters.DeadLetterReplayListView.as_view(),
+        name="api-dead-letter-replays",
+    ),
+    path(
+        f"{INSTANCE}/dead-letters/replays/<int:replay_id>",
+        dead_letters.DeadLetterReplayDetailView.as_view(),
+        name="api-dead-letter-replay",
+    ),
     path("sources/<str:source_id>/drops", views.SourceDropsView.as_view(), name="api-source-drops"),
 ]

@@ -87,3 +87,13 @@ def test_embedded_webhook_trace_names_the_request_at_every_stage(
     emitted = set(source.message_ids)
     assert len(emitted) == 2
     assert {m for r in stages["delivery"] for m in r.message_ids} == emitted
+
+
+def test_task_arguments_never_reach_the_log():
+    logger = logging.getLogger("celery.app.trace")
+    data = {"id": "t1", "name": "runtime.delivery_flush", "args": "[1]", "kwargs": "{'items': [{'writeKey': 'wk'}]}",
+            "return_value": "None", "runtime": 0.1}  # fmt: skip
+    line = json_line(logger.makeRecord(logger.name, logging.INFO, __file__, 1, "Task %(name)s succeeded", (), None,
+                                       extra={"data": data}))  # fmt: skip
+    assert line["data"] == {"id": "t1", "name": "runtime.delivery_flush", "runtime": 0.1}
+    assert "writeKey" not in json.dumps(line)
