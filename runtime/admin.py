@@ -16,8 +16,8 @@ from workspaces.ids import int_param
 
 from . import admin_deploys
 from .admin_views import instance_tabs_context
-from .debugger import views as debugger_views
 from .deadletters import admin as dead_letters_admin  # noqa: F401  (registers the dead-letter pages)
+from .debugger import views as debugger_views
 from .inspector import admin as inspector_admin  # noqa: F401  (registers the inspector's pages)
 from .models import Deployment, ErrorLog, FunctionInstance, IngestDrop
 from .services import (
