@@ -388,6 +388,13 @@ API_ROWS = [
     ApiRow(
         "dead letter replays", "GET", "/api/function-instances/{instance}/dead-letters/replays", ACME, NOBODY
     ),
+    ApiRow(
+        "dead letter replay",
+        "GET",
+        "/api/function-instances/{instance}/dead-letters/replays/{replay}",
+        ACME,
+        NOBODY,
+    ),
     # Connecting needs Functions Admin on the function and Source Admin on the source; a source
     # the persona cannot see is a 404 even when the function is visible.
     ApiRow(

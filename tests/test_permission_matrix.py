@@ -140,7 +140,8 @@ def test_every_api_endpoint_has_a_row():
                "api-function-version", "api-sources", "api-source", "api-function-instances",
                "api-instance", "api-instance-errors", "api-instance-metrics", "api-preview",
                "api-function-preview", "api-insert-instances", "api-insert-instance",
-               "api-source-drops", "api-instance-rollback"}  # fmt: skip
+               "api-source-drops", "api-instance-rollback", "api-dead-letters", "api-dead-letters-replay",
+               "api-dead-letter-replays", "api-dead-letter-replay"}  # fmt: skip
     # Endpoints not yet in API_ROWS are listed here so a new one fails until it gets rows.
     pending: set[str] = set()
     assert names <= covered | pending, f"add rows to API_ROWS for {sorted(names - covered - pending)}"
@@ -363,6 +364,7 @@ def api_path(row, world):
         version=world["function"].latest_version.public_id,
         source=world["source"].public_id,
         instance=world["instance"].public_id,
+        replay=world["objects"]["runtime.deadletterreplay"].pk,
     )
 
 
