@@ -112,10 +112,12 @@ def total(samples: dict, name: str, **labels) -> float:
 
 
 def wait_until(check, timeout=60.0):
+    """The first truthy value of `check()` within `timeout` seconds (else its last value)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return True
+        value = check()
+        if value:
+            return value
         time.sleep(0.25)
     return check()
 
