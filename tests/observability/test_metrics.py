@@ -225,3 +225,36 @@ def test_deploys_are_counted_by_status(client, owner, workspace):
             value(after, "fp_deploys_total", status=status) - value(before, "fp_deploys_total", status=status)
             == 1
         )
+
+
+def test_host_restarts_are_counted(client, tracking_source, destination, sink):
+    import os
+    import signal
+    import time
+
+    from runtime.engine import sandbox
+
+    assert (
+        track(client, tracking_source, {"event": "A", "userId": "u", "messageId": "hr-1"}).status_code == 200
+    )
+    pid = sandbox().pid
+    assert pid
+    before = scrape(client)
+    os.kill(pid, signal.SIGKILL)  # the host this test process started
+    deadline = time.monotonic() + 30
+    while sandbox().pid == pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (
+        track(client, tracking_source, {"event": "A", "userId": "u", "messageId": "hr-2"}).status_code == 200
+    )
+    after = scrape(client)
+    assert sandbox().pid not in (None, pid)
+    restarts = value(after, "fp_sandbox_host_restarts_total") - value(
+        before, "fp_sandbox_host_restarts_total"
+    )
+    assert restarts == 1
+    assert (
+        value(after, "fp_sandbox_calls_total", kind="destination", status="success")
+        - value(before, "fp_sandbox_calls_total", kind="destination", status="success")
+        == 1
+    )  # the event after the restart was delivered
