@@ -258,3 +258,24 @@ def test_host_restarts_are_counted(client, tracking_source, destination, sink):
         - value(before, "fp_sandbox_calls_total", kind="destination", status="success")
         == 1
     )  # the event after the restart was delivered
+
+
+def test_memory_limits_are_counted(client, workspace, tracking_source):
+    from tests.runtime.test_containment import FATAL_OOM
+
+    # V8's fatal out-of-memory in the fill aborts the host: the call is charged MemoryLimit
+    # and the host is replaced (a few seconds; more on a loaded machine).
+    function = make_function(workspace, FATAL_OOM, display_name="Hog", timeout_ms=20000)
+    InstanceFactory(function=function, source=tracking_source, name="hog")
+    before = scrape(client)
+    assert (
+        track(client, tracking_source, {"event": "A", "userId": "u", "messageId": "oom-1"}).status_code == 200
+    )
+    after = scrape(client)
+    memory = value(after, "fp_sandbox_memory_limits_total", kind="destination") - value(
+        before, "fp_sandbox_memory_limits_total", kind="destination"
+    )
+    assert memory == 1
+    assert value(after, "fp_sandbox_timeouts_total", kind="destination") == value(
+        before, "fp_sandbox_timeouts_total", kind="destination"
+    )
