@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, Max
@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django_ace import AceWidget
 
+from runtime.replay.admin import replay_panel_config
 from runtime.selectors import behind_latest_count, deploy_targets
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
@@ -411,6 +412,9 @@ class FunctionAdmin(ScopedAdmin):
         instances = instances_for_deploy(function=function, instance_ids=chosen)  # checked by the form
         if not permissions.can_deploy(request.user, function, instances):
             raise PermissionDenied
+        if request.POST.get("deploy_mode") == "canary":
+            self._save_and_canary(request, function, instances, data, schema)
+            return
         result = function_save_and_deploy(
             function=function,
             author=request.user,
@@ -419,6 +423,25 @@ class FunctionAdmin(ScopedAdmin):
             **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS},
         )
         request._deployed_version = result.version
+
+    def _save_and_canary(self, request, function, instances, data, schema):
+        from runtime.canary.admin import canary_options
+        from runtime.canary.services import function_save_and_canary
+
+        fields = {"settings": schema, **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS}}
+        try:
+            version, canaries = function_save_and_canary(
+                function=function,
+                author=request.user,
+                instance_ids=[i.public_id for i in instances],
+                **canary_options(request.POST),
+                **fields,
+            )
+        except ValidationError as exc:
+            version = function_save(function=function, author=request.user, **fields)
+            messages.error(request, f"Saved v{version.number}; no canary started: {'; '.join(exc.messages)}")
+            return
+        messages.success(request, f"Saved v{version.number}: canary on {len(canaries)} instance(s).")
 
 
 def editor_context(request, obj, *, can_edit: bool) -> dict:
@@ -451,4 +474,5 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
         "fn_can_edit": bool(can_edit),
         "fn_deploy_targets": targets,
         "fn_function": obj,
+        "fn_replay_config": replay_panel_config(request, obj) if obj and can_edit else None,
     }

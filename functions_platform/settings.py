@@ -146,6 +146,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Re-publish deployments whose task was lost (a web process dying between commit and
     # publish, a broker losing a message); the task is idempotent.
     "deployments-republish": {"task": "runtime.deployments_republish_stale", "schedule": 60.0},
+    # Canaries and post-deploy watches whose time ran out without traffic (docs/safe-change.md).
+    "canaries-sweep": {"task": "runtime.canaries_sweep", "schedule": 60.0},
 }
 # A starting worker or beat runs the system checks and refuses to start on an error
 # (functions_platform/checks.py): it waits this long for the broker, and a worker also starts
@@ -221,6 +223,21 @@ PIPELINE_SLOW_FLAG_S = env.float("PIPELINE_SLOW_FLAG_S", default=60.0)
 PIPELINE_SLOT_WAIT_S = env.float("PIPELINE_SLOT_WAIT_S", default=0.5)
 # Embedded mode runs retries at once (no scheduler): how many before a failure is final.
 PIPELINE_EAGER_DELIVERY_RETRIES = env.int("PIPELINE_EAGER_DELIVERY_RETRIES", default=3)
+# Safe change (docs/safe-change.md). Automatic rollback: over CANARY_MIN_EVENTS events, an
+# error rate above the old version's by CANARY_ERROR_POINTS and CANARY_ERROR_RATIO times, or
+# a p95 latency CANARY_LATENCY_RATIO times the old one's. CANARY_WATCH_S: the watch after a
+# plain deploy (0 turns it off). CANARY_FALLBACK: events the canary fails run the old version.
+CANARY_MIN_EVENTS = env.int("CANARY_MIN_EVENTS", default=50)
+CANARY_ERROR_POINTS = env.float("CANARY_ERROR_POINTS", default=5.0)
+CANARY_ERROR_RATIO = env.float("CANARY_ERROR_RATIO", default=2.0)
+CANARY_LATENCY_RATIO = env.float("CANARY_LATENCY_RATIO", default=3.0)
+CANARY_WATCH_S = env.int("CANARY_WATCH_S", default=15 * 60)
+CANARY_MAX_DURATION_S = env.int("CANARY_MAX_DURATION_S", default=7 * 24 * 3600)
+CANARY_FALLBACK = env.bool("CANARY_FALLBACK", default=True)
+# Dry-run replay: events per replay, its time budget, and how many instances it compares with.
+REPLAY_MAX_EVENTS = env.int("REPLAY_MAX_EVENTS", default=500)
+REPLAY_TIME_BUDGET_S = env.float("REPLAY_TIME_BUDGET_S", default=120.0)
+REPLAY_MAX_INSTANCES = env.int("REPLAY_MAX_INSTANCES", default=10)
 
 CACHES = {
     "default": env.cache("CACHE_URL", default=f"{REDIS_URL.rstrip('/')}" if REDIS_URL else "locmemcache://")

@@ -16,10 +16,12 @@ from workspaces.ids import int_param
 
 from . import admin_deploys
 from .admin_views import instance_tabs_context
+from .canary import admin as canary_admin
 from .deadletters import admin as dead_letters_admin  # noqa: F401  (registers the dead-letter pages)
 from .debugger import views as debugger_views
 from .inspector import admin as inspector_admin  # noqa: F401  (registers the inspector's pages)
 from .models import Deployment, ErrorLog, FunctionInstance, IngestDrop
+from .replay import admin as replay_admin
 from .services import (
     instance_create,
     instance_delete,
@@ -230,7 +232,8 @@ class FunctionInstanceAdmin(ScopedAdmin):
             wrap(admin_deploys.rollback_view),
             name="runtime_functioninstance_rollback",
         )
-        return [rollback, *debugger_views.admin_urls(wrap), *super().get_urls()]
+        safe_change = [*canary_admin.canary_urls(wrap), *replay_admin.replay_urls(wrap)]
+        return [rollback, *debugger_views.admin_urls(wrap), *safe_change, *super().get_urls()]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -372,6 +375,7 @@ class FunctionInstanceAdmin(ScopedAdmin):
             context.update(admin_deploys.instance_deploys_context(request, obj))
             if obj.function.resource_type == ResourceType.SOURCE:
                 context.update(debugger_views.traffic_context(obj.source))
+            context.update(canary_admin.instance_canary_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def response_add(self, request, obj, post_url_continue=None):

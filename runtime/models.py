@@ -374,3 +374,8 @@ class InspectedRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url[:80]}"
+
+
+# Safe change (docs/safe-change.md): defined in their packages, registered with this app.
+from .canary.models import Canary, CanaryArmStat  # noqa: E402, F401
+from .replay.models import ReplayRun  # noqa: E402, F401

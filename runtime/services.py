@@ -22,6 +22,7 @@ from workspaces.models import Source
 from workspaces.services import audit_record
 
 from . import metrics
+from .canary.services import canaries_supersede, watches_start
 from .choices import DeploymentStatus
 from .models import Deployment, FunctionInstance
 
@@ -256,9 +257,14 @@ def instances_for_deploy(*, function: Function, instance_ids=None) -> list[Funct
 
 @transaction.atomic
 def deployment_request(
-    *, function: Function, version: FunctionVersion, instances, requested_by
+    *, function: Function, version: FunctionVersion, instances, requested_by, watch: bool = True
 ) -> list[Deployment]:
-    """Ask for `instances` to run `version`: one PENDING row each, one task each after commit."""
+    """Ask for `instances` to run `version`: one PENDING row each, one task each after commit.
+
+    Ends the instances' canaries; with `watch`, each destination instance it changes is
+    watched for CANARY_WATCH_S after its switch and rolled back automatically if the new
+    version fails (docs/safe-change.md). A canary's promotion deploys without a watch.
+    """
     if version.function_id != function.pk:
         raise ValidationError({"versionId": "That version belongs to another function."})
     instances = list(instances)
@@ -276,6 +282,11 @@ def deployment_request(
         version_id=version.public_id,
         data={"instances": [instance.public_id for instance in instances]},
     )
+    instance_pks = [instance.pk for instance in instances]
+    if watch:
+        watches_start(function=function, version=version, instance_ids=instance_pks)
+    else:
+        canaries_supersede(instance_ids=instance_pks, reason="Replaced by a deploy.")
     ids = [deployment.pk for deployment in deployments]
     if ids:
         transaction.on_commit(lambda: _deployments_publish(ids))
@@ -299,6 +310,7 @@ def instance_rollback(*, instance: FunctionInstance, requested_by) -> Deployment
     if target is None:
         raise ValidationError({"instance": "This instance has no previous version to roll back to."})
     requester = requested_by if getattr(requested_by, "pk", None) else None
+    canaries_supersede(instance_ids=[instance.pk], reason="Replaced by a roll back.")
     deployment = Deployment.objects.create(instance=instance, version=target, requested_by=requester)
     audit_record(
         workspace=instance.function.workspace,

@@ -37,6 +37,22 @@ def deployments_republish_stale_task() -> None:
     deployments_republish_stale(older_than_s=settings.DEPLOYMENT_STALE_AFTER_S)
 
 
+@shared_task(name="runtime.canaries_sweep", ignore_result=True)
+def canaries_sweep_task() -> None:
+    """Beat: end canaries and post-deploy watches whose time ran out without traffic."""
+    from .canary.services import canaries_sweep
+
+    canaries_sweep()
+
+
+@shared_task(name="runtime.replay_run", ignore_result=True)
+def replay_run_task(run_id: int) -> None:
+    """Carry out one dry-run replay (a second delivery of the task finds it taken)."""
+    from .replay.services import replay_execute
+
+    replay_execute(run_id=run_id)
+
+
 def deployment_tasks_publish(deployment_ids: list[int]) -> None:
     """Publish one deployment_apply_task per row through a single broker connection."""
     from functions_platform.celery import app

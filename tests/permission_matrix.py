@@ -148,6 +148,24 @@ CUSTOM_VIEW_RULES = {
     "runtime_functioninstance_rollback": CustomViewRule(
         "instance", ("POST",), {"owner"}, ACME, ok=302, data={}
     ),
+    # Canary deploys (docs/safe-change.md): the figures are the instance's; starting, promoting
+    # and aborting is deploying to it. The world's instance has no other version and no canary:
+    # an allowed POST is answered with the refusal message and a redirect back to the page.
+    "runtime_functioninstance_canary": CustomViewRule("instance", ("GET",), ACME, NOBODY),
+    "runtime_functioninstance_canary_start": CustomViewRule(
+        "instance", ("POST",), {"owner"}, ACME, ok=302, data={"canary-percent": "10"}
+    ),
+    "runtime_functioninstance_canary_promote": CustomViewRule(
+        "instance", ("POST",), {"owner"}, ACME, ok=302, data={}
+    ),
+    "runtime_functioninstance_canary_abort": CustomViewRule(
+        "instance", ("POST",), {"owner"}, ACME, ok=302, data={}
+    ),
+    # The editor's dry-run replay runs code with the instances' settings: deploying rights.
+    "runtime_functioninstance_replay_start": CustomViewRule(
+        "function", ("POST",), {"owner"}, FN_READERS, data={"code": "{template}", "count": 5}, json=True
+    ),
+    "runtime_functioninstance_replay": CustomViewRule("function", ("GET",), {"owner"}, FN_READERS),
     # Captured webhook requests carry third-party data: Functions Admin only.
     "catalog_function_capture": CustomViewRule("function", ("GET",), FN_ADMINS, FN_READERS),
     # Recent events of a source: reading the function (and, with ?source=, the source); without
@@ -394,6 +412,49 @@ API_ROWS = [
         "/api/function-instances/{instance}/dead-letters/replays/{replay}",
         ACME,
         NOBODY,
+    ),
+    # A dry-run replay runs code with the instances' settings: deploying rights on them all. The
+    # world has no recent events: an allowed replay is accepted and finds nothing to replay.
+    ApiRow(
+        "replay function",
+        "POST",
+        "/api/functions/{function}/replays",
+        {"owner"},
+        FN_READERS,
+        body={"code": "{template}", "count": 5},
+        ok=202,
+    ),
+    ApiRow("get replay", "GET", "/api/functions/{function}/replays/{dry_replay}", {"owner"}, FN_READERS),
+    # Canary deploys: reading is reading the instance; starting, promoting and aborting is
+    # deploying to it. The world's instance runs its function's only version and has no canary,
+    # so an allowed request passes the permission check and is refused with 422.
+    ApiRow("instance canary", "GET", "/api/function-instances/{instance}/canary", ACME, NOBODY),
+    ApiRow(
+        "start canary",
+        "POST",
+        "/api/function-instances/{instance}/canary",
+        {"owner"},
+        ACME,
+        body={"percent": 10, "maxEvents": 100},
+        ok=422,
+    ),
+    ApiRow(
+        "promote canary",
+        "POST",
+        "/api/function-instances/{instance}/canary/promote",
+        {"owner"},
+        ACME,
+        body={},
+        ok=422,
+    ),
+    ApiRow(
+        "abort canary",
+        "POST",
+        "/api/function-instances/{instance}/canary/abort",
+        {"owner"},
+        ACME,
+        body={},
+        ok=422,
     ),
     # Connecting needs Functions Admin on the function and Source Admin on the source; a source
     # the persona cannot see is a 404 even when the function is visible.

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from catalog.templates import template_code
 from runtime.inspector.services import inspector_for
 from runtime.models import DeadLetter, DeadLetterReplay, Deployment, ErrorLog, IngestDrop
+from runtime.replay.models import ReplayRun
 from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
     ACTION_CASES,
@@ -88,6 +89,7 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "instance": instance,
         "source_function": source_function,
         "insert_function": insert_function,
+        "replay": ReplayRun.objects.create(function=function, draft_code=function.code, limit=1),
     }
 
 
@@ -365,6 +367,7 @@ def api_path(row, world):
         source=world["source"].public_id,
         instance=world["instance"].public_id,
         replay=world["objects"]["runtime.deadletterreplay"].pk,
+        dry_replay=world["replay"].public_id,
     )
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from .. import metrics
+from ..canary.split import canary_run
 from ..choices import ErrorCategory
 from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
 from . import dead_letters, lookups, outcomes, records, slots, store
-from .invoke import Verdict, instance_key, run_events
+from .invoke import Verdict, run_events
 from .routing import QUEUE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def deliver(
         return _deliver_claimed(instance, seen, pending, attempt, first_at, claimed)
     except BaseException:
         with contextlib.suppress(*QUEUE_ERRORS):
-            store.delivery_settle(instance_key(instance), instance.pk, delivered=[], released=claimed)
+            store.delivery_settle(_dedupe_key(instance), instance.pk, delivered=[], released=claimed)
         raise
 
 
@@ -136,7 +137,8 @@ def _deliver_claimed(
 ) -> dict:
     tally = Tally()
     pairs = _through_inserts(instance, [(e, e) for e in pending], tally, attempt)
-    verdicts = run_events(instance, "destination", [current for _, current in pairs])
+    # A canary or a post-deploy watch chooses the version per event (docs/safe-change.md).
+    verdicts = canary_run(instance, "destination", [current for _, current in pairs])
     delivered = []
     for (original, current), verdict in zip(pairs, verdicts, strict=True):
         if verdict.outcome == "ok":
@@ -152,7 +154,7 @@ def _deliver_claimed(
             tally.add_failure(current, verdict)
             dead_letters.keep_if_final(tally.dead, original, verdict)
     done = [e["messageId"] for e in delivered]
-    store.delivery_settle(instance_key(instance), instance.pk, delivered=done, released=claimed)
+    store.delivery_settle(_dedupe_key(instance), instance.pk, delivered=done, released=claimed)
     tally.counts["delivered"] = len(delivered)
     tally.latencies = [records.latency_ms(e) for e in delivered]
     _retry_or_give_up(instance, tally, attempt, first_at)
@@ -170,6 +172,12 @@ def _deliver_claimed(
     return tally.counts
 
 
+def _dedupe_key(instance) -> str:
+    # Per instance, not per version: a deploy, a canary or a rollback must not forget what was
+    # delivered or claimed (the warm-isolate key changes with the version; these must not).
+    return instance.public_id
+
+
 def _fresh(instance, events: list[dict], token: str) -> tuple[list[dict], list[dict]]:
     """(claimed, busy): the batch without repeats or messageIds delivered within the window,
     and the events another task is delivering right now."""
@@ -177,7 +185,7 @@ def _fresh(instance, events: list[dict], token: str) -> tuple[list[dict], list[d
     for event in events:
         event.setdefault("messageId", uuid.uuid4().hex)
         unique.setdefault(event["messageId"], event)
-    claimed, busy = store.delivery_claim(instance_key(instance), instance.pk, list(unique), token)
+    claimed, busy = store.delivery_claim(_dedupe_key(instance), instance.pk, list(unique), token)
     return [e for m, e in unique.items() if m in claimed], [e for m, e in unique.items() if m in busy]
 
 

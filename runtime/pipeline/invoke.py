@@ -40,29 +40,31 @@ def instance_key(instance) -> str:
     return f"{instance.public_id}:{instance.deployed_version_id}"
 
 
-def _request(instance, kind: str, payload, settings: dict) -> SandboxRequest:
+def _request(instance, version, kind: str, payload, settings: dict) -> SandboxRequest:
     return SandboxRequest(
-        code=instance.deployed_version.code,
+        code=version.code,
         kind=kind,
         payload=payload,
         settings=settings,
-        instance_key=instance_key(instance),
+        # A canary's version gets its own warm isolate next to the deployed one's.
+        instance_key=f"{instance.public_id}:{version.pk}",
         timeout_ms=instance.function.timeout_ms,
     )
 
 
-def run_events(instance, kind: str, events: list[dict]) -> list[Verdict]:
-    """Run `events` through the instance's deployed function; verdicts in input order."""
+def run_events(instance, kind: str, events: list[dict], version=None) -> list[Verdict]:
+    """Run `events` through the instance's deployed function (or `version` of it, for a
+    canary); verdicts in input order."""
     if not events:
         return []
     settings = instance.all_settings()
-    version = instance.deployed_version
+    version = version or instance.deployed_version
     if len(events) > 1 and _has_on_batch(version.pk, version.code):
-        result = sandbox().run(_request(instance, kind, events, settings))
+        result = sandbox().run(_request(instance, version, kind, events, settings))
         metrics.sandbox_observe(kind, [result])
         return _batch_verdicts(kind, events, result)
     # One host message for the whole list; each event still gets its own handler call.
-    results = sandbox().run_batch(_request(instance, kind, events, settings))
+    results = sandbox().run_batch(_request(instance, version, kind, events, settings))
     metrics.sandbox_observe(kind, results)
     return [_single_verdict(kind, e, r) for e, r in zip(events, results, strict=True)]
 

@@ -7,7 +7,7 @@
     document.querySelectorAll("[data-pane]").forEach(function (p) { p.hidden = p.dataset.pane !== name; });
   }
   tabs.forEach(function (t) { t.addEventListener("click", function () { show(t.dataset.tab); }); });
-  var named = { "#errors": "errors", "#delivery": "delivery", "#deploys": "deploys" };
+  var named = { "#errors": "errors", "#delivery": "delivery", "#deploys": "deploys", "#canary": "canary" };
   if (tabs.length) show(named[location.hash] || "settings");
   document.querySelectorAll(".fn-copy-btn").forEach(function (button) {
     button.addEventListener("click", function () {
