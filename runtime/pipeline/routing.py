@@ -14,8 +14,9 @@ from kombu.exceptions import KombuError
 from functions_platform.celery import app as celery_app
 
 from .. import metrics
+from ..choices import PipelineStage
 from ..models import FunctionInstance
-from . import lookups, outcomes, records, retries, store
+from . import dead_letters, lookups, outcomes, records, retries, store
 from .errors import QueueUnavailable, is_infrastructure
 from .invoke import run_events
 
@@ -252,7 +253,7 @@ def _through_source_inserts(source, events: list[dict], attempt: int) -> list[di
             elif verdict.outcome == "drop":
                 counts["filtered"] += 1
             elif verdict.outcome == "retry":
-                retry.append(event)
+                retry.append((event, verdict))
             else:
                 counts[outcomes.counter_of(verdict.category)] += 1
                 failures.append((event, verdict))
@@ -267,18 +268,28 @@ def _through_source_inserts(source, events: list[dict], attempt: int) -> list[di
                 result=verdict.result,
                 attempts=attempt + 1,
             )
+        final = []
+        for event, verdict in failures:
+            dead_letters.keep_if_final(final, event, verdict)
+        dead_letters.dead_letters_keep(
+            instance=insert, pairs=final, attempts=attempt + 1, stage=PipelineStage.ROUTE
+        )
         _source_insert_retry(source, insert, retry, attempt)
         events = kept
     return events
 
 
-def _source_insert_retry(source, insert, events: list[dict], attempt: int) -> None:
-    """Events a source insert asked to retry re-enter routing later (source retry policy)."""
-    if not events:
+def _source_insert_retry(source, insert, pairs: list[tuple], attempt: int) -> None:
+    """Events a source insert asked to retry re-enter routing later (source retry policy);
+    once the policy is spent they are failed and dead-lettered on the insert."""
+    if not pairs:
         return
     delay = outcomes.source_retry_delay(attempt + 1)
     if delay is None:
-        records.stat_add(insert.pk, failed=len(events))
+        records.stat_add(insert.pk, failed=len(pairs))
+        dead_letters.dead_letters_keep(
+            instance=insert, pairs=pairs, attempts=attempt + 1, stage=PipelineStage.ROUTE
+        )
         return
-    records.stat_add(insert.pk, retried=len(events))
-    retry_later("route", source.pk, {"items": events, "attempt": attempt + 1}, delay)
+    records.stat_add(insert.pk, retried=len(pairs))
+    retry_later("route", source.pk, {"items": [e for e, _ in pairs], "attempt": attempt + 1}, delay)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from catalog.choices import ResourceType
 from runtime.choices import ErrorCategory, PipelineStage
 from runtime.models import DeadLetter
 from runtime.pipeline.dead_letters import dead_letter_create, dead_letters_prune
@@ -115,3 +116,37 @@ def test_a_webhook_request_the_source_function_fails_on_is_a_dead_letter(client,
         ErrorCategory.BAD_REQUEST,
     )
     assert json.loads(letter.event["payload"]["body"]) == {"boom": True}  # the request, whole
+
+
+SOURCE_INSERT = """
+async function onTrack(e) {
+  if (e.event === 'bad') throw new TypeError('cannot enrich ' + e.messageId);
+  if (e.event === 'later') throw new RetryError('enricher down');
+  return e;
+}
+"""
+
+
+def test_source_insert_failures_are_dead_letters_of_the_insert(
+    client, settings, workspace, tracking_source, destination
+):
+    settings.SOURCE_RETRY_MAX = 1
+    insert = InstanceFactory(
+        function=make_function(workspace, SOURCE_INSERT, kind=ResourceType.INSERT_SOURCE),
+        source=tracking_source,
+        name="enricher",
+    )
+    send_batch(
+        client,
+        tracking_source,
+        [
+            {"type": "track", "event": "bad", "userId": "u", "messageId": "si-bad"},
+            {"type": "track", "event": "later", "userId": "u", "messageId": "si-later"},
+            {"type": "track", "event": "ok", "userId": "u", "messageId": "si-ok"},
+        ],
+    )
+    letters = {d.message_id: d for d in DeadLetter.objects.filter(instance=insert)}
+    assert set(letters) == {"si-bad", "si-later"}
+    assert {d.stage for d in letters.values()} == {PipelineStage.ROUTE}
+    assert (letters["si-bad"].error_type, letters["si-later"].error_type) == ("TypeError", "RetryError")
+    assert delivery_summary(instance=destination)["delivered"] == 1
