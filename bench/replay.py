@@ -38,7 +38,8 @@ async function onIdentify(event, settings) {
 }
 """
 DRAFT = DEPLOYED.replace(
-    "props: event.properties", "props: event.properties, v: event.properties.n % 10 === 0 ? 2 : 1"
+    "props: event.properties",
+    "props: event.properties.n % 10 === 1 ? {...event.properties, v: 2} : event.properties",
 )
 
 
