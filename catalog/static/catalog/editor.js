@@ -140,28 +140,72 @@
     });
   }
 
-  var testValues = {};
+  // Typed test values survive re-renders and page loads: kept per function for this tab
+  // (sessionStorage). Encrypted settings' values stay in memory only, never in browser storage.
+  var storeKey = "fn-test:" + (config.function || "new");
+  var sensitive = {};
+  var stored = loadStored();
+  var testValues = stored.settings || {};
+
+  function loadStored() {
+    try {
+      var raw = window.sessionStorage.getItem(storeKey);
+      if (raw === null && config.function) {
+        // The first load after Create: take over what was typed on the add page.
+        raw = window.sessionStorage.getItem("fn-test:new");
+        window.sessionStorage.removeItem("fn-test:new");
+      }
+      return JSON.parse(raw || "{}") || {};
+    } catch (e) { return {}; }
+  }
+  function keepStored(key, value) {
+    stored[key] = value;
+    try { window.sessionStorage.setItem(storeKey, JSON.stringify(stored)); } catch (e) { /* storage full or off */ }
+  }
+  function keepTestValues() {
+    var plain = {};
+    Object.keys(testValues).forEach(function (name) { if (!sensitive[name]) plain[name] = testValues[name]; });
+    keepStored("settings", plain);
+  }
+
+  function testInput(s) {
+    var input = s.type === "BOOLEAN" ? el("input", { type: "checkbox" })
+      : (s.type === "ARRAY" || s.type === "TEXT_MAP") ? el("textarea", { rows: "2" })
+      : el("input", { type: s.sensitive ? "password" : "text", autocomplete: "off" });
+    input.dataset.setting = s.name;
+    input.dataset.type = s.type;
+    input.dataset.label = s.label;
+    if (s.required) input.dataset.required = "1";
+    input.id = "fn-test-setting-" + s.name;
+    if (s.type === "BOOLEAN") input.checked = !!testValues[s.name];
+    else input.value = testValues[s.name] || "";
+    function typed() {
+      testValues[s.name] = s.type === "BOOLEAN" ? input.checked : input.value;
+      input.classList.remove("fn-invalid");
+      keepTestValues();
+    }
+    input.addEventListener("input", typed);
+    input.addEventListener("change", typed);
+    return input;
+  }
+
+  // Rebuilt only when the settings' shape changes: a blur in the Settings tab fires `change`
+  // without changing anything, and rebuilding then would swallow the click that caused it.
+  var renderedShape = null;
   function renderTestSettings(settings) {
     var box = $("#fn-test-settings");
     if (!box) return;
+    var shape = JSON.stringify(settings.map(function (s) { return [s.name, s.label, s.type, s.required, s.sensitive]; }));
+    if (shape === renderedShape) return;
+    renderedShape = shape;
+    sensitive = {};
+    settings.forEach(function (s) { if (s.sensitive) sensitive[s.name] = true; });
+    keepTestValues();
     box.textContent = "";
     if (!settings.length) { box.appendChild(el("p", { "class": "help" }, "No settings.")); return; }
     settings.forEach(function (s) {
       var wrap = el("div", { "class": "fn-test-setting" });
-      var input = s.type === "BOOLEAN" ? el("input", { type: "checkbox" })
-        : (s.type === "ARRAY" || s.type === "TEXT_MAP") ? el("textarea", { rows: "2" })
-        : el("input", { type: s.sensitive ? "password" : "text", autocomplete: "off" });
-      input.dataset.setting = s.name;
-      input.dataset.type = s.type;
-      input.id = "fn-test-setting-" + s.name;
-      if (s.type === "BOOLEAN") input.checked = !!testValues[s.name];
-      else input.value = testValues[s.name] || "";
-      input.addEventListener("input", function () {
-        testValues[s.name] = s.type === "BOOLEAN" ? input.checked : input.value;
-      });
-      input.addEventListener("change", function () {
-        testValues[s.name] = s.type === "BOOLEAN" ? input.checked : input.value;
-      });
+      var input = testInput(s);
       wrap.appendChild(el("label", { "for": input.id }, s.label + (s.required ? " *" : "") + " (settings." + s.name + ")"));
       wrap.appendChild(input);
       box.appendChild(wrap);
@@ -201,6 +245,20 @@
     return values;
   }
 
+  function isEmpty(value) {
+    if (value === undefined || value === null || value === "") return true;
+    if (Array.isArray(value)) return !value.length;
+    return typeof value === "object" && !Object.keys(value).length;
+  }
+
+  // Required settings, checked before a run: "Endpoint URL is required" rather than whatever
+  // the function does with undefined. A Boolean's unticked box is a value (false).
+  function missingSettings(values) {
+    return $$("#fn-test-settings [data-required]").filter(function (input) {
+      return input.dataset.type !== "BOOLEAN" && isEmpty(values[input.dataset.setting]);
+    });
+  }
+
   // --- test pane: input --------------------------------------------------------------------
   function testMode() {
     var source = resourceType() === SOURCE;
@@ -235,9 +293,19 @@
     Object.keys(config.samples).forEach(function (kind) { sampleSelect.appendChild(el("option", { value: kind }, kind)); });
     sampleSelect.addEventListener("change", function () {
       if (sampleSelect.value) eventBody.value = JSON.stringify(config.samples[sampleSelect.value], null, 2);
+      keepInput();
     });
-    sampleSelect.value = "track";
-    eventBody.value = JSON.stringify(config.samples.track, null, 2);
+    eventBody.addEventListener("input", keepInput);
+    var kept = stored.input || {};
+    sampleSelect.value = typeof kept.event === "string" ? kept.sample || "" : "track";
+    eventBody.value = typeof kept.event === "string" ? kept.event : JSON.stringify(config.samples.track, null, 2);
+  }
+  function keepInput() { keepStored("input", { sample: sampleSelect.value, event: eventBody.value }); }
+
+  var sourceBody = $("#fn-source-body");
+  if (sourceBody) {
+    if (typeof stored.sourceBody === "string") sourceBody.value = stored.sourceBody;
+    sourceBody.addEventListener("input", function () { keepStored("sourceBody", sourceBody.value); });
   }
 
   // --- recent events of a source (saved destination and insert functions) -------------------
@@ -285,6 +353,7 @@
       if (recentEvent.value === "") return;
       eventBody.value = pretty(recentEvents[Number(recentEvent.value)]);
       if (sampleSelect) sampleSelect.value = "";  // the editor now holds a recent event
+      keepInput();
     });
     if (sampleSelect) sampleSelect.addEventListener("change", function () { recentEvent.value = ""; });
   }
@@ -313,7 +382,9 @@
   function show(id, visible) { var n = $(id); if (n) n.hidden = !visible; }
   function pretty(value) { return JSON.stringify(value, null, 2); }
 
+  var lastResult = null;
   function renderResult(result) {
+    lastResult = result;
     show("#fn-output", true);
     var ok = result.status === "success";
     var status = $("#fn-status");
@@ -352,17 +423,31 @@
     document.dispatchEvent(new CustomEvent("fn:test-result", { detail: result }));
   }
 
+  function testPayload() {
+    return resourceType() === SOURCE ? sourcePayload() : JSON.parse(eventBody.value || "{}");
+  }
+
   function runTest() {
     var payload;
     try {
-      payload = resourceType() === SOURCE ? sourcePayload() : JSON.parse(eventBody.value || "{}");
+      payload = testPayload();
     } catch (e) {
       renderResult({ status: "error", error: { type: "InvalidJSON", message: "The test input is not valid JSON: " + e.message } });
       return;
     }
+    var values = testSettingValues();
+    var missing = missingSettings(values);
+    if (missing.length) {
+      missing.forEach(function (input) { input.classList.add("fn-invalid"); });
+      missing[0].focus();
+      renderResult({ status: "error", error: { type: "", message: missing.map(function (input) {
+        return input.dataset.label + " is required";
+      }).join("\n") } });
+      return;
+    }
     var workspace = $("select[name=workspace]");
     var body = {
-      code: currentCode(), resourceType: resourceType(), payload: payload, settings: testSettingValues(),
+      code: currentCode(), resourceType: resourceType(), payload: payload, settings: values,
       "function": config.function, workspace: workspace ? workspace.value : null
     };
     var button = $("#fn-run");
@@ -423,5 +508,12 @@
     });
   });
 
+  // What the editor's other modules read (editor-ide.js, editor-assist.js, editor-cases.js).
+  window.fnEditor = {
+    config: config, el: el, editor: editor, currentCode: currentCode, resourceType: resourceType,
+    readSettings: readSettings, testSettingValues: testSettingValues, runTest: runTest,
+    renderResult: renderResult, csrfToken: csrfToken, testPayload: testPayload, addHeader: addHeader,
+    pretty: pretty, lastResult: function () { return lastResult; }
+  };
   // Save & Deploy (the dialog and the deploy progress) is catalog/deploy.js.
 })();
