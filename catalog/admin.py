@@ -13,7 +13,7 @@ from runtime.selectors import behind_latest_count, deploy_targets
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 
-from . import admin_deploy, admin_views
+from . import admin_deploy, admin_testcases, admin_views
 from .choices import ResourceType
 from .models import FUNCTION_EDITABLE_FIELDS, Function, SettingDefinition
 from .services import function_create, function_delete, function_save
@@ -70,6 +70,10 @@ class FunctionForm(forms.ModelForm):
                 self.add_error("code", exc.message_dict.get("code", exc.messages))
         self._check_unique_name(data)
         self._check_deploy_targets()
+        request = getattr(self, "request", None)  # set by FunctionAdmin.get_form
+        if request is not None and "_deploy" in request.POST and self.instance.pk and not self.errors:
+            # Save & Deploy runs the saved test cases first (an owner may override, audited).
+            self.tests_overridden = admin_testcases.deploy_check(request, self.instance, data["code"])
         return data
 
     def deploy_choice(self):
@@ -218,6 +222,7 @@ class FunctionAdmin(ScopedAdmin):
                 wrap(admin_views.deployments),
                 name="catalog_function_deployments",
             ),
+            *admin_testcases.urls(wrap),
             path(
                 "<int:object_id>/deploy-diff/",
                 wrap(admin_deploy.deploy_diff),
@@ -225,6 +230,10 @@ class FunctionAdmin(ScopedAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
 
     def visible(self, request):
         return (
@@ -327,7 +336,16 @@ class FunctionAdmin(ScopedAdmin):
 
     @property
     def media(self):
-        return super().media + READONLY_CODE_WIDGET.media + forms.Media(js=["catalog/ace-csp.js"])
+        # The dark theme (the admin's dark mode) and Ace's completion, from django-ace's files.
+        extra = forms.Media(
+            js=[
+                "catalog/ace-csp.js",
+                "django_ace/ace/theme-tomorrow_night.js",
+                "django_ace/ace/ext-language_tools.js",
+            ],
+            css={"screen": ["django_ace/ace/css/theme/tomorrow_night.css"]},
+        )
+        return super().media + READONLY_CODE_WIDGET.media + extra
 
     @admin.display(description="Version history")
     def history_link(self, obj):
@@ -372,7 +390,7 @@ class FunctionAdmin(ScopedAdmin):
         schema = next((fs.schema() for fs in formsets if isinstance(fs, SettingDefinitionFormSet)), None)
         data = form.cleaned_data
         if change and "_deploy" in request.POST:
-            self._save_and_deploy(request, form.instance, data, schema)
+            self._save_and_deploy(request, form, data, schema)
             return
         edited = {name: data[name] for name in FUNCTION_EDITABLE_FIELDS}
         if change:
@@ -400,9 +418,10 @@ class FunctionAdmin(ScopedAdmin):
             initial["code"] = template_code(kind)
         return initial
 
-    def _save_and_deploy(self, request, function, data, schema):
+    def _save_and_deploy(self, request, form, data, schema):
         from runtime.services import function_save_and_deploy, instances_for_deploy
 
+        function = form.instance
         # Checked before anything is written; the change view's transaction covers the rest.
         chosen = (
             None
@@ -423,6 +442,9 @@ class FunctionAdmin(ScopedAdmin):
             **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS},
         )
         request._deployed_version = result.version
+        admin_testcases.override_record(
+            request, function, result.version, getattr(form, "tests_overridden", [])
+        )
 
     def _save_and_canary(self, request, function, instances, data, schema):
         from runtime.canary.admin import canary_options
@@ -463,6 +485,7 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
                 "versionsUrl": reverse("admin:catalog_function_versions", args=[obj.pk]),
                 "previewWebhookUrl": obj.preview_webhook_url if can_edit else "",
                 "deployed": request.GET.get("deployed", ""),
+                "testCasesUrl": reverse("admin:catalog_function_testcases", args=[obj.pk]),
             }
         )
         if can_edit and obj.resource_type != ResourceType.SOURCE:
@@ -475,4 +498,6 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
         "fn_deploy_targets": targets,
         "fn_function": obj,
         "fn_replay_config": replay_panel_config(request, obj) if obj and can_edit else None,
+        "fn_test_case_count": obj.test_cases.count() if obj else 0,
+        "fn_can_override": bool(obj and permissions.is_owner(request.user, obj.workspace)),
     }

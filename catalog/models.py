@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from encrypted_model_fields.fields import EncryptedTextField
 
 from workspaces import ids
 from workspaces.models import Workspace
@@ -150,3 +151,56 @@ class CapturedRequest(models.Model):
 
     def __str__(self) -> str:
         return f"capture for {self.function} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TestCase(models.Model):
+    """A saved test of a function: a named input (an event, a batch of events, or a webhook
+    request for source functions), the plain setting values to run it with, and an optional
+    expectation that Run all and Save & Deploy check (catalog.testcases).
+
+    `expectation` keys, all optional: status ("success" or "error"), errorType, events (what a
+    source function emits), output (an insert function's returned event), requests ([{method,
+    url}] the run must make, in order). Encrypted setting values are per user (TestCaseSecret).
+    """
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="test_cases")
+    public_id = models.CharField(max_length=32, unique=True, default=ids.ksuid, editable=False)
+    name = models.CharField(max_length=120)
+    payload = models.JSONField()
+    setting_values = models.JSONField(default=dict, blank=True)
+    expectation = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["function", "name"], name="catalog_testcase_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TestCaseSecret(models.Model):
+    """One user's values of a test case's encrypted settings, Fernet-encrypted at rest (a JSON
+    object). Only that user's runs read them; nobody reads them back in the UI or the API."""
+
+    __test__ = False
+
+    test_case = models.ForeignKey(TestCase, on_delete=models.CASCADE, related_name="secrets")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    encrypted_settings = EncryptedTextField(default="{}", blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["test_case", "user"], name="catalog_testcasesecret_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.test_case} ({self.user})"

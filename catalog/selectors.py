@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from workspaces.ids import int_param
 
-from .models import Function, FunctionVersion
+from .models import Function, FunctionVersion, TestCase
 
 # FunctionVersion.number is an integer column (32 bits on PostgreSQL).
 MAX_VERSION_NUMBER = 2**31 - 1
@@ -129,3 +129,12 @@ def settings_schema_diff(old: list[dict], new: list[dict]) -> tuple[list, list, 
             changes = {k: {"before": before[name].get(k), "after": after[name].get(k)} for k in keys}
             changed.append({"name": name, "changes": changes})
     return added, removed, changed
+
+
+def testcases_for_function(*, function: Function):
+    """The function's saved test cases, in name order."""
+    return (
+        TestCase.objects.filter(function=function)
+        .select_related("function", "created_by")
+        .order_by("name", "pk")
+    )

@@ -66,6 +66,13 @@ ADMIN_RULES = {
         delete={"owner"},
         add={"owner", "functions_admin", "outsider"},
     ),
+    # Saved test cases: read with the function, deleted by its Functions Admins; written in
+    # the editor only.
+    "catalog.testcase": AdminRule(
+        changelist=LOGGED_IN,
+        see={"owner", "functions_admin", "functions_admin_list", "read_only"},
+        delete={"owner", "functions_admin", "functions_admin_list"},
+    ),
     # Configuring an instance is Source Admin on its source (and reading its function). Adding
     # is connecting: Functions Admin on a function plus Source Admin on a source (or, for a
     # source function, on all sources); the functions admins administer no source.
@@ -103,7 +110,7 @@ class CustomViewRule:
     """A custom admin view: the one method it answers (the other gets 405), who may use it, who
     sees its object (in scope but not allowed: 403; out of scope: 404, or 403 with no object)."""
 
-    args: str  # "workspace", "function", "version", "instance", "source" or "" (no object in the URL)
+    args: str  # "workspace", "function", "version", "instance", "source", "testcase" or "" (no object in the URL)
     methods: tuple[str, ...]
     allowed: set[str]
     see: set[str]
@@ -187,6 +194,18 @@ CUSTOM_VIEW_RULES = {
     # The editor's list of sources to load traffic from: reading the function (each source's
     # traffic is then asked for with the debugger's own rule).
     "runtime_source_debugger_sources": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
+    # Saved test cases: reading the function lists them; saving, deleting and running them
+    # (code with egress) is Functions Admin on the function.
+    "catalog_function_testcases": CustomViewRule("function", ("GET",), FN_READERS, NOBODY),
+    "catalog_function_testcase_save": CustomViewRule(
+        "function", ("POST",), FN_ADMINS, FN_READERS, data={"name": "Matrix case", "payload": {}}, json=True
+    ),
+    "catalog_function_testcase_run": CustomViewRule(
+        "function", ("POST",), FN_ADMINS, FN_READERS, data={}, json=True
+    ),
+    "catalog_function_testcase_delete": CustomViewRule(
+        "testcase", ("POST",), FN_ADMINS, FN_READERS, data={}, json=True
+    ),
     # A test run executes code with egress: Functions Admin on the function.
     "catalog_function_test": CustomViewRule(
         "",
@@ -492,6 +511,31 @@ API_ROWS = [
         LOGGED_IN,
         body={"code": "{template}", "resourceType": "DESTINATION", "payload": {"type": "identify"}},
     ),
+    # Saved test cases: as the function (reading lists them; writing and running is admin).
+    ApiRow("list test cases", "GET", "/api/functions/{function}/test-cases", FN_READERS, NOBODY),
+    ApiRow(
+        "create test case",
+        "POST",
+        "/api/functions/{function}/test-cases",
+        FN_ADMINS,
+        FN_READERS,
+        body={"name": "Matrix API case", "payload": {"type": "identify", "userId": "u"}},
+    ),
+    ApiRow("get test case", "GET", "/api/functions/{function}/test-cases/{testcase}", FN_READERS, NOBODY),
+    ApiRow(
+        "update test case",
+        "PATCH",
+        "/api/functions/{function}/test-cases/{testcase}",
+        FN_ADMINS,
+        FN_READERS,
+        {"name": "Renamed case"},
+    ),
+    ApiRow(
+        "delete test case", "DELETE", "/api/functions/{function}/test-cases/{testcase}", FN_ADMINS, FN_READERS
+    ),
+    ApiRow(
+        "run test cases", "POST", "/api/functions/{function}/test-cases/run", FN_ADMINS, FN_READERS, body={}
+    ),
     # The world has no insert function: a destination's ids are not insert ids (404 for all).
     # tests/api/test_api_permissions.py covers insert instances persona by persona.
     ApiRow(
@@ -518,6 +562,8 @@ SNAPSHOT_MODELS = [
     "catalog.function",
     "catalog.functionversion",
     "catalog.settingdefinition",
+    "catalog.testcase",
+    "catalog.testcasesecret",
     "runtime.functioninstance",
     "runtime.deployment",
     "runtime.errorlog",

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from catalog.models import TestCase
 from catalog.templates import template_code
 from runtime.inspector.services import inspector_for
 from runtime.models import DeadLetter, DeadLetterReplay, Deployment, ErrorLog, IngestDrop
@@ -59,10 +60,14 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
     # Something to roll back to (the same version: the matrix is about who may, not what).
     instance.previous_version = function.latest_version
     instance.save(update_fields=["previous_version"])
+    testcase = TestCase.objects.create(
+        function=function, name="Matrix", payload={"type": "identify", "userId": "u"}
+    )
     objects = {
         "workspaces.workspace": workspace,
         "workspaces.source": source,
         "catalog.function": function,
+        "catalog.testcase": testcase,
         "runtime.functioninstance": instance,
         "runtime.deployment": Deployment.objects.create(instance=instance, version=function.latest_version),
         "runtime.errorlog": ErrorLog.objects.create(instance=instance, category="internal", message="boom"),
@@ -90,6 +95,7 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "source_function": source_function,
         "insert_function": insert_function,
         "replay": ReplayRun.objects.create(function=function, draft_code=function.code, limit=1),
+        "testcase": testcase,
     }
 
 
@@ -145,7 +151,8 @@ def test_every_api_endpoint_has_a_row():
                "api-source-drops", "api-instance-rollback", "api-dead-letters", "api-dead-letters-replay",
                "api-dead-letter-replays", "api-dead-letter-replay", "api-function-replays",
                "api-function-replay", "api-instance-canary", "api-instance-canary-promote",
-               "api-instance-canary-abort"}  # fmt: skip
+               "api-instance-canary-abort", "api-function-test-cases", "api-function-test-cases-run",
+               "api-function-test-case"}  # fmt: skip
     # Endpoints not yet in API_ROWS are listed here so a new one fails until it gets rows.
     pending: set[str] = set()
     assert names <= covered | pending, f"add rows to API_ROWS for {sorted(names - covered - pending)}"
@@ -326,6 +333,7 @@ def test_admin_custom_view(client, world, name, persona, method, django_capture_
         "version": [function.pk, function.latest_version.public_id],
         "instance": [world["instance"].pk],
         "source": [world["source"].pk],
+        "testcase": [function.pk, world["testcase"].public_id],
         "": [],
     }[rule.args]
     url = reverse(f"admin:{name}", args=args)
@@ -370,6 +378,7 @@ def api_path(row, world):
         instance=world["instance"].public_id,
         replay=world["objects"]["runtime.deadletterreplay"].pk,
         dry_replay=world["replay"].public_id,
+        testcase=world["testcase"].public_id,
     )
 
 
