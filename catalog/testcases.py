@@ -174,6 +174,14 @@ def _sandbox(function: Function, code: str, payload, values: dict) -> dict:
     from runtime.sandbox import SandboxRequest, SandboxUnavailable
 
     kind = SANDBOX_KIND[function.resource_type]
+    if function.resource_type == ResourceType.SOURCE:  # the request envelope, as the test pane sends it
+        payload = {
+            "method": str(payload.get("method") or "POST").upper(),
+            "headers": payload.get("headers") or {"Content-Type": "application/json"},
+            "query": payload.get("query") or {},
+            "body": payload.get("body", {}),
+            **({"url": payload["url"]} if payload.get("url") else {}),
+        }
     request = SandboxRequest(
         code=code,
         kind=kind,
