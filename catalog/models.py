@@ -168,7 +168,7 @@ class TestCase(models.Model):
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="test_cases")
     public_id = models.CharField(max_length=32, unique=True, default=ids.ksuid, editable=False)
     name = models.CharField(max_length=120)
-    payload = models.JSONField()
+    payload = models.JSONField(blank=True)  # {} is an input too (an event with no fields)
     setting_values = models.JSONField(default=dict, blank=True)
     expectation = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
