@@ -336,16 +336,7 @@ class FunctionAdmin(ScopedAdmin):
 
     @property
     def media(self):
-        # The dark theme (the admin's dark mode) and Ace's completion, from django-ace's files.
-        extra = forms.Media(
-            js=[
-                "catalog/ace-csp.js",
-                "django_ace/ace/theme-tomorrow_night.js",
-                "django_ace/ace/ext-language_tools.js",
-            ],
-            css={"screen": ["django_ace/ace/css/theme/tomorrow_night.css"]},
-        )
-        return super().media + READONLY_CODE_WIDGET.media + extra
+        return super().media + READONLY_CODE_WIDGET.media + admin_testcases.EDITOR_MEDIA
 
     @admin.display(description="Version history")
     def history_link(self, obj):
@@ -498,6 +489,5 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
         "fn_deploy_targets": targets,
         "fn_function": obj,
         "fn_replay_config": replay_panel_config(request, obj) if obj and can_edit else None,
-        "fn_test_case_count": obj.test_cases.count() if obj else 0,
-        "fn_can_override": bool(obj and permissions.is_owner(request.user, obj.workspace)),
+        **admin_testcases.deploy_context(request, obj),
     }

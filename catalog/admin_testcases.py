@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
@@ -36,6 +37,16 @@ from .testcases import (
 from .validation import setting_name_from_label
 
 MAX_BODY = 1024 * 1024
+# The editor's extra files (FunctionAdmin.media): the dark theme (the admin's dark mode) and
+# Ace's completion, both from django-ace's static files.
+EDITOR_MEDIA = forms.Media(
+    js=[
+        "catalog/ace-csp.js",
+        "django_ace/ace/theme-tomorrow_night.js",
+        "django_ace/ace/ext-language_tools.js",
+    ],
+    css={"screen": ["django_ace/ace/css/theme/tomorrow_night.css"]},
+)
 MAX_SETTINGS = 200
 
 
@@ -286,3 +297,11 @@ def override_record(request, function, version, overridden: list) -> None:
             version_id=version.public_id,
             data={"testCasesFailed": [{"name": o.case.name, "failures": o.failures} for o in overridden]},
         )
+
+
+def deploy_context(request, function) -> dict:
+    """What the Save & Deploy dialog says about test cases, and whether to offer the override."""
+    return {
+        "fn_test_case_count": function.test_cases.count() if function else 0,
+        "fn_can_override": bool(function and permissions.is_owner(request.user, function.workspace)),
+    }
