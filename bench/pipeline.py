@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pipeline.py [--json] [--batch-events 20000] [--webhooks 6000]
 
-Starts gunicorn (2 workers x 4 threads) and one Celery worker with 2 processes on its own
+Starts gunicorn (2 workers x 4 threads), one Celery worker with 2 processes and beat on its own
 database (fp_bench, migrated here) and Redis db 13, plus a local HTTP sink, then drives the
 platform over loopback from separate load processes:
   1. /v1/batch, 100 events per request, to a destination function whose onBatch posts the
@@ -33,6 +33,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -401,6 +402,7 @@ def main() -> None:
         redis_url=REDIS_URL,
         encryption_key=key,
         extra_env={"PIPELINE_FLUSH_WAIT_S": "0.05"},
+        log_dir=os.environ.get("BENCH_LOG_DIR") or None,  # web.log and worker.log, when set
     )
     env = {**stack.env}
     database_prepare(env)
@@ -414,6 +416,8 @@ def main() -> None:
     try:
         spec = seed(env, f"http://127.0.0.1:{sink_port}/ingest")
         stack.start()
+        # The sweeps recover what killed workers leave behind (expired in-flight leases).
+        stack.beat_start(str(Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"))
         warm_up(stack.port, sink_port, spec)
         batch_requests = max(1, args.batch_events // 100)
         batch = phase(

@@ -185,20 +185,21 @@ def sandbox_start_check() -> list[CheckMessage]:
         timeout_ms=10000,
     )
     # Not this process's shared sandbox: a worker's pool children are forked from here and
-    # must each start their own host.
-    try:
-        with Sandbox(
-            node_binary=settings.NODE_BINARY or None,
-            limits=SandboxLimits.from_mapping(settings.FUNCTIONS_SANDBOX_LIMITS),
-        ) as box:
-            result = box.run(probe)
-    except Exception as exc:  # noqa: BLE001
-        result = None
-        problem = f"{type(exc).__name__}: {exc}"
-    else:
-        problem = None if result.status == "success" else f"{result.error}"
-    if problem is None:
-        return []
+    # must each start their own host. Two tries: one host killed from outside is not a
+    # sandbox that cannot start.
+    for _ in range(2):
+        try:
+            with Sandbox(
+                node_binary=settings.NODE_BINARY or None,
+                limits=SandboxLimits.from_mapping(settings.FUNCTIONS_SANDBOX_LIMITS),
+            ) as box:
+                result = box.run(probe)
+        except Exception as exc:  # noqa: BLE001
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            problem = None if result.status == "success" else f"{result.error}"
+        if problem is None:
+            return []
     return [
         Error(
             f"The sandbox host could not start and run a function: {problem}",

@@ -81,6 +81,7 @@ class Stack:
         }
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.beat: subprocess.Popen | None = None
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
@@ -132,6 +133,22 @@ class Stack:
             ],
         )
 
+    def beat_start(self, schedule_path: str) -> None:
+        """Celery beat: the periodic sweeps (stalled buffers, expired in-flight leases, lost retries)."""
+        self.beat = self._spawn(
+            "beat",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "functions_platform",
+                "beat",
+                "-l",
+                "WARNING",
+                "--schedule",
+                schedule_path,
+            ],
+        )
+
     def worker_kill(self) -> None:
         """SIGKILL the worker and its pool children (a crash, not a shutdown)."""
         _killpg(self.worker, signal.SIGKILL)
@@ -150,9 +167,9 @@ class Stack:
         raise RuntimeError("gunicorn did not answer /healthz")
 
     def stop(self) -> None:
-        for proc in (self.worker, self.web):
+        for proc in (self.beat, self.worker, self.web):
             _killpg(proc, signal.SIGTERM)
-        for proc in (self.worker, self.web):
+        for proc in (self.beat, self.worker, self.web):
             if proc is None:
                 continue
             try:
@@ -160,7 +177,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 _killpg(proc, signal.SIGKILL)
                 proc.wait(timeout=5)
-        self.worker = self.web = None
+        self.beat = self.worker = self.web = None
 
 
 def descendants(root: int) -> list[int]:
@@ -184,17 +201,31 @@ def descendants(root: int) -> list[int]:
 
 
 def sandbox_hosts(worker_pid: int) -> list[int]:
-    """The Node sandbox hosts of a worker's pool processes."""
+    """The Node sandbox hosts of a worker's pool processes (not a host the worker's main
+    process runs for its start-up check)."""
     hosts = []
-    for pid in descendants(worker_pid):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"node") and any(a.endswith(b"host.js") for a in argv):
-            hosts.append(pid)
+    for child in _children(worker_pid):
+        for pid in _children(child):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"node") and any(a.endswith(b"host.js") for a in argv):
+                hosts.append(pid)
     return hosts
+
+
+def _children(pid: int) -> list[int]:
+    return [p for p in descendants(pid) if _parent(p) == pid]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _killpg(proc: subprocess.Popen | None, sig: int) -> None:
