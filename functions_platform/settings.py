@@ -349,6 +349,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every delete answers {"status": "SUCCESS"}: one enum under one name, not a hashed one.
+    "ENUM_NAME_OVERRIDES": {"SuccessStatusEnum": ["SUCCESS"]},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "functions_platform.api.schema.camelize_path_parameters",
