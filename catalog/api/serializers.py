@@ -14,6 +14,7 @@ from rest_framework import serializers
 from catalog.choices import ResourceType, SettingType
 from catalog.models import BATCH_MAX_COUNT_LIMIT, TIMEOUT_MS_MAX, TIMEOUT_MS_MIN
 from functions_platform.api.schema import StrictSerializer
+from workspaces.permissions import can_admin_function
 
 PREFIXES = ("sfnc_", "dfn_", "ifnd_", "ifns_")
 
@@ -81,7 +82,7 @@ class FunctionSerializer(ListFunctionItemSerializer):
     settings = serializers.SerializerMethodField()
     deployedAt = serializers.SerializerMethodField()
     isLatestVersion = serializers.SerializerMethodField()
-    previewWebhookUrl = serializers.CharField(source="preview_webhook_url")
+    previewWebhookUrl = serializers.SerializerMethodField()
     batchMaxCount = serializers.IntegerField(source="batch_max_count")
     timeoutMs = serializers.IntegerField(source="timeout_ms")
     buildpack = serializers.SerializerMethodField()
@@ -94,6 +95,13 @@ class FunctionSerializer(ListFunctionItemSerializer):
     def get_deployedAt(self, function):
         value = function.instances.aggregate(last=Max("deployed_at"))["last"]
         return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_previewWebhookUrl(self, function) -> str:
+        # The test webhook runs the function's code with its owner's settings: a credential,
+        # shown (as in the admin) only to those who may edit the function; "" to readers.
+        user = self.context.get("user")
+        return function.preview_webhook_url if user and can_admin_function(user, function) else ""
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_isLatestVersion(self, function) -> bool:

@@ -35,8 +35,8 @@ DeployEnvelope = envelope("Deploy", functionDeployment=s.FunctionDeploymentSeria
 PreviewEnvelope = envelope("Preview", result=s.PreviewResultSerializer())
 
 
-def function_out(function: Function) -> dict:
-    return s.FunctionSerializer(function).data
+def function_out(function: Function, user) -> dict:
+    return s.FunctionSerializer(function, context={"user": user}).data
 
 
 def edited_fields(data: dict) -> dict:
@@ -92,13 +92,13 @@ class FunctionListView(ApiView):
             settings=data.get("settings", []),
             **edited_fields(data),
         )
-        return self.respond({"function": function_out(function)})
+        return self.respond({"function": function_out(function, self.user)})
 
 
 class FunctionDetailView(FunctionScopedView):
     @extend_schema(operation_id="getFunction", responses=responses(FunctionEnvelope))
     def get(self, request, function_id):
-        return self.respond({"function": function_out(self.function(function_id))})
+        return self.respond({"function": function_out(self.function(function_id), self.user)})
 
     @extend_schema(
         operation_id="updateFunction",
@@ -112,7 +112,7 @@ class FunctionDetailView(FunctionScopedView):
             function=function, author=self.user, settings=data.get("settings"), **edited_fields(data)
         )
         function.refresh_from_db()
-        return self.respond({"function": function_out(function)})
+        return self.respond({"function": function_out(function, self.user)})
 
     @extend_schema(operation_id="deleteFunction", responses=responses(StatusEnvelope))
     def delete(self, request, function_id):

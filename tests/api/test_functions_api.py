@@ -193,3 +193,13 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(api, function):
     wrong_method = api.put(f"/api/functions/{function.public_id}", {}, format="json")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["errors"][0]["status"] == 405
+
+
+def test_preview_webhook_url_is_shown_only_to_those_who_may_edit(
+    api_as, function, functions_admin, read_only
+):
+    """The test webhook URL runs the function's code: readers get an empty string, as in the admin."""
+    url = api_as(functions_admin).get(f"/api/functions/{function.public_id}").json()["data"]["function"]
+    assert url["previewWebhookUrl"] == function.preview_webhook_url
+    seen = api_as(read_only).get(f"/api/functions/{function.public_id}").json()["data"]["function"]
+    assert seen["previewWebhookUrl"] == ""
