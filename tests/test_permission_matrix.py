@@ -61,7 +61,11 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
     instance.previous_version = function.latest_version
     instance.save(update_fields=["previous_version"])
     testcase = TestCase.objects.create(
-        function=function, name="Matrix", payload={"type": "identify", "userId": "u"}
+        function=function,
+        name="Matrix",
+        payload={"type": "identify", "userId": "u"},
+        # The factory's function has no onIdentify: expected, so Save & Deploy's check passes.
+        expectation={"errorType": "EventNotSupported"},
     )
     objects = {
         "workspaces.workspace": workspace,
