@@ -26,6 +26,9 @@ from workspaces.services import role_grant
 
 PASSWORD = "pw-for-tests-1"
 
+# One real browser for the whole session (see tests/browser.py for why only one).
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def workspace(db):

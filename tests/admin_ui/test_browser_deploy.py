@@ -7,7 +7,7 @@ import pytest
 from catalog.services import function_create, function_save
 from runtime.models import Deployment, FunctionInstance
 from runtime.services import deployment_apply, function_save_and_deploy, instance_create
-from tests.admin_ui.conftest import SCREENSHOTS
+from tests.browser import SCREENSHOTS
 from tests.factories import SourceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

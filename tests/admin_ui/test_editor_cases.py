@@ -10,7 +10,7 @@ from catalog.models import TestCase
 from catalog.services import function_create
 from runtime.models import FunctionInstance
 from runtime.services import instance_create
-from tests.admin_ui.conftest import SCREENSHOTS, assert_fits
+from tests.browser import SCREENSHOTS, assert_fits
 from workspaces.models import AuditEvent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -6,7 +6,7 @@ import pytest
 
 from catalog.models import Function
 from catalog.services import function_create
-from tests.admin_ui.conftest import assert_fits
+from tests.browser import assert_fits
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

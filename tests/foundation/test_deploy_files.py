@@ -16,8 +16,14 @@ def _compose():
 
 
 def test_compose_defines_the_production_stack():
-    services = _compose()["services"]
+    everything = _compose()["services"]
+    # `docker compose up` starts the services without a profile; the rest are opt-in.
+    services = {name: spec for name, spec in everything.items() if not spec.get("profiles")}
     assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert {name for name, spec in everything.items() if spec.get("profiles") == ["observability"]} == {
+        "prometheus",
+        "grafana",
+    }
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"]

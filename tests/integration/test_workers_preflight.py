@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.integration.stack import BIN, ROOT, database_url, free_port
+from workspaces.models import EncryptionCanary
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,6 +68,11 @@ def outcomes(django_db_setup, django_db_blocker, redis_url, tmp_path_factory):
     """Start every bad configuration at once; {case: (exit status, output)}."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
+    with django_db_blocker.unblock():
+        # A transactional test before this module flushes the row migration 0002 stored; without
+        # it the wrong key has nothing to fail to decrypt.
+        if not EncryptionCanary.objects.exists():
+            EncryptionCanary.objects.create(value=EncryptionCanary.PLAINTEXT)
     tmp = tmp_path_factory.mktemp("preflight")
     fake_node = tmp / "node"
     fake_node.write_text(FAKE_NODE)

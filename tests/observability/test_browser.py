@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from runtime.models import DeadLetter, DeliveryStat
 from runtime.pipeline.dead_letters import dead_letter_create
-from tests.admin_ui.conftest import assert_fits
+from tests.browser import assert_fits
 from tests.factories import InstanceFactory
 from tests.pipeline.conftest import SINK_DESTINATION, make_function
 

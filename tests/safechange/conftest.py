@@ -11,7 +11,7 @@ from catalog.services import function_save
 from runtime.models import FunctionInstance
 
 # Fixtures of other suites these tests use: API clients per persona, the browser, the live stack.
-from tests.admin_ui.conftest import browser_page, chromium, httpserver_listen_address  # noqa: F401
+from tests.admin_ui.conftest import httpserver_listen_address  # noqa: F401
 from tests.api.conftest import api_as, token_for  # noqa: F401
 from tests.factories import FunctionFactory, InstanceFactory, SourceFactory
 from tests.integration.conftest import redis_url, stack  # noqa: F401
