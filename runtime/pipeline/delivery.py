@@ -128,7 +128,7 @@ def deliver(
         return _deliver_claimed(instance, seen, pending, attempt, first_at, claimed)
     except BaseException:
         with contextlib.suppress(*QUEUE_ERRORS):
-            store.delivery_settle(_dedupe_key(instance), instance.pk, delivered=[], released=claimed)
+            store.delivery_settle(dedupe_key(instance), instance.pk, delivered=[], released=claimed)
         raise
 
 
@@ -154,7 +154,7 @@ def _deliver_claimed(
             tally.add_failure(current, verdict)
             dead_letters.keep_if_final(tally.dead, original, verdict)
     done = [e["messageId"] for e in delivered]
-    store.delivery_settle(_dedupe_key(instance), instance.pk, delivered=done, released=claimed)
+    store.delivery_settle(dedupe_key(instance), instance.pk, delivered=done, released=claimed)
     tally.counts["delivered"] = len(delivered)
     tally.latencies = [records.latency_ms(e) for e in delivered]
     _retry_or_give_up(instance, tally, attempt, first_at)
@@ -172,7 +172,7 @@ def _deliver_claimed(
     return tally.counts
 
 
-def _dedupe_key(instance) -> str:
+def dedupe_key(instance) -> str:
     # Per instance, not per version: a deploy, a canary or a rollback must not forget what was
     # delivered or claimed (the warm-isolate key changes with the version; these must not).
     return instance.public_id
@@ -185,7 +185,7 @@ def _fresh(instance, events: list[dict], token: str) -> tuple[list[dict], list[d
     for event in events:
         event.setdefault("messageId", uuid.uuid4().hex)
         unique.setdefault(event["messageId"], event)
-    claimed, busy = store.delivery_claim(_dedupe_key(instance), instance.pk, list(unique), token)
+    claimed, busy = store.delivery_claim(dedupe_key(instance), instance.pk, list(unique), token)
     return [e for m, e in unique.items() if m in claimed], [e for m, e in unique.items() if m in busy]
 
 
