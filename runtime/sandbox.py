@@ -137,10 +137,16 @@ class CheckResult:
     handlers: list[str] = field(default_factory=list)
 
 
-def _error_result(etype: str, message: str, duration_ms: float = 0.0) -> SandboxResult:
+def _error_result(
+    etype: str, message: str, duration_ms: float = 0.0, *, attributed: bool = False
+) -> SandboxResult:
+    error = {"type": etype, "message": message, "stack": ""}
+    if attributed:
+        # The sandbox charged a host death to this very call: final, never infrastructure.
+        error["attributed"] = True
     return SandboxResult(
         status="error",
-        error={"type": etype, "message": message, "stack": ""},
+        error=error,
         returned=None,
         events=[],
         objects=[],
@@ -238,6 +244,7 @@ class _Host:
         self.pending: dict[int, _Call] = {}
         self.dead = False
         self.crash: dict | None = None  # its SANDBOX_CRASH record, if it wrote one
+        self.killed_here = False  # SIGKILLed by this side (hard deadline, close), not from outside
         self.stderr_done = threading.Event()
 
 
@@ -372,6 +379,7 @@ class Sandbox:
         self._on_host_exit(host)
 
     def _kill(self, host: _Host) -> None:
+        host.killed_here = True
         try:
             os.killpg(host.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
@@ -394,13 +402,19 @@ class Sandbox:
                 return
             self._recovering += 1
         try:
-            self._recover(host.crash, orphans)
+            self._recover(host.crash, orphans, killed_outside=self._killed_outside(host))
         finally:
             with self._lock:
                 self._recovering -= 1
                 self._idle.notify_all()
 
-    def _recover(self, record: dict | None, orphans: list[_Call]) -> None:
+    @staticmethod
+    def _killed_outside(host: _Host) -> bool:
+        """SIGKILLed by someone else (an operator, the kernel, a fault drill) and not by a
+        crash of its own: a host death that says nothing about the calls in flight."""
+        return host.crash is None and not host.killed_here and host.proc.returncode == -signal.SIGKILL
+
+    def _recover(self, record: dict | None, orphans: list[_Call], *, killed_outside: bool = False) -> None:
         """Charges the culprit of a host death and replays its victims (docs/sandbox.md)."""
         if not self._closed:
             # The fresh host first, so the culprit's answer finds the sandbox ready again.
@@ -417,8 +431,8 @@ class Sandbox:
             if call.hard_timeout:
                 self._charge(call, *UNRESPONSIVE)
             elif charged is not None and call.id == charged:
-                self._charge(call, *culprit_error(record))
-            elif call.solo:  # it killed a fresh host on its own
+                self._charge(call, *culprit_error(record), event=culprit.get("event"))
+            elif call.solo and not killed_outside:  # it killed a fresh host on its own
                 self._charge(call, *(culprit_error(record) if record else CRASHED_TWICE))
             elif self._closed:
                 call.finish({"result": _error_result("SandboxUnavailable", "sandbox closed").to_dict()})
@@ -433,9 +447,14 @@ class Sandbox:
             for call in victims:  # unknown culprit: one at a time, so the next crash names it
                 self._replay([call], solo=True)
 
-    def _charge(self, call: _Call, etype: str, message: str) -> None:
+    def _charge(self, call: _Call, etype: str, message: str, event: Any = None) -> None:
+        """Final result of the call a host death is charged to, and a strike for its function.
+        ``event``: for run_batch, the index of the event in progress when the host died."""
         self.breaker.strike(call.breaker)
-        call.finish({"result": _error_result(etype, message).to_dict()})
+        reply = {"result": _error_result(etype, message, attributed=True).to_dict()}
+        if isinstance(event, int) and not isinstance(event, bool) and event >= 0:
+            reply["event"] = event
+        call.finish(reply)
 
     def _replay(self, calls: list[_Call], solo: bool = False) -> None:
         """Sends ``calls`` again to a fresh host; with ``solo`` waits for the (one) call."""
@@ -600,6 +619,8 @@ class Sandbox:
                 **{k: error[k] for k in ("line", "column") if k in error},
                 # RetryError's wait in seconds (the shim turns a Retry-After value into it).
                 **_retry_after(error),
+                # Set only by this side (_charge): the host's replies never carry it.
+                **({"attributed": True} if error.get("attributed") is True else {}),
             }
         status = r.get("status")
         return SandboxResult(
@@ -721,12 +742,26 @@ class Sandbox:
             self._hand_over(request, out)
             return out
         # One result for the whole batch: host killed (Timeout), crash culprit
-        # (MemoryLimit), sandbox closed, or a protocol error.
+        # (MemoryLimit, Crash), sandbox closed, or a protocol error.
         if "result" not in reply:
             reply = {
                 "result": _error_result("InternalError", str(reply.get("error") or "bad reply")).to_dict()
             }
+        charged = reply.get("event")
+        if isinstance(charged, int) and 0 <= charged < n:
+            return self._charged_batch(self._to_result(reply), charged, n)
         return [self._to_result(reply) for _ in range(n)]
+
+    @staticmethod
+    def _charged_batch(charged: SandboxResult, index: int, n: int) -> list[SandboxResult]:
+        """The host died during event ``index`` of a batch: that event is charged; the other
+        events' results died with the host, so they are infrastructure failures (retried)."""
+        lost = _error_result(
+            "SandboxUnavailable",
+            f"the sandbox host crashed during event {index} of this batch ({charged.error['type']}); "
+            "this event's result was lost",
+        )
+        return [charged if i == index else lost for i in range(n)]
 
     def check(self, code: str, kind: str) -> CheckResult:
         if kind not in KINDS:

@@ -93,6 +93,8 @@ let entrySeq = 0;
 function crashHost(reason, message, entry, call) {
   const c = call || (entry && (entry.current || entry.lastCall));
   const culprit = c && entry ? { id: c.id, instance_key: entry.instanceKey, code_hash: entry.codeHash } : null;
+  // run_batch: the event in progress is the one charged; the others are replayed.
+  if (culprit && c.events) culprit.event = c.doneCount;
   try {
     fs.writeSync(2, `SANDBOX_CRASH ${JSON.stringify({ reason, message: String(message), culprit, inflight: Array.from(inflight) })}\n`);
   } catch (e) { /* nothing more we can do */ }

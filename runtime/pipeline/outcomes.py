@@ -10,10 +10,10 @@ from ..choices import ErrorCategory
 
 RETRYABLE = {"RetryError": ErrorCategory.RETRY, "Timeout": ErrorCategory.TIMEOUT}
 # Platform trouble (the host died, the call could not be made) is not the user's fault: retry.
-# "Crash" is a host death the sandbox could not pin on a cause (e.g. the host was killed while
-# the call ran, twice) or a quarantined function's refusal: retried within the window, so an
-# outside kill loses nothing and a real crasher ends in the dead letters (the breaker spares
-# its neighbours meanwhile). Crashes with a known cause (MemoryLimit, Timeout) stay final.
+# That covers the calls merely in flight when a host died (replayed by the sandbox, then
+# SandboxUnavailable), a host killed from outside, and a quarantined function's refusal.
+# A host death the sandbox charged to the call itself (error["attributed"]: its isolate's
+# fatal error, or it killed a fresh host again on its own) is the function's fault: final.
 INFRASTRUCTURE = {"SandboxUnavailable", "InternalError", "Crash"}
 CATEGORY_BY_TYPE = {
     "EventNotSupported": ErrorCategory.UNSUPPORTED_EVENT_TYPE,
@@ -35,10 +35,14 @@ def error_type(error: dict | None) -> str:
     return (error or {}).get("type") or "Error"
 
 
+def is_infrastructure(error: dict | None) -> bool:
+    """A platform fault, not charged by the sandbox to the function that got it."""
+    return error_type(error) in INFRASTRUCTURE and (error or {}).get("attributed") is not True
+
+
 def is_retryable(error: dict | None) -> bool:
     """RetryError, timeouts and platform faults are retried; everything else is final."""
-    kind = error_type(error)
-    return kind in RETRYABLE or kind in INFRASTRUCTURE
+    return error_type(error) in RETRYABLE or is_infrastructure(error)
 
 
 def category_of(error: dict | None) -> str:
@@ -46,7 +50,7 @@ def category_of(error: dict | None) -> str:
     kind = error_type(error)
     if kind in RETRYABLE:
         return RETRYABLE[kind]
-    if kind in INFRASTRUCTURE:
+    if is_infrastructure(error):
         return ErrorCategory.INTERNAL
     return CATEGORY_BY_TYPE.get(kind, ErrorCategory.BAD_REQUEST)
 
