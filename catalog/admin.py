@@ -423,7 +423,7 @@ class FunctionAdmin(ScopedAdmin):
         if not permissions.can_deploy(request.user, function, instances):
             raise PermissionDenied
         if request.POST.get("deploy_mode") == "canary":
-            self._save_and_canary(request, function, instances, data, schema)
+            self._save_and_canary(request, form, instances, data, schema)
             return
         result = function_save_and_deploy(
             function=function,
@@ -437,10 +437,11 @@ class FunctionAdmin(ScopedAdmin):
             request, function, result.version, getattr(form, "tests_overridden", [])
         )
 
-    def _save_and_canary(self, request, function, instances, data, schema):
+    def _save_and_canary(self, request, form, instances, data, schema):
         from runtime.canary.admin import canary_options
         from runtime.canary.services import function_save_and_canary
 
+        function = form.instance
         fields = {"settings": schema, **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS}}
         try:
             version, canaries = function_save_and_canary(
@@ -454,6 +455,8 @@ class FunctionAdmin(ScopedAdmin):
             version = function_save(function=function, author=request.user, **fields)
             messages.error(request, f"Saved v{version.number}; no canary started: {'; '.join(exc.messages)}")
             return
+        overridden = getattr(form, "tests_overridden", [])
+        admin_testcases.override_record(request, function, version, overridden, mode="canary")
         messages.success(request, f"Saved v{version.number}: canary on {len(canaries)} instance(s).")
 
 

@@ -19,14 +19,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from workspaces import permissions
 from workspaces.admin_mixins import ScopedAdmin
-from workspaces.choices import AuditAction
-from workspaces.services import audit_record
 
 from .admin_views import function_admin_or_403, function_visible_or_404
 from .choices import SettingType
 from .models import TestCase
 from .selectors import testcases_for_function
 from .testcases import (
+    deploy_gate,
+    deploy_override_audit,
     secret_names_set,
     testcase_create,
     testcase_delete,
@@ -215,23 +215,15 @@ def posted_schema(post) -> list[dict]:
 
 
 def deploy_check(request, function, code: str) -> list:
-    """Run the function's test cases against the code about to be deployed. Returns the failed
-    outcomes when a Workspace Owner chose to deploy anyway; raises ValidationError (the form's
-    error) on a failure otherwise."""
-    outcomes = testcases_run(
-        function=function, user=request.user, code=code, schema=posted_schema(request.POST)
-    )
-    failed = [o for o in outcomes if not o.passed]
-    if not failed:
-        return []
-    may_override = permissions.is_owner(request.user, function.workspace)
-    if may_override and request.POST.get("deploy_override") == "1":
-        return failed
-    reasons = "; ".join(f"“{o.case.name}”: {o.failures[0]}" for o in failed[:5])
-    more = " Workspace Owners may deploy anyway (audited)." if may_override else ""
-    raise ValidationError(
-        f"Not deployed: {len(failed)} of {len(outcomes)} test cases failed. {reasons}.{more}",
-        code="tests_failed",
+    """Save & Deploy's test-case check (catalog.testcases.deploy_gate, as the API's deploy):
+    the failed outcomes a Workspace Owner chose to deploy anyway, or a ValidationError (the
+    form's error) on a failure."""
+    return deploy_gate(
+        function=function,
+        user=request.user,
+        code=code,
+        schema=posted_schema(request.POST),
+        override=request.POST.get("deploy_override") == "1",
     )
 
 
@@ -286,17 +278,11 @@ class TestCaseAdmin(ScopedAdmin):
         return ", ".join(parts)
 
 
-def override_record(request, function, version, overridden: list) -> None:
+def override_record(request, function, version, overridden: list, mode: str = "") -> None:
     """Audit a deploy a Workspace Owner made although test cases failed."""
-    if overridden:
-        audit_record(
-            workspace=function.workspace,
-            actor=request.user,
-            action=AuditAction.DEPLOYED,
-            obj=function,
-            version_id=version.public_id,
-            data={"testCasesFailed": [{"name": o.case.name, "failures": o.failures} for o in overridden]},
-        )
+    deploy_override_audit(
+        function=function, user=request.user, version=version, overridden=overridden, mode=mode
+    )
 
 
 def deploy_context(request, function) -> dict:

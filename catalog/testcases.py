@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from workspaces import permissions
+from workspaces.choices import AuditAction
+from workspaces.services import audit_record
+
 from .choices import SANDBOX_KIND, ResourceType
 from .models import Function, TestCase, TestCaseSecret
 from .testcase_checks import expectation_check, expectation_validate, io_diff
@@ -228,6 +232,71 @@ def testcases_run(*, function: Function, user, code: str | None = None, schema=N
     return [testcase_run(test_case=case, user=user, code=code, schema=schema) for case in cases]
 
 
+# --- the check every deploy makes first ---------------------------------------------------------
+
+
+class TestCasesFailed(ValidationError):
+    """Raised by deploy_gate: the deploy is refused because saved test cases failed.
+
+    `failed` holds the failed CaseOutcomes, `total` how many cases ran and `may_override`
+    whether the user could have deployed anyway (a Workspace Owner)."""
+
+    def __init__(self, failed: list[CaseOutcome], total: int, may_override: bool):
+        self.failed, self.total, self.may_override = failed, total, may_override
+        reasons = "; ".join(f"“{o.case.name}”: {o.failures[0]}" for o in failed[:5])
+        more = " Workspace Owners may deploy anyway (audited)." if may_override else ""
+        super().__init__(
+            f"Not deployed: {len(failed)} of {total} test cases failed. {reasons}.{more}",
+            code="tests_failed",
+        )
+
+
+def deploy_gate(
+    *, function: Function, user, code: str, schema=None, override: bool = False
+) -> list[CaseOutcome]:
+    """Run the function's saved test cases against the code about to be deployed (the admin's
+    Save & Deploy and the API's deploy both call this before anything is written).
+
+    Returns [] when every case passed, or the failed outcomes when a Workspace Owner asked to
+    `override` (the caller audits them with deploy_override_audit once deployed). Raises
+    TestCasesFailed otherwise.
+    """
+    outcomes = testcases_run(function=function, user=user, code=code, schema=schema)
+    failed = [o for o in outcomes if not o.passed]
+    if not failed:
+        return []
+    may_override = permissions.is_owner(user, function.workspace)
+    if may_override and override:
+        return failed
+    raise TestCasesFailed(failed, len(outcomes), may_override)
+
+
+def deploy_override_audit(
+    *, function: Function, user, version, overridden: list[CaseOutcome], mode: str = ""
+) -> None:
+    """Audit a deploy a Workspace Owner made although test cases failed (nothing when none did)."""
+    if not overridden:
+        return
+    audit_record(
+        workspace=function.workspace,
+        actor=user,
+        action=AuditAction.DEPLOYED,
+        obj=function,
+        version_id=version.public_id,
+        data={
+            "testCasesFailed": [{"name": o.case.name, "failures": o.failures} for o in overridden],
+            **({"mode": mode} if mode else {}),
+        },
+    )
+
+
 # Their names start with "test": never collected as tests where a test module imports them.
-for _service in (testcase_create, testcase_update, testcase_delete, testcase_run, testcases_run):
+for _service in (
+    testcase_create,
+    testcase_update,
+    testcase_delete,
+    testcase_run,
+    testcases_run,
+    TestCasesFailed,
+):
     _service.__test__ = False

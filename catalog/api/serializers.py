@@ -156,8 +156,38 @@ class RestoreVersionSerializer(StrictSerializer):
     versionId = serializers.CharField()
 
 
+CANARY_PERCENT = "Choose a percentage from 1 to 50."  # the canary services' range and message
+
+
+class DeployCanarySerializer(StrictSerializer):
+    percent = serializers.IntegerField(
+        min_value=1,
+        max_value=50,
+        error_messages={"min_value": CANARY_PERCENT, "max_value": CANARY_PERCENT},
+        help_text="Share of each instance's events (by messageId) the new version takes, 1 to 50.",
+    )
+    durationSeconds = serializers.IntegerField(
+        required=False, min_value=60, help_text="How long the canary runs (give this or maxEvents)."
+    )
+    maxEvents = serializers.IntegerField(
+        required=False,
+        min_value=50,
+        help_text="Events after which the canary ends (give this or durationSeconds).",
+    )
+
+
 class DeploySerializer(StrictSerializer):
     instanceIds = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False)
+    canary = DeployCanarySerializer(
+        required=False,
+        help_text="Deploy as a canary (destination functions): the new version takes a share of the "
+        "events and is rolled back automatically if it fails more (docs/safe-change.md).",
+    )
+    overrideTestCases = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Deploy although saved test cases fail (Workspace Owners only; audited).",
+    )
 
 
 class PreviewSerializer(StrictSerializer):
@@ -195,5 +225,9 @@ class InstanceDeploymentSerializer(serializers.Serializer):
 
 class FunctionDeploymentSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["SUCCESS", "PENDING", "FAILED"])
+    mode = serializers.ChoiceField(choices=["ALL", "CANARY"], required=False)
     versionId = serializers.CharField()
     instances = InstanceDeploymentSerializer(many=True)
+    canaries = serializers.ListField(
+        child=serializers.JSONField(), required=False, help_text="The canaries started (mode CANARY)."
+    )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from catalog import selectors, services
 from catalog.choices import SANDBOX_KIND, ResourceType
 from catalog.models import FUNCTION_EDITABLE_FIELDS, Function, FunctionVersion
-from functions_platform.api.exceptions import PayloadTooLarge, ServiceUnavailable, UnprocessableEntity
+from catalog.testcases import TestCasesFailed, deploy_gate, deploy_override_audit
+from functions_platform.api.exceptions import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnprocessableEntity,
+    error,
+    errors_response,
+)
 from functions_platform.api.schema import (
     PAGINATION_PARAMETERS,
     StatusSerializer,
@@ -20,6 +28,8 @@ from functions_platform.api.schema import (
 from functions_platform.api.views import ApiView
 from runtime import selectors as runtime_selectors
 from runtime import services as runtime_services
+from runtime.canary import selectors as canary_selectors
+from runtime.canary import services as canary_services
 from workspaces import permissions
 
 from . import serializers as s
@@ -150,29 +160,87 @@ class FunctionDeployView(FunctionScopedView):
             permissions.can_deploy(self.user, function, instances),
             "Deploying needs Source Admin on the source of every affected instance.",
         )
+        version = function.latest_version
+        try:  # the saved test cases first, as the admin's Save & Deploy
+            overridden = deploy_gate(
+                function=function, user=self.user, code=version.code, override=data["overrideTestCases"]
+            )
+        except TestCasesFailed as exc:
+            return tests_failed_response(exc)
+        if "canary" in data:
+            return self._canary(function, version, instances, data["canary"], overridden)
         runtime_services.deployment_request(
-            function=function,
-            version=function.latest_version,
-            instances=instances,
-            requested_by=self.user,
+            function=function, version=version, instances=instances, requested_by=self.user
         )
-        # Re-read: with eager Celery the deployments have already run by now.
-        targeted = {instance.public_id for instance in instances}
-        rows = [
-            row
-            for row in runtime_selectors.deployment_status_by_instance(function=function)
-            if row["instanceId"] in targeted
-        ]
+        deploy_override_audit(function=function, user=self.user, version=version, overridden=overridden)
+        rows = self._rows(function, instances)
         failed = any((row["deployment"] or {}).get("status") == "FAILED" for row in rows)
         return self.respond(
             {
                 "functionDeployment": {
                     "status": "FAILED" if failed else "SUCCESS",
-                    "versionId": function.latest_version.public_id,
+                    "mode": "ALL",
+                    "versionId": version.public_id,
                     "instances": rows,
                 }
             }
         )
+
+    def _canary(self, function, version, instances, options: dict, overridden):
+        try:
+            canaries = canary_services.canaries_start(
+                version=version,
+                instances=instances,
+                percent=options["percent"],
+                duration_s=options.get("durationSeconds"),
+                max_events=options.get("maxEvents"),
+                requested_by=self.user,
+            )
+        except ValidationError as exc:  # named under `canary`, as the serializer's own errors
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+            raise UnprocessableEntity({"canary": detail}) from None
+        deploy_override_audit(
+            function=function, user=self.user, version=version, overridden=overridden, mode="canary"
+        )
+        return self.respond(
+            {
+                "functionDeployment": {
+                    "status": "SUCCESS",
+                    "mode": "CANARY",
+                    "versionId": version.public_id,
+                    "instances": self._rows(function, instances),
+                    "canaries": [canary_selectors.canary_out(c) for c in canaries],
+                }
+            }
+        )
+
+    def _rows(self, function, instances) -> list[dict]:
+        # Re-read: with eager Celery the deployments have already run by now.
+        targeted = {instance.public_id for instance in instances}
+        return [
+            row
+            for row in runtime_selectors.deployment_status_by_instance(function=function)
+            if row["instanceId"] in targeted
+        ]
+
+
+def tests_failed_response(exc: TestCasesFailed):
+    """422: the summary, then one error per failed test case (its id, name and reasons)."""
+    summary = f"Not deployed: {len(exc.failed)} of {exc.total} test cases failed."
+    if exc.may_override:
+        summary += ' Workspace Owners may deploy anyway with "overrideTestCases": true (audited).'
+    items = [error(422, summary, "testCases")]
+    items += [
+        error(
+            422,
+            f"“{o.case.name}”: {'; '.join(o.failures)}",
+            "testCases",
+            testCaseId=o.case.public_id,
+            testCaseName=o.case.name,
+        )
+        for o in exc.failed
+    ]
+    return errors_response(422, items)
 
 
 class VersionListView(FunctionScopedView):

@@ -387,6 +387,26 @@ def canary_options_check(*, percent, duration_s=None, max_events=None) -> None:
 
 
 @transaction.atomic
+def canaries_start(
+    *, version: FunctionVersion, instances, percent: int, requested_by, duration_s=None, max_events=None
+) -> list[Canary]:
+    """A canary of `version` on each of `instances` (Save & Deploy's and the API deploy's
+    canary option). ValidationError starts none."""
+    canary_options_check(percent=percent, duration_s=duration_s, max_events=max_events)
+    return [
+        canary_start(
+            instance=instance,
+            version=version,
+            percent=percent,
+            duration_s=duration_s,
+            max_events=max_events,
+            requested_by=requested_by,
+        )
+        for instance in instances
+    ]
+
+
+@transaction.atomic
 def function_save_and_canary(
     *, function, author, percent: int, instance_ids=None, duration_s=None, max_events=None, **save_fields
 ):
@@ -399,15 +419,12 @@ def function_save_and_canary(
     canary_options_check(percent=percent, duration_s=duration_s, max_events=max_events)
     instances = instances_for_deploy(function=function, instance_ids=instance_ids)
     version = function_save(function=function, author=author, **save_fields)
-    canaries = [
-        canary_start(
-            instance=instance,
-            version=version,
-            percent=percent,
-            duration_s=duration_s,
-            max_events=max_events,
-            requested_by=author,
-        )
-        for instance in instances
-    ]
+    canaries = canaries_start(
+        version=version,
+        instances=instances,
+        percent=percent,
+        duration_s=duration_s,
+        max_events=max_events,
+        requested_by=author,
+    )
     return version, canaries

@@ -126,3 +126,66 @@ def test_override_is_for_owners_only(login, owner, functions_admin, dest):
     assert "Not deployed" in response.content.decode()
     assert "Workspace Owners may deploy anyway" not in response.content.decode()
     assert not AuditEvent.objects.filter(data__has_key="testCasesFailed").exists()
+
+
+def _broken_latest(dest, owner):
+    from catalog.services import function_save
+
+    return function_save(
+        function=dest, author=owner, code=CODE.replace("return event.event;", "throw new Error('broken');")
+    )
+
+
+def test_api_deploy_runs_the_cases_first(api, owner, dest, source, django_capture_on_commit_callbacks):
+    instance = instance_create(
+        function=dest, name="Live", source=source, settings={"apiKey": "k"}, created_by=owner
+    )
+    base = f"/api/functions/{dest.public_id}"
+    for name in ("works", "also works"):
+        api.post(
+            f"{base}/test-cases",
+            {"name": name, "payload": {"type": "track", "event": "A"}, "settings": {"apiKey": "k"}},
+            format="json",
+        )
+    assert api.post(f"{base}/deploy", {}, format="json").status_code == 200  # v1 passes
+    instance.refresh_from_db()
+    running = instance.deployed_version_id
+    broken = _broken_latest(dest, owner)
+
+    refused = api.post(f"{base}/deploy", {}, format="json")
+    assert refused.status_code == 422
+    errors = refused.json()["errors"]
+    assert errors[0]["field"] == "testCases"
+    assert errors[0]["message"].startswith("Not deployed: 2 of 2 test cases failed.")
+    assert "overrideTestCases" in errors[0]["message"]  # the caller is an owner
+    assert sorted(e["testCaseName"] for e in errors[1:]) == ["also works", "works"]
+    assert all("expected success, got Error: broken" in e["message"] for e in errors[1:])
+    instance.refresh_from_db()
+    assert instance.deployed_version_id == running
+    assert not instance.deployments.filter(version=broken).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deployed = api.post(f"{base}/deploy", {"overrideTestCases": True}, format="json")
+    assert deployed.status_code == 200, deployed.content
+    instance.refresh_from_db()
+    assert instance.deployed_version_id == broken.pk
+    audit = AuditEvent.objects.get(data__has_key="testCasesFailed")
+    assert audit.actor == owner and audit.version_id == broken.public_id
+    assert sorted(f["name"] for f in audit.data["testCasesFailed"]) == ["also works", "works"]
+
+
+def test_api_override_is_for_owners_only(api, api_as, owner, functions_admin, dest):
+    api.post(
+        f"/api/functions/{dest.public_id}/test-cases",
+        {"name": "works", "payload": {"type": "track", "event": "A"}, "settings": {"apiKey": "k"}},
+        format="json",
+    )
+    _broken_latest(dest, owner)
+    # No instances: nothing needs Source Admin, so a Functions Admin may deploy, not override.
+    refused = api_as(functions_admin).post(
+        f"/api/functions/{dest.public_id}/deploy", {"overrideTestCases": True}, format="json"
+    )
+    assert refused.status_code == 422
+    assert "Not deployed: 1 of 1" in refused.json()["errors"][0]["message"]
+    assert "overrideTestCases" not in refused.json()["errors"][0]["message"]
+    assert not AuditEvent.objects.filter(data__has_key="testCasesFailed").exists()
