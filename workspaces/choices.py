@@ -27,6 +27,8 @@ class AuditAction(models.TextChoices):
     CANARY_ABORTED = "canary_aborted", "Canary aborted"
     CANARY_ROLLED_BACK = "canary_rolled_back", "Canary rolled back automatically"
     CANARY_ENDED = "canary_ended", "Canary or watch ended"
+    REPLAYED = "replayed", "Dry-run replay requested"
+    DEAD_LETTERS_REPLAYED = "dead_letter_replay", "Dead letters replayed"
     CONNECTED = "connected", "Connected"
     UPDATED = "updated", "Updated"
     DELETED = "deleted", "Deleted"

@@ -18,6 +18,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from workspaces.choices import AuditAction
+from workspaces.services import audit_record
+
 from ..choices import PipelineStage, ReplayStatus
 from ..models import DeadLetter, DeadLetterReplay, FunctionInstance
 from ..pipeline import delivery, store
@@ -65,11 +68,27 @@ def dead_letters_replay_request(
     )
     replay.full_clean(exclude=["instance", "version", "requested_by"])
     replay.save()
+    _audit_request(replay, requested_by)
     transaction.on_commit(lambda: replay_publish(replay.pk))
     return replay
 
 
 _ACTIVE = (ReplayStatus.PENDING, ReplayStatus.RUNNING)
+
+
+def _audit_request(replay: DeadLetterReplay, requested_by) -> None:
+    # A replay sends real events to the destination again: who asked, for what, is kept.
+    instance = FunctionInstance.objects.select_related("function__workspace", "deployed_version").get(
+        pk=replay.instance_id
+    )
+    audit_record(
+        workspace=instance.function.workspace,
+        actor=requested_by,
+        action=AuditAction.DEAD_LETTERS_REPLAYED,
+        obj=instance,
+        version_id=instance.deployed_version.public_id,
+        data={"replay": replay.pk, "filters": replay.filters, "total": replay.total},
+    )
 
 
 def replay_publish(replay_id: int) -> None:

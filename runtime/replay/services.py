@@ -6,6 +6,7 @@ function's instances: a replay runs code with their settings, secrets included).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -17,6 +18,8 @@ from django.utils import timezone
 
 from catalog.choices import SANDBOX_KIND
 from catalog.models import Function, FunctionVersion
+from workspaces.choices import AuditAction
+from workspaces.services import audit_record
 
 from ..models import FunctionInstance
 from . import compare, runner, traffic
@@ -107,8 +110,30 @@ def replay_request(
     )
     run.full_clean()
     run.save()
+    replayed = None if code is not None else (version or function.latest_version)
+    _audit_request(run, requested_by, instances, replayed)
     transaction.on_commit(lambda: _publish(run.pk))
     return run
+
+
+def _audit_request(run: ReplayRun, requested_by, instances, version) -> None:
+    # A replay runs code with the instances' settings, secrets included: who did it is kept.
+    draft = version.public_id if version is not None else None
+    audit_record(
+        workspace=run.function.workspace,
+        actor=requested_by,
+        action=AuditAction.REPLAYED,
+        obj=run.function,
+        version_id=draft or "",
+        data={
+            "replay": run.public_id,
+            "count": run.limit,
+            "draft": "version" if draft else "code",
+            "codeSha256": hashlib.sha256(run.draft_code.encode()).hexdigest(),
+            "instances": [i.public_id for i in instances],
+            "answers": len(run.answers),
+        },
+    )
 
 
 def _publish(run_id: int) -> None:

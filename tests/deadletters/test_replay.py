@@ -228,3 +228,17 @@ def test_admin_action_replays_the_selected_rows(
     assert "dl-x2" in listing
     replays = client.get("/admin/runtime/deadletterreplay/").content.decode()
     assert "2 / 2" in replays
+
+
+def test_a_dead_letter_replay_is_audited(
+    client, api, owner, tracking_source, broken, sink, django_capture_on_commit_callbacks
+):
+    from workspaces.choices import AuditAction
+    from workspaces.models import AuditEvent
+
+    send(client, tracking_source, tracks("a", "b"))
+    fixed = deploy(broken, SINK_DESTINATION, owner)
+    done = replay(api, broken, {"category": ErrorCategory.BAD_REQUEST}, django_capture_on_commit_callbacks)
+    entry = AuditEvent.objects.get(action=AuditAction.DEAD_LETTERS_REPLAYED)
+    assert (entry.actor, entry.object_id, entry.version_id) == (owner, broken.public_id, fixed.public_id)
+    assert entry.data == {"replay": done["id"], "filters": {"category": "bad_request"}, "total": 2}

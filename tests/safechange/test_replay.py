@@ -175,3 +175,21 @@ def test_a_source_function_replays_recorded_webhooks(
     assert by_name["Paid"]["differs"] == ["events"] and by_name["Opened"]["verdict"] == "identical"
     assert by_name["Paid"]["draft"]["events"][0]["event"] == "Order Paid"
     assert by_name["Opened"]["deployed"]["events"][0]["properties"] == {"via": "mobile"}
+
+
+def test_a_replay_is_audited_with_who_and_what(replayed, owner, django_capture_on_commit_callbacks):
+    from workspaces.choices import AuditAction
+    from workspaces.models import AuditEvent
+
+    function, instance, _ = replayed
+    unsaved = draft("name: 'changed'")
+    replay = run(function, owner, django_capture_on_commit_callbacks, code=unsaved, limit=5)
+    entry = AuditEvent.objects.get(action=AuditAction.REPLAYED)
+    assert (entry.actor, entry.object_id, entry.version_id) == (owner, function.public_id, "")
+    assert entry.data["replay"] == replay.public_id and entry.data["count"] == 5
+    assert entry.data["draft"] == "code" and entry.data["instances"] == [instance.public_id]
+    assert len(entry.data["codeSha256"]) == 64 and unsaved not in json.dumps(entry.data)
+
+    run(function, owner, django_capture_on_commit_callbacks, limit=5)  # the LATEST version
+    latest = AuditEvent.objects.filter(action=AuditAction.REPLAYED).latest("id")
+    assert (latest.data["draft"], latest.version_id) == ("version", function.latest_version.public_id)
