@@ -23,6 +23,7 @@ const { config: CONFIG } = require('./lib/limits');
 const { Outbox } = require('./lib/outbox');
 const { MemoryGuard } = require('./lib/memory');
 const { HostWork, hashSync, randomSync } = require('./lib/hostwork');
+const nodeBridges = require('./lib/nodebridge');
 // isolated-vm's own limit leaves room for the platform's bundles (an AWS client is several
 // MB of heap); the function's own limit, CONFIG.memoryMb, is checked above that baseline.
 const PLATFORM_HEADROOM_MB = 32;
@@ -168,7 +169,7 @@ class Entry {
     this.lazyLoads = 0;
     this.pendingLibs = extra.filter((name) => name !== 'node'); // evaluated by build(), off this thread
     if (extra.length) {
-      modules.installBridges(jail, (b) => self.loadBundle(String(b)));
+      modules.installBridges(jail, (b) => self.loadBundle(String(b)), nodeBridges.pacedBridges(hostWork, () => self.current));
       modules.runBundleSync(isolate, context, 'node', 2000);
       this.loaded.add('node');
     }

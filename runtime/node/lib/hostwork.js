@@ -1,6 +1,8 @@
 'use strict';
-// Work the host does synchronously on its own thread for a call (the shim's crypto bridges:
-// hashing, HMAC, randomBytes, randomUUID), kept fair to the other functions on the host:
+// Work the host does for a call (the shim's crypto bridges: hashing, HMAC, randomBytes,
+// randomUUID; the Node-compatible layer's sign/verify, ciphers, key objects, hkdf on the
+// host's thread, and pbkdf2, scrypt, key generation and brotli on libuv's pool), kept fair
+// to the other functions on the host:
 //
 // * sliced: a digest is fed to OpenSSL SLICE_CHARS characters at a time, one slice per
 //   event-loop turn, so a 16 MB digest no longer holds the host's thread for ~35 ms;
@@ -32,14 +34,43 @@ class HostWork {
   // Resolves when `call` may do its next slice of host work (after at least one turn of
   // the event loop); throws RangeError once the call has used its host time.
   async turn(call) {
-    const w = HostWork.of(call);
-    if (w.ns > this.config.hostWorkMs * 1e6) {
-      throw new RangeError(`host work limit reached: at most ${this.config.hostWorkMs} ms of crypto work per invocation`);
-    }
+    const w = this.spent(call);
     const elapsed = Number(process.hrtime.bigint() - w.started);
     const ahead = w.ns - (BURST_MS * 1e6 + elapsed * SHARE);
     if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead / SHARE / 1e6)));
     else await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  // The call's accounting; throws RangeError once the call has used its host time.
+  spent(call) {
+    const w = HostWork.of(call);
+    if (w.ns > this.config.hostWorkMs * 1e6) {
+      throw new RangeError(`host work limit reached: at most ${this.config.hostWorkMs} ms of crypto work per invocation`);
+    }
+    return w;
+  }
+
+  // An operation of the Node-compatible layer (lib/nodebridge.js, which caps each one) as
+  // host work of `call`: `bytes` of input counted, run after a fair turn, its time counted
+  // (wall time when fn runs on libuv's pool: the pool's threads are the host's CPU too).
+  async paced(call, bytes, fn) {
+    this.charge(call, bytes, Infinity, 'crypto input');
+    await this.turn(call);
+    const t0 = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      HostWork.of(call).ns += Number(process.hrtime.bigint() - t0);
+    }
+  }
+
+  // The same where the isolate was entered synchronously (a bundle's top level, where no
+  // turn can be waited for): not paced, but counted in the same budget.
+  direct(call, bytes, fn) {
+    if (!call) return fn();
+    this.spent(call);
+    this.charge(call, bytes, Infinity, 'crypto input');
+    return this.timed(call, fn);
   }
 
   // Runs fn() as part of the call's host work (timed).

@@ -147,10 +147,14 @@ function source(name) {
 // Sets the layer's bridges as __sb_node_* globals; the `node` bundle captures and deletes
 // them before any user code runs. `load(name)` evaluates a bundle now and returns '' or
 // the reason it could not.
-function installBridges(jail, load) {
-  jail.setSync('__sb_node_crypto', new ivm.Callback(bridge.cryptoSync));
-  jail.setSync('__sb_node_cryptoSlow', new ivm.Reference(bridge.cryptoSlow));
-  jail.setSync('__sb_node_brotli', new ivm.Reference(bridge.brotli));
+// `paced` (nodebridge.pacedBridges) counts every operation as host work of the call in
+// progress; the synchronous crypto bridge only serves where the isolate cannot wait for a
+// turn (a bundle's top level). Without it (the build step's precache) nothing is counted.
+function installBridges(jail, load, paced = bridge.UNPACED) {
+  jail.setSync('__sb_node_crypto', new ivm.Callback(paced.cryptoDirect));
+  jail.setSync('__sb_node_cryptoTurn', new ivm.Reference(paced.crypto));
+  jail.setSync('__sb_node_cryptoSlow', new ivm.Reference(paced.cryptoSlow));
+  jail.setSync('__sb_node_brotli', new ivm.Reference(paced.brotli));
   jail.setSync('__sb_node_load', new ivm.Callback(load));
 }
 

@@ -224,4 +224,41 @@ async function brotli(op, b64, specJson) {
   return out.toString('base64');
 }
 
-module.exports = { cryptoSync, cryptoSlow, brotli, LIMITS };
+// Bytes of input of a bridge call, as counted in the call's host-work budget: its base64
+// inputs (the JSON around them is small next to them).
+function inputBytes(args) {
+  let n = 0;
+  for (const a of args) if (typeof a === 'string') n += a.length;
+  return Math.floor(n * 3 / 4);
+}
+
+// The bridges as host work of the call in progress (lib/hostwork.js): paced, timed and
+// budgeted per call like the shim's hashing. `current()` is the call in progress or null.
+// A refusal (budget spent) reaches the function as a RangeError, as the operation's own
+// errors do.
+function pacedBridges(hostWork, current) {
+  const paced = (fn, asData) => async (...args) => {
+    try {
+      const call = current();
+      if (!call) throw new Error('no invocation in progress');
+      return await hostWork.paced(call, inputBytes(args), () => fn(...args));
+    } catch (e) {
+      if (asData) return errorData(e);
+      throw e;
+    }
+  };
+  const direct = (op, specJson) => {
+    try {
+      return hostWork.direct(current(), inputBytes([specJson]), () => cryptoSync(op, specJson));
+    } catch (e) {
+      return errorData(e);
+    }
+  };
+  return { crypto: paced(cryptoSync, true), cryptoDirect: direct, cryptoSlow: paced(cryptoSlow, true), brotli: paced(brotli, false) };
+}
+
+// The bridges without any accounting: for the build step's scratch isolates (lib/precache.js),
+// which run library bundles and no user code.
+const UNPACED = { crypto: cryptoSync, cryptoDirect: cryptoSync, cryptoSlow, brotli };
+
+module.exports = { cryptoSync, cryptoSlow, brotli, pacedBridges, UNPACED, LIMITS };

@@ -29,9 +29,20 @@ const out = (b64str, enc) => {
   return enc && enc !== 'buffer' ? buf.toString(enc) : buf;
 };
 
-// One synchronous host crypto operation; errors come back as data so they keep Node's codes.
+// One host crypto operation, synchronous for the caller; errors come back as data so they
+// keep Node's codes. It waits for a fair turn on the host (host work of the call, paced and
+// budgeted: lib/hostwork.js); where the isolate is entered synchronously (a bundle's top
+// level) the direct bridge serves, counted in the same budget.
 function call(op, spec) {
-  const reply = JSON.parse(host.bridges.crypto(op, JSON.stringify(spec)));
+  const json = JSON.stringify(spec);
+  let raw;
+  try {
+    raw = host.callAsyncBridge('cryptoTurn', [op, json]);
+  } catch (e) {
+    if (!/synchronous|default thread|applySyncPromise/i.test(String(e && e.message))) throw e;
+    raw = host.bridges.crypto(op, json);
+  }
+  const reply = JSON.parse(raw);
   if (reply.error) throw rebuild(reply.error);
   return reply.value;
 }
