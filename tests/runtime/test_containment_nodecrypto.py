@@ -75,7 +75,9 @@ def test_sync_crypto_loop_with_default_limits_ends_and_spares_its_neighbour():
         t.start()
         time.sleep(0.3)
         worst = 0.0
-        healthy = SandboxRequest(HEALTHY, "destination", {"type": "track"}, {}, instance_key="healthy-neighbour")
+        healthy = SandboxRequest(
+            HEALTHY, "destination", {"type": "track"}, {}, instance_key="healthy-neighbour"
+        )
         while t.is_alive():
             t0 = time.perf_counter()
             assert s.run(healthy).returned == "ok"
