@@ -14,10 +14,9 @@ import requests
 from catalog.choices import ResourceType
 from runtime.debugger import store
 from runtime.inspector.masking import MASK
+from tests.browser import assert_fits
 from tests.factories import FunctionFactory, InstanceFactory, SourceFactory
 from workspaces.choices import SourceKind
-
-from .conftest import assert_fits
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
