@@ -34,11 +34,17 @@ $(ENGINE_DIR)/node_modules/.installed: $(ENGINE_DIR)/package.json $(ENGINE_DIR)/
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json \
 		$(ENGINE_DIR)/node_modules/.installed
 	cd $(NODE_DIR) && $(ENGINE_ENV) npm_config_build_from_source=true npm ci --no-audit --no-fund
+	touch $@ $(NODE_DIR)/dist/.built
+
+# The isolate's bundles (dist/) are built by npm's postinstall; rebuilt when their sources change.
+BUNDLE_SOURCES := $(NODE_DIR)/build.js $(shell find $(NODE_DIR)/lib -name '*.js' 2>/dev/null)
+$(NODE_DIR)/dist/.built: $(NODE_DIR)/node_modules/.installed $(BUNDLE_SOURCES)
+	cd $(NODE_DIR) && $(ENGINE_ENV) npm run build
 	touch $@
 
 install: $(VENV)/.installed node env
 install-dev: $(VENV)/.installed-dev node env
-node: $(NODE_DIR)/node_modules/.installed
+node: $(NODE_DIR)/node_modules/.installed $(NODE_DIR)/dist/.built
 
 # Segment's Public API TypeScript SDK, driven against the API by tests/api/test_sdk.py.
 SDK_DIR := tests/api/sdk
