@@ -1,10 +1,12 @@
 """Bulk replay of dead letters through the instance's current version (a Celery task).
 
-A replay fixes the dead letters it covers when it is requested, then a task hands them to the
-pipeline's delivery in batches of the function's batch_max_count. Each batch runs the
-destination's insert functions and the function as a live delivery would, with the events as
-they were kept (the source's write key added back) and their messageIds unchanged; only
-deliveries mark a messageId, so an event that failed before is not taken for a duplicate.
+A replay fixes the dead letters it covers when it is requested, then a task hands them back
+to the stage they failed in, in batches of the function's batch_max_count: a destination's
+events to the pipeline's delivery (its insert functions and the function, as a live delivery,
+their messageIds unchanged; only deliveries mark a messageId, so an event that failed before
+is not taken for a duplicate), a source function's webhook requests to the source function, a
+source insert function's messages to the source's insert functions and routing. The items go
+back as they were kept (the source's write key added back).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
+from catalog.choices import ResourceType
 from workspaces.choices import AuditAction
 from workspaces.services import audit_record
 
 from ..choices import PipelineStage, ReplayStatus
-from ..models import DeadLetter, DeadLetterReplay, FunctionInstance
-from ..pipeline import delivery, store
+from ..models import DeadLetter, DeadLetterReplay, FunctionInstance, PendingRetry
+from ..pipeline import delivery, sources, store
 from .selectors import dead_letters_for, filters_display
 
 # A task runs batches for this long, then hands the rest to a successor task: a broker
@@ -38,9 +41,9 @@ FAILED_COUNTERS = ("failed", "rejected", "unsupported")
 def dead_letters_replay_request(
     *, instance: FunctionInstance, requested_by, filters: dict, ids: list[int] | None = None
 ) -> DeadLetterReplay:
-    """Replay the instance's destination dead letters matching `filters` (selector arguments:
-    since, until, category, version), and among `ids` when given (the admin's selection),
-    oldest first, through the version it runs now.
+    """Replay the instance's dead letters of its stage (`replay_stage`) matching `filters`
+    (selector arguments: since, until, category, version), and among `ids` when given (the
+    admin's selection), oldest first, through the version it runs now.
 
     Raises ValidationError when the instance is disabled or not deployed, or a replay of it is
     already under way. The task is published after commit.
@@ -50,7 +53,7 @@ def dead_letters_replay_request(
         raise ValidationError({"instance": "The instance is disabled or has no deployed version."})
     if DeadLetterReplay.objects.filter(instance=instance, status__in=_ACTIVE).exists():
         raise ValidationError({"instance": "A replay of this instance's dead letters is already under way."})
-    matching = dead_letters_for(instance=instance, **filters).filter(stage=PipelineStage.DESTINATION)
+    matching = dead_letters_for(instance=instance, **filters).filter(stage=replay_stage(instance))
     if ids is not None:
         matching = matching.filter(pk__in=ids)
     ids = list(
@@ -142,9 +145,22 @@ def _claim(replay_id: int, runner: str) -> DeadLetterReplay | None:
     return replay
 
 
+def replay_stage(instance: FunctionInstance) -> str:
+    """The stage whose dead letters an instance keeps and a replay hands back: a source
+    function's webhook requests (src), a source insert function's messages (route), else
+    destination events (dst)."""
+    return {
+        ResourceType.SOURCE: PipelineStage.SOURCE,
+        ResourceType.INSERT_SOURCE: PipelineStage.ROUTE,
+    }.get(instance.function.resource_type, PipelineStage.DESTINATION)
+
+
 def _replay_batch(instance: FunctionInstance, ids: list[int]) -> dict:
-    """Deliver one batch of dead letters; they leave the list (failures come back as new ones)."""
-    rows = list(DeadLetter.objects.filter(pk__in=ids, instance=instance, stage=PipelineStage.DESTINATION))
+    """Replay one batch of dead letters; they leave the list (failures come back as new ones)."""
+    stage = replay_stage(instance)
+    rows = list(DeadLetter.objects.filter(pk__in=ids, instance=instance, stage=stage))
+    if stage != PipelineStage.DESTINATION:
+        return _upstream_batch(instance, stage, rows)
     write_key = instance.source.write_key
     events = [{**row.event, "writeKey": write_key} for row in rows if isinstance(row.event, dict)]
     events = [e for e in events if e.get("messageId")]
@@ -166,6 +182,44 @@ def _replay_batch(instance: FunctionInstance, ids: list[int]) -> dict:
             row.pk for row in rows if row.message_id in replayed or row.event.get("messageId") in replayed
         ],
     }
+
+
+def _upstream_batch(instance: FunctionInstance, stage: str, rows: list[DeadLetter]) -> dict:
+    """Hand src or route dead letters back to their stage, run by the versions deployed now: a
+    source function's requests run it again (its events are routed), a source insert's
+    messages run the source's insert functions again, then routing. What fails again comes
+    back as a new dead letter (counted failed), what asks for a retry waits in the retry
+    schedule (retrying), the rest passed the stage (delivered: its destinations count theirs)."""
+    replayable = [row for row in rows if isinstance(row.event, dict) and row.message_id]
+    items = [row.event for row in replayable]
+    replayed = {row.message_id for row in replayable}
+    outcome = dict.fromkeys(("delivered", "failed", "retrying", "filtered"), 0)
+    outcome["failed"] = len(rows) - len(items)  # not replayable: kept in the list
+    if not items:
+        return {**outcome, "remove": []}
+    dead_mark = DeadLetter.objects.aggregate(last=Max("pk"))["last"] or 0
+    retry_mark = PendingRetry.objects.aggregate(last=Max("pk"))["last"] or 0
+    if stage == PipelineStage.SOURCE:
+        sources.source_run(instance_id=instance.pk, requests=items)
+        key = instance.pk
+    else:
+        write_key = instance.source.write_key
+        sources.messages_route(
+            source_id=instance.source_id, messages=[{**i, "writeKey": write_key} for i in items]
+        )
+        key = instance.source_id
+    again = DeadLetter.objects.filter(pk__gt=dead_mark, stage=stage, message_id__in=replayed).count()
+    waiting = sum(
+        1
+        for retry in PendingRetry.objects.filter(pk__gt=retry_mark, stage=stage, key=key)
+        for item in retry.items
+        if isinstance(item, dict)
+        and str(item.get("id" if stage == PipelineStage.SOURCE else "messageId")) in replayed
+    )
+    outcome["failed"] += again
+    outcome["retrying"] = waiting
+    outcome["delivered"] = max(0, len(items) - again - waiting)
+    return {**outcome, "remove": [row.pk for row in replayable]}
 
 
 @transaction.atomic

@@ -242,3 +242,63 @@ def test_a_dead_letter_replay_is_audited(
     entry = AuditEvent.objects.get(action=AuditAction.DEAD_LETTERS_REPLAYED)
     assert (entry.actor, entry.object_id, entry.version_id) == (owner, broken.public_id, fixed.public_id)
     assert entry.data == {"replay": done["id"], "filters": {"category": "bad_request"}, "total": 2}
+
+
+def test_a_source_functions_webhook_requests_replay_through_its_new_version(
+    client, api, owner, source_function_instance, sink, django_capture_on_commit_callbacks
+):
+    from tests.pipeline.conftest import SOURCE_CODE
+
+    hook = source_function_instance
+    body = {"boom": True, "items": [{"name": "Paid", "user": "u1"}]}
+    response = client.post(
+        f"/hooks/{hook.source.webhook_token}", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 200
+    [first] = DeadLetter.objects.filter(instance=hook)
+    assert first.stage == "src" and sink_events(sink) == []
+
+    # Still broken: it fails again and comes back as a new dead letter.
+    done = replay(api, hook, {}, django_capture_on_commit_callbacks)
+    assert (done["status"], done["total"], done["delivered"], done["failed"]) == ("SUCCEEDED", 1, 0, 1)
+    [again] = DeadLetter.objects.filter(instance=hook)
+    assert again.pk != first.pk and again.message_id == first.message_id
+
+    deploy(hook, SOURCE_CODE.replace("if (body.boom) throw new TypeError('boom');", ""), owner)
+    done = replay(api, hook, {}, django_capture_on_commit_callbacks)
+    assert (done["delivered"], done["failed"], done["retrying"]) == (1, 0, 0)
+    assert [(e["event"], e["userId"]) for e in sink_events(sink)] == [("Paid", "u1")]
+    assert not DeadLetter.objects.filter(instance=hook).exists()
+
+
+def test_a_source_inserts_messages_replay_through_the_inserts_and_routing(
+    client,
+    api,
+    owner,
+    settings,
+    workspace,
+    tracking_source,
+    destination,
+    sink,
+    django_capture_on_commit_callbacks,
+):
+    from catalog.choices import ResourceType
+    from tests.pipeline.conftest import make_function
+    from tests.pipeline.test_dead_letters import SOURCE_INSERT
+
+    insert = InstanceFactory(
+        function=make_function(workspace, SOURCE_INSERT, kind=ResourceType.INSERT_SOURCE),
+        source=tracking_source,
+        name="enricher",
+    )
+    send(client, tracking_source, [{"type": "track", "event": "bad", "userId": "u", "messageId": "si-bad"}])
+    [letter] = DeadLetter.objects.filter(instance=insert)
+    assert letter.stage == "route" and sink_events(sink) == []
+
+    deploy(insert, "async function onTrack(e) { e.properties = {enriched: true}; return e; }", owner)
+    done = replay(api, insert, {}, django_capture_on_commit_callbacks)
+    assert (done["status"], done["total"], done["delivered"], done["failed"]) == ("SUCCEEDED", 1, 1, 0)
+    [delivered] = sink_events(sink)
+    assert (delivered["messageId"], delivered["properties"]) == ("si-bad", {"enriched": True})
+    assert delivered["writeKey"] == tracking_source.write_key
+    assert not DeadLetter.objects.filter(instance=insert).exists()
