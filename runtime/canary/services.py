@@ -22,6 +22,7 @@ from workspaces.choices import AuditAction
 from workspaces.services import audit_record
 
 from ..models import DeliveryStat, FunctionInstance
+from . import baseline as latency_baseline
 from . import split
 from .choices import CanaryArm, CanaryKind, CanaryStatus
 from .models import Canary, CanaryArmStat
@@ -254,7 +255,7 @@ def verdict_of(figures: dict, rules: Rules) -> str:
         )
     base_p95, new_p95 = base.get("p95Ms"), new["p95Ms"]
     if (
-        base.get("events", 0) >= rules.min_events
+        base.get("latencyEvents", base.get("events", 0)) >= rules.min_events
         and base_p95
         and new_p95
         and new_p95 > base_p95 * rules.latency_ratio
@@ -322,7 +323,9 @@ def _end_if_due(canary: Canary, figures: dict) -> str:
 
 
 def _baseline_keep(canary: Canary) -> None:
-    """A watch's old-version figures: the instance's delivery counters of the hour before the switch."""
+    """A watch's old-version figures over the hour before the switch: its error rate from the
+    instance's delivery counters, its p95 from the function latency kept per version
+    (`baseline`; none below min_events calls)."""
     switched = canary.instance.deployed_at or canary.created_at
     totals = DeliveryStat.objects.filter(
         instance_id=canary.instance_id, bucket__gte=switched - timedelta(hours=1), bucket__lt=switched
@@ -330,11 +333,19 @@ def _baseline_keep(canary: Canary) -> None:
     counts = {key.split("__")[0]: value or 0 for key, value in totals.items()}
     events = sum(counts.values())
     errors = counts["retried"] + counts["failed"] + counts["rejected"]
+    latency = latency_baseline.histogram_between(
+        instance_id=canary.instance_id,
+        version_id=canary.base_version_id,
+        since=(switched - timedelta(hours=1)).timestamp(),
+        until=switched.timestamp(),
+    )
+    measured = sum(latency.values())
     baseline = {
         "events": events,
         "errors": errors,
         "errorRate": round(100.0 * errors / events, 2) if events else None,
-        "p95Ms": None,  # the delivery counters hold end-to-end latency, not the function's own
+        "p95Ms": split.percentile(latency, 0.95) if measured >= canary.min_events else None,
+        "latencyEvents": measured,
         "lastErrors": [],
     }
     Canary.objects.filter(pk=canary.pk).update(baseline=baseline)

@@ -21,6 +21,7 @@ from django.db import transaction
 from ..choices import ErrorCategory
 from ..pipeline import store
 from ..pipeline.invoke import Verdict, run_events
+from . import baseline
 from .choices import CanaryArm, CanaryKind, CanaryStatus
 from .models import Canary, CanaryArmStat
 
@@ -88,15 +89,26 @@ def canary_run(instance, kind: str, events: list[dict]) -> list[Verdict]:
     """Verdicts for `events` (input order), each run by the version its arm says."""
     trial = active_for(instance.pk) if events else None
     if trial is None:
-        return run_events(instance, kind, events)
+        return _deployed_run(instance, kind, events)
     if trial.kind == CanaryKind.WATCH:
-        verdicts = run_events(instance, kind, events)
+        verdicts = _deployed_run(instance, kind, events)
         if instance.deployed_version_id == trial.version_id:
             _after_batch(trial, {CanaryArm.NEW: verdicts})
         return verdicts
     if instance.deployed_version_id != trial.base_version_id:
         return run_events(instance, kind, events)
     return _split_run(trial, instance, kind, events)
+
+
+def _deployed_run(instance, kind: str, events: list[dict]) -> list[Verdict]:
+    # The deployed version's own latency is kept: the next deploy's watch compares with it.
+    verdicts = run_events(instance, kind, events)
+    baseline.note(
+        instance_id=instance.pk,
+        version_id=instance.deployed_version_id,
+        histogram=histogram_add({}, durations_ms(verdicts)),
+    )
+    return verdicts
 
 
 def _split_run(trial: Canary, instance, kind: str, events: list[dict]) -> list[Verdict]:

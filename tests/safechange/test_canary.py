@@ -139,6 +139,29 @@ def test_a_plain_deploy_is_watched_and_rolled_back(dest, owner, sink, django_cap
     assert AuditEvent.objects.filter(action=AuditAction.ROLLED_BACK, object_id=instance.public_id).exists()
 
 
+def test_a_plain_deploy_three_times_slower_is_rolled_back_by_its_watch(
+    dest, owner, sink, settings, django_capture_on_commit_callbacks
+):
+    from runtime.canary import baseline
+
+    baseline._local.clear()
+    settings.CANARY_MIN_EVENTS = 10
+    instance, v1, _, _ = dest
+    deliver_all(instance, events(30), chunk=10)  # v1's own latency, kept for the next watch
+    slow = code("v6", "await new Promise((resolve) => setTimeout(resolve, 300));")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = function_save_and_deploy(function=instance.function, author=owner, code=slow)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_all(FunctionInstance.objects.get(pk=instance.pk), events(20), chunk=10)
+    watch = Canary.objects.get(instance=instance, version=result.version)
+    assert watch.status == CanaryStatus.ROLLED_BACK, watch.reason
+    assert watch.reason.startswith("p95 latency")
+    base = watch.figures["base"]
+    assert base["latencyEvents"] >= 30 and base["p95Ms"] * 3 < watch.figures["new"]["p95Ms"]
+    assert base["errorRate"] in (0, None)  # not an error-rate decision
+    assert FunctionInstance.objects.get(pk=instance.pk).deployed_version == v1
+
+
 def test_a_healthy_deploy_passes_its_watch(dest, owner, sink, settings, django_capture_on_commit_callbacks):
     instance, _, _, _ = dest
     settings.CANARY_WATCH_S = 60
