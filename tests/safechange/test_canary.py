@@ -227,3 +227,24 @@ def test_api_canary_start_promote_abort(
     assert promoted.json()["data"]["canary"]["status"] == "PROMOTED"
     assert FunctionInstance.objects.get(pk=instance.pk).deployed_version == v3
     assert api_as(owner).post(f"{url}/abort", {}, format="json").status_code == 422
+
+
+def test_the_latency_baseline_is_kept_per_version_in_redis(monkeypatch, settings, redis_url):
+    import time
+
+    from runtime.canary import baseline
+    from runtime.pipeline import store
+
+    settings.PIPELINE_REDIS_URL = redis_url
+    settings.PIPELINE_KEY_PREFIX = "fp-test-safechange-latency"
+    monkeypatch.setattr(store, "buffered", lambda: True)
+    now = time.time()
+    for key in store.client().scan_iter(f"{settings.PIPELINE_KEY_PREFIX}:*"):
+        store.client().delete(key)
+    baseline.note(instance_id=7, version_id=1, histogram={"5": 3, "10": 1})
+    baseline.note(instance_id=7, version_id=1, histogram={"5": 2})
+    baseline.note(instance_id=7, version_id=2, histogram={"500": 9})  # another version: not mixed in
+    kept = baseline.histogram_between(instance_id=7, version_id=1, since=now - 3600, until=now + 1)
+    assert kept == {"5": 5, "10": 1}
+    assert 0 < store.client().ttl(baseline._key(7, 1, int(now // baseline.SLOT_S))) <= baseline.KEEP_S
+    assert baseline.histogram_between(instance_id=7, version_id=1, since=now - 7200, until=now - 3600) == {}
