@@ -22,7 +22,7 @@ const env = process.env;
 const { config: CONFIG } = require('./lib/limits');
 const { Outbox } = require('./lib/outbox');
 const { MemoryGuard } = require('./lib/memory');
-const { HostWork, hashSync, randomSync } = require('./lib/hostwork');
+const { HostWork } = require('./lib/hostwork');
 const nodeBridges = require('./lib/nodebridge');
 // isolated-vm's own limit leaves room for the platform's bundles (an AWS client is several
 // MB of heap); the function's own limit, CONFIG.memoryMb, is checked above that baseline.
@@ -148,8 +148,8 @@ class Entry {
     const context = isolate.createContextSync();
     const jail = context.global;
     jail.setSync('__sb_limits', JSON.stringify(SHIM_LIMITS));
-    jail.setSync('__sb_hash', new ivm.Callback((...a) => hashSync(CONFIG, ...a)));
-    jail.setSync('__sb_random', new ivm.Callback(randomSync));
+    jail.setSync('__sb_hash', new ivm.Callback((...a) => hostWork.hashNow(self.current, ...a)));
+    jail.setSync('__sb_random', new ivm.Callback((n) => hostWork.randomNow(self.current, n)));
     jail.setSync('__sb_uuid', new ivm.Callback(() => crypto.randomUUID()));
     jail.setSync('__sb_hash_turn', self.fairBridge((call, ...a) => hostWork.hash(call, ...a)));
     jail.setSync('__sb_random_turn', self.fairBridge((call, n) => hostWork.random(call, n)));

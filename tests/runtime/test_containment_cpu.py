@@ -124,3 +124,14 @@ def test_hashing_loop_does_not_hold_the_host(sb):
         assert r.returned[0] == 64 and "bytes of crypto input" in r.returned[1]
     assert worst < 0.25, f"a healthy call took {worst * 1000:.0f} ms during the hashing loop"
     healthy_after(sb)
+
+
+def test_small_operations_sent_directly_count_in_the_budget():
+    # The first small operations of an invocation skip the event-loop turn (lib/shim.js,
+    # DIRECT_OPS); they are host work all the same: 3 x 4000 bytes against a 10,000 byte budget.
+    with Sandbox(egress_allow="", limits=SandboxLimits(host_work_bytes=10_000)) as s:
+        code = """async function onTrack(){ const s = 'x'.repeat(4000); let n = 0;
+          try { for (let i = 0; i < 3; i++) { crypto.createHmac('sha256', '').update(s).digest('hex'); n++ } }
+          catch (e) { return [n, e.name, e.message] } return [n] }"""
+        assert call(s, code, "direct-budget").returned[:2] == [2, "RangeError"]
+        healthy_after(s)

@@ -113,6 +113,24 @@ class HostWork {
     return this.timed(call, () => h.digest(enc));
   }
 
+  // The same digest at once, for the direct bridge (a bundle's top level, where no turn can be
+  // waited for, or one of the few small operations of an invocation the shim sends directly):
+  // not paced, but counted in the same budget.
+  hashNow(call, alg, key, parts, outEnc) {
+    if (!call) return hashSync(this.config, alg, key, parts, outEnc);
+    this.spent(call);
+    this.charge(call, checkParts(key ? [key, ...(parts || [])] : parts || []).bytes, this.config.hashMaxBytes, 'hash input');
+    return this.timed(call, () => hashSync(this.config, alg, key, parts, outEnc));
+  }
+
+  randomNow(call, n) {
+    n = checkRandomSize(n);
+    if (!call) return randomSync(n);
+    this.spent(call);
+    this.charge(call, n, 65536, 'randomBytes size');
+    return this.timed(call, () => randomSync(n));
+  }
+
   async random(call, n) {
     n = checkRandomSize(n);
     this.charge(call, n, 65536, 'randomBytes size');
