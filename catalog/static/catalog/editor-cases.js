@@ -1,5 +1,5 @@
-/* Saved test cases in the editor: list, save the test pane's input as a case, load one, delete,
-   and Run all (a pass/fail table; an input-vs-output diff for insert and source functions).
+/* Saved test cases in the editor: list, save the test pane's input as a case, load one, edit its
+   expectation in place, delete, and Run all (a pass/fail table; an input-vs-output diff for insert and source functions).
    Server side: catalog/admin_testcases.py. Reads the page through window.fnEditor. */
 (function () {
   "use strict";
@@ -78,6 +78,9 @@
       open.addEventListener("click", function () { loadCase(c); });
       actions.appendChild(open);
       if (canEdit) {
+        var edit = el("button", { type: "button", "class": "fn-case-edit", "aria-expanded": "false" }, "Expectation");
+        edit.addEventListener("click", function () { toggleEditor(c, row, edit); });
+        actions.appendChild(edit);
         var del = el("button", { type: "button", "class": "fn-case-delete" }, "Delete");
         del.addEventListener("click", function () { removeCase(c, del); });
         actions.appendChild(del);
@@ -118,6 +121,68 @@
     $("#fn-case-name").value = c.name;
     $("#fn-case-message").textContent = "Loaded “" + c.name + "”. Run it, or save it again under its name to update it.";
     $("#fn-case-new").open = true;
+  }
+
+  // --- the expectation, edited in place -------------------------------------------------------
+  // A row under the case with its expectation as JSON: loosen a captured one to the keys that
+  // matter (objects match on the keys given), fix a request URL, or write one by hand.
+  function toggleEditor(c, row, button) {
+    var open = row.nextSibling && row.nextSibling.classList && row.nextSibling.classList.contains("fn-case-editor");
+    if (open) { row.parentNode.removeChild(row.nextSibling); button.setAttribute("aria-expanded", "false"); return; }
+    button.setAttribute("aria-expanded", "true");
+    var editor = el("tr", { "class": "fn-case-editor", "data-editor-for": c.id });
+    var cell = el("td", { colspan: "4" });
+    var id = "fn-case-expectation-" + c.id;
+    cell.appendChild(el("label", { "for": id }, "Expectation of “" + c.name + "” (JSON)"));
+    var area = el("textarea", { id: id, "class": "fn-case-expectation", rows: "8", spellcheck: "false" });
+    area.value = fn.pretty(c.expectation || {});
+    cell.appendChild(area);
+    cell.appendChild(el("p", { "class": "help" },
+      "Keys: status (success or error), errorType, " + (fn.resourceType() === "SOURCE" ? "events" : "output (insert functions)") +
+      ", requests ([{method, url}], made in this order). An object matches when every key given matches; {} expects success."));
+    var save = el("button", { type: "button", "class": "button fn-case-expectation-save" }, "Save expectation");
+    var cancel = el("button", { type: "button", "class": "button fn-case-expectation-cancel" }, "Cancel");
+    var message = el("p", { "class": "fn-case-message", role: "status" }, "");
+    save.addEventListener("click", function () { saveExpectation(c, area, save, message); });
+    cancel.addEventListener("click", function () { toggleEditor(c, row, button); });
+    area.addEventListener("keydown", function (e) {
+      if ((e.ctrlKey || e.metaKey) && (e.key === "s" || e.key === "Enter")) {
+        e.preventDefault(); e.stopPropagation(); saveExpectation(c, area, save, message);
+      }
+    });
+    cell.appendChild(save);
+    cell.appendChild(cancel);
+    cell.appendChild(message);
+    editor.appendChild(cell);
+    row.parentNode.insertBefore(editor, row.nextSibling);
+    area.focus();
+  }
+
+  function saveExpectation(c, area, button, message) {
+    var value;
+    try {
+      value = JSON.parse(area.value || "{}");
+      if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("an object is expected");
+    } catch (e) {
+      message.textContent = "Not saved: not a JSON object (" + e.message + ").";
+      message.className = "fn-case-message fn-fail";
+      return;
+    }
+    button.disabled = true;
+    post(base + "save/", { id: c.id, expectation: value }).then(function (data) {
+      button.disabled = false;
+      if (data.errors) {
+        message.textContent = "Not saved: " + errorText(data.errors);
+        message.className = "fn-case-message fn-fail";
+        return;
+      }
+      c.expectation = data.testCase.expectation;
+      var listed = document.querySelector("#fn-cases-table tr[data-case='" + c.id + "'] td:nth-child(2)");
+      if (listed) listed.textContent = describe(c.expectation);
+      area.value = fn.pretty(c.expectation);
+      message.textContent = "Saved the expectation of “" + c.name + "”.";
+      message.className = "fn-case-message fn-ok";
+    });
   }
 
   function removeCase(c, button) {
