@@ -53,14 +53,18 @@ class HostWork {
   // An operation of the Node-compatible layer (lib/nodebridge.js, which caps each one) as
   // host work of `call`: `bytes` of input counted, run after a fair turn, its time counted
   // (wall time when fn runs on libuv's pool: the pool's threads are the host's CPU too).
-  async paced(call, bytes, fn) {
+  // `gate` (optional): waited for after the turn and before the clock starts, it resolves to
+  // a release function called when fn is done (lib/nodebridge.js: a share of libuv's pool).
+  async paced(call, bytes, fn, gate) {
     this.charge(call, bytes, Infinity, 'crypto input');
     await this.turn(call);
+    const release = gate ? await gate() : null;
     const t0 = process.hrtime.bigint();
     try {
       return await fn();
     } finally {
       HostWork.of(call).ns += Number(process.hrtime.bigint() - t0);
+      if (release) release();
     }
   }
 

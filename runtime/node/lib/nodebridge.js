@@ -232,16 +232,43 @@ function inputBytes(args) {
   return Math.floor(n * 3 / 4);
 }
 
+// libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default) also decompresses fetch responses
+// and resolves the operator's allowed names: the slow operations of all functions together
+// (pbkdf2, scrypt, key generation, brotli) may hold at most half of it. Each isolate has at
+// most one of them in flight anyway (it waits for it), and fetches in flight are capped per
+// instance (fetch_sockets_per_instance).
+const POOL_SHARE = Math.max(1, Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2));
+const pool = { active: 0, peak: 0, waiting: [] };
+
+// Waits for a share of the pool; resolves to its release function, which hands the slot to
+// the next waiter (so no newcomer can take it in between).
+async function poolSlot() {
+  if (pool.active < POOL_SHARE) pool.active++;
+  else await new Promise((resolve) => pool.waiting.push(resolve));
+  pool.peak = Math.max(pool.peak, pool.active);
+  return () => {
+    const next = pool.waiting.shift();
+    if (next) next();
+    else pool.active--;
+  };
+}
+
 // The bridges as host work of the call in progress (lib/hostwork.js): paced, timed and
 // budgeted per call like the shim's hashing. `current()` is the call in progress or null.
 // A refusal (budget spent) reaches the function as a RangeError, as the operation's own
-// errors do.
+// errors do. Operations on the thread pool also wait for their share of it (POOL_SHARE).
 function pacedBridges(hostWork, current) {
-  const paced = (fn, asData) => async (...args) => {
+  const paced = (fn, asData, onPool) => async (...args) => {
     try {
       const call = current();
       if (!call) throw new Error('no invocation in progress');
-      return await hostWork.paced(call, inputBytes(args), () => fn(...args));
+      // Its call may have ended while it waited for the pool (deadline, isolate disposed).
+      const gate = onPool ? async () => {
+        const release = await poolSlot();
+        if (current() !== call) { release(); throw new Error('the invocation ended'); }
+        return release;
+      } : null;
+      return await hostWork.paced(call, inputBytes(args), () => fn(...args), gate);
     } catch (e) {
       if (asData) return errorData(e);
       throw e;
@@ -254,11 +281,11 @@ function pacedBridges(hostWork, current) {
       return errorData(e);
     }
   };
-  return { crypto: paced(cryptoSync, true), cryptoDirect: direct, cryptoSlow: paced(cryptoSlow, true), brotli: paced(brotli, false) };
+  return { crypto: paced(cryptoSync, true), cryptoDirect: direct, cryptoSlow: paced(cryptoSlow, true, true), brotli: paced(brotli, false, true) };
 }
 
 // The bridges without any accounting: for the build step's scratch isolates (lib/precache.js),
 // which run library bundles and no user code.
 const UNPACED = { crypto: cryptoSync, cryptoDirect: cryptoSync, cryptoSlow, brotli };
 
-module.exports = { cryptoSync, cryptoSlow, brotli, pacedBridges, UNPACED, LIMITS };
+module.exports = { cryptoSync, cryptoSlow, brotli, pacedBridges, UNPACED, LIMITS, POOL_SHARE, pool };
