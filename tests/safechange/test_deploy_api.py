@@ -95,3 +95,36 @@ def test_a_canary_of_the_running_version_says_why(dest, api_as, owner, django_ca
     assert again.status_code == 422
     assert again.json()["errors"][0]["field"] == "canary.versionId"
     assert "already runs that version" in again.json()["errors"][0]["message"]
+
+
+def test_the_admins_save_and_deploy_as_a_canary_checks_cases_and_audits_the_override(dest, login, owner):
+    from tests.permission_matrix import form_fields
+
+    from .conftest import code
+
+    instance, v1, _, _ = dest
+    function = instance.function
+    testcase_create(
+        function=function, name="needs a url", payload={"type": "track", "event": "A"}, user=owner
+    )
+    client = login(owner)
+    url = f"/admin/catalog/function/{function.pk}/change/"
+    data = form_fields(client.get(url).content.decode())
+    data.update({"code": code("v7"), "_deploy": "1", "deploy_mode": "canary", "canary-percent": "20"})
+    data["canary-duration"] = "900"
+
+    refused = client.post(url, data)
+    assert refused.status_code == 200 and "Not deployed: 1 of 1 test cases failed" in refused.content.decode()
+    assert not Canary.objects.exists()
+
+    forced = client.post(url, {**data, "deploy_override": "1"})
+    assert forced.status_code == 302
+    canary = Canary.objects.get()
+    assert (canary.percent, canary.version, canary.status) == (
+        20,
+        function.versions.latest("number"),
+        "ACTIVE",
+    )
+    assert FunctionInstance.objects.get(pk=instance.pk).deployed_version == v1
+    audit = AuditEvent.objects.get(data__has_key="testCasesFailed")
+    assert audit.data["mode"] == "canary" and audit.version_id == canary.version.public_id
