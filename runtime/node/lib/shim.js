@@ -27,8 +27,8 @@
   }
   // The crypto bridges run on the host after its event loop had a turn (fair to neighbours);
   // where the isolate is entered synchronously (a bundle's top level) the direct ones serve.
-  // The first DIRECT_OPS small operations of each invocation (or batch event) also take the
-  // direct bridge: a turn costs ~0.5 ms, a direct call ~0.05 ms, and an SDK signing a request
+  // The first DIRECT_OPS small operations of each invocation (a whole batch is one) also take
+  // the direct bridge: a turn costs ~0.5 ms, a direct call ~0.05 ms, and an SDK signing a request
   // (AWS SigV4: about six HMACs) paid the turns at every call. A direct call holds the host's
   // thread for microseconds (DIRECT_MAX_CHARS of input), so these few cannot starve it; the
   // host counts both kinds in the call's host-work budget.
@@ -1092,6 +1092,7 @@
     takeLogs(); // nothing from between calls leaks into the first event
     outputLeft = L.maxOutputBytes;
     outputBatch = true;
+    directLeft = DIRECT_OPS; // per batch, not per event: the host's thread is held between turns
     let i = 0;
     try {
       for (; i < count; i++) {
@@ -1100,7 +1101,6 @@
         curEv = i;
         curDeadline = now + timeoutMs < batchDeadline ? now + timeoutMs : batchDeadline;
         timerStarts = 0;
-        directLeft = DIRECT_OPS;
         const out = { status: 'success', error: null, returned: null, events: [], objects: [], logs: [] };
         let returned;
         try {
