@@ -6,6 +6,7 @@ catalog.services and catalog.validation.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Max
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -167,11 +168,15 @@ class DeployCanarySerializer(StrictSerializer):
         help_text="Share of each instance's events (by messageId) the new version takes, 1 to 50.",
     )
     durationSeconds = serializers.IntegerField(
-        required=False, min_value=60, help_text="How long the canary runs (give this or maxEvents)."
+        required=False,
+        min_value=60,
+        max_value=settings.CANARY_MAX_DURATION_S,
+        help_text="How long the canary runs (give this or maxEvents).",
     )
     maxEvents = serializers.IntegerField(
         required=False,
         min_value=50,
+        max_value=10_000_000,
         help_text="Events after which the canary ends (give this or durationSeconds).",
     )
 
