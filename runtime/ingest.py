@@ -122,6 +122,8 @@ def json_strict_loads(data: bytes | str, *, max_depth: int) -> object:
 
 
 def _walk_check(value: object, max_depth: int | None, strings: bool) -> None:
+    # Only containers nest deeper; strings are visited only when they are checked too.
+    kinds = (dict, list, str) if strings else (dict, list)
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -137,7 +139,7 @@ def _walk_check(value: object, max_depth: int | None, strings: bool) -> None:
             continue
         if max_depth is not None and depth > max_depth:
             raise JsonRefused(f"JSON nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children if not isinstance(child, (int, float)))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, kinds))
 
 
 def _strings_check(strings) -> None:
@@ -213,8 +215,12 @@ def basic_auth_write_key(header: str) -> str | None:
     return decoded.split(":", 1)[0] or None
 
 
+# One encoder for every size check: json.dumps with options builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def _size(message: dict) -> int:
-    return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    return len(_COMPACT.encode(message).encode())
 
 
 def message_validate(message: object) -> None:

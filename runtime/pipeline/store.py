@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 
@@ -150,23 +151,24 @@ log = logging.getLogger(__name__)
 # by ARGV[1] (free, or already this token's), 2 = held by another token. ARGV: token, ttl ms,
 # claim key prefix, messageIds. KEYS: the hourly delivered sets.
 _CLAIM = """
+local n = #ARGV - 3
 local out = {}
-for i = 4, #ARGV do
-  local mid = ARGV[i]
-  local state = 1
-  for _, key in ipairs(KEYS) do
-    if redis.call('SISMEMBER', key, mid) == 1 then state = 0 break end
-  end
-  if state == 1 then
-    local ckey = ARGV[3] .. mid
+for i = 1, n do out[i] = 1 end
+-- One SMISMEMBER per window set for the whole batch (not one SISMEMBER per id and set).
+for _, key in ipairs(KEYS) do
+  local found = redis.call('SMISMEMBER', key, unpack(ARGV, 4))
+  for i = 1, n do if found[i] == 1 then out[i] = 0 end end
+end
+for i = 1, n do
+  if out[i] == 1 then
+    local ckey = ARGV[3] .. ARGV[i + 3]
     local holder = redis.call('GET', ckey)
     if holder and holder ~= ARGV[1] then
-      state = 2
+      out[i] = 2
     else
       redis.call('SET', ckey, ARGV[1], 'PX', ARGV[2])
     end
   end
-  out[#out + 1] = state
 end
 return out
 """
@@ -212,6 +214,8 @@ def _keys(stage: str, key: str) -> tuple[str, str]:
     return f"{_prefix()}:buf:{stage}:{key}", f"{_prefix()}:sched:{stage}:{key}"
 
 
+MEMORY_CHECK_S = 1.0
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
 _memory_seen = {"until": 0.0, "full": False}
 
 
@@ -224,9 +228,11 @@ def memory_full() -> bool:
         limit = int(info.get("maxmemory") or 0)
         used = int(info.get("used_memory") or 0)
         high = limit * settings.PIPELINE_REDIS_MEMORY_HIGH
-        # Far from the mark a reading lasts half a second; close to it every push looks again.
+        # A reading lasts a second (INFO per request cost more than the push); close to the
+        # mark a tenth of one, so ingest overshoots it by little.
         _memory_seen.update(
-            until=now + (0.5 if not limit or used < high * 0.8 else 0.0), full=bool(limit) and used >= high
+            until=now + (MEMORY_CHECK_S if not limit or used < high * 0.8 else MEMORY_CHECK_S / 10),
+            full=bool(limit) and used >= high,
         )
     return _memory_seen["full"]
 
@@ -237,7 +243,7 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     wait_ms = max(1, int(settings.PIPELINE_FLUSH_WAIT_S * 1000))
     # The flag outlives the flush delay so one window schedules one flush; the sweeper
     # covers a flag whose flush was lost.
-    encoded = [json.dumps(i, separators=(",", ":")) for i in items]
+    encoded = [_COMPACT.encode(i) for i in items]
     return int(
         _script(_PUSH)(keys=[buf, sched, _active()], args=[batch, wait_ms * 5, f"{stage}:{key}", *encoded])
     )
@@ -318,24 +324,65 @@ def lease_renew(stage: str, key: str, task_id: str) -> None:
     _script(_RENEW)(keys=[_leases()], args=[_lease_member(stage, key, task_id), _lease_ms()])
 
 
+class _Heartbeat:
+    """One thread per process renewing the leases its running batches hold.
+
+    Starting a thread per batch cost more than the batch's own Redis calls; this one starts
+    with the first lease a process holds (after a prefork worker forked it) and renews each
+    held lease every third of the lease's length, counted from when it was taken.
+    """
+
+    def __init__(self):
+        self.held: dict[int, list] = {}  # handle -> [stage, key, task_id, next renewal]
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def hold(self, stage: str, key: str, task_id: str) -> int:
+        entry = [stage, key, task_id, time.monotonic() + settings.PIPELINE_INFLIGHT_LEASE_S / 3]
+        with self.lock:
+            self.held[id(entry)] = entry
+            if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="inflight-lease", daemon=True)
+                self.thread.start()
+        self.wake.set()  # the thread recomputes its sleep (a shorter lease may be due first)
+        return id(entry)
+
+    def drop(self, handle: int) -> None:
+        with self.lock:
+            self.held.pop(handle, None)
+
+    def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            interval = settings.PIPELINE_INFLIGHT_LEASE_S / 3
+            with self.lock:
+                due = [e for e in self.held.values() if e[3] <= now]
+                for entry in due:
+                    entry[3] = now + interval
+                soonest = min((e[3] for e in self.held.values()), default=now + interval)
+            for stage, key, task_id, _ in due:
+                try:
+                    lease_renew(stage, key, task_id)
+                except redis.RedisError:
+                    log.warning("could not renew the lease of %s:%s:%s", stage, key, task_id)
+            self.wake.wait(max(0.0, soonest - time.monotonic()))
+            self.wake.clear()
+
+
+_heartbeat = _Heartbeat()
+
+
 @contextlib.contextmanager
 def lease_kept(stage: str, key: str, task_id: str):
-    """Renew the lease every third of its length while the body runs (a heartbeat thread)."""
-    stop = threading.Event()
-
-    def beat():
-        while not stop.wait(settings.PIPELINE_INFLIGHT_LEASE_S / 3):
-            try:
-                lease_renew(stage, key, task_id)
-            except redis.RedisError:
-                log.warning("could not renew the lease of %s:%s:%s", stage, key, task_id)
-
-    thread = threading.Thread(target=beat, name="inflight-lease", daemon=True)
-    thread.start()
+    """Keep the lease renewed while the body runs (this process's heartbeat thread)."""
+    handle = _heartbeat.hold(stage, key, task_id)
     try:
         yield
     finally:
-        stop.set()
+        _heartbeat.drop(handle)
 
 
 def leases_expired(limit: int = 200) -> list[tuple[str, str, str]]:

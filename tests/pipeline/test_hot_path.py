@@ -1,0 +1,81 @@
+"""The per-request and per-batch work of the buffered pipeline (issue 15's throughput fixes):
+ingest lookups served from the process cache, one lease heartbeat thread per process."""
+
+import os
+import threading
+import uuid
+
+import pytest
+import redis
+
+from runtime.pipeline import lookups, routing, store
+from runtime.pipeline.sources import tracking_source, webhook_instance_id
+from tests.factories import SourceFactory
+from workspaces.choices import SourceKind
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cached_lookups(settings, monkeypatch):
+    """Buffered mode's lookup cache, long enough that nothing expires during a test."""
+    settings.PIPELINE_LOOKUP_CACHE_S = 60
+    monkeypatch.setattr(store, "buffered", lambda: True)
+    lookups._cache.clear()
+    yield
+    lookups._cache.clear()
+
+
+def test_a_write_key_costs_one_query_per_cache_window(cached_lookups, workspace, django_assert_num_queries):
+    source = SourceFactory(workspace=workspace, kind=SourceKind.TRACKING_API)
+    with django_assert_num_queries(1):
+        for _ in range(5):
+            found = tracking_source(source.write_key)
+    assert (found.pk, found.write_key, found.enabled) == (source.pk, source.write_key, True)
+
+
+def test_an_unknown_write_key_is_not_remembered(cached_lookups, workspace, django_assert_num_queries):
+    key = uuid.uuid4().hex
+    with django_assert_num_queries(2):
+        assert tracking_source(key) is None
+        assert tracking_source(key) is None
+    source = SourceFactory(workspace=workspace, kind=SourceKind.TRACKING_API, write_key=key)
+    assert tracking_source(key).pk == source.pk  # a new source is found at once
+
+
+def test_a_webhook_token_costs_one_query_per_cache_window(
+    cached_lookups, source_function_instance, django_assert_num_queries
+):
+    token = source_function_instance.source.webhook_token
+    with django_assert_num_queries(1):
+        assert {webhook_instance_id(token) for _ in range(5)} == {source_function_instance.pk}
+    with django_assert_num_queries(2):  # a guessed token is looked up every time
+        assert webhook_instance_id("nope") is None
+        assert webhook_instance_id("nope") is None
+
+
+@pytest.fixture
+def redis_store(settings, monkeypatch):
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("REDIS_URL is not set")
+        pytest.skip("REDIS_URL is not set")
+    settings.PIPELINE_REDIS_URL = url
+    settings.PIPELINE_KEY_PREFIX = prefix = f"t{uuid.uuid4().hex[:10]}"
+    monkeypatch.setattr(store, "buffered", lambda: True)
+    monkeypatch.setattr(routing, "flush_schedule", lambda stage, key, now: None)
+    yield
+    r = redis.Redis.from_url(url)
+    keys = list(r.scan_iter(f"{prefix}:*"))
+    if keys:
+        r.delete(*keys)
+
+
+def test_batches_share_one_heartbeat_thread(redis_store, instance):
+    for round_ in range(5):
+        store.buffer_push("dst", str(instance.pk), [{"messageId": f"m{round_}"}], batch=100)
+        routing.flush("dst", instance.pk, f"task-{round_}", lambda items: None, limit=10)
+    beating = [t for t in threading.enumerate() if t.name == "inflight-lease"]
+    assert len(beating) == 1
+    assert store._heartbeat.held == {}  # finished batches hold no lease
