@@ -78,11 +78,16 @@ class Slot:
         self.started = time.monotonic()
         self.slowest = 0.0
         self.handled = 0
+        self.rounds = 0
 
     def round(self, count: int) -> None:
-        """A new round of `count` events begins (renews the lease)."""
+        """A new round of `count` events begins (renews the lease; the first round's started
+        with `acquire`, which wrote the same score a moment ago)."""
+        first = self.rounds == 0
         self._close_round()
-        store._script(_RENEW)(keys=self.keys[:1], args=[self.token])
+        if not first:
+            store._script(_RENEW)(keys=self.keys[:1], args=[self.token])
+        self.rounds += 1
         self.handled += count
 
     def _close_round(self) -> None:

@@ -54,6 +54,19 @@ def test_a_fast_instance_is_not_limited(slot_redis, instance):
     assert slot_redis.exists(slots._keys(instance.pk)[1]) == 0  # not flagged slow
 
 
+def test_only_later_rounds_renew_the_slot(slot_redis, instance):
+    slot = slots.acquire(instance, "a")
+    key = slots._keys(instance.pk)[0]
+    taken = slot_redis.zscore(key, "a")
+    time.sleep(0.05)
+    slot.round(5)  # the first round started with acquire: no second write
+    assert slot_redis.zscore(key, "a") == taken
+    time.sleep(0.05)
+    slot.round(5)
+    assert slot_redis.zscore(key, "a") > taken
+    slot.release()
+
+
 def test_a_slow_round_limits_the_instance(slot_redis, instance):
     first = slots.acquire(instance, "a")
     first.round(5)
