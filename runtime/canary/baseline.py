@@ -2,10 +2,11 @@
 after a plain deploy can compare the new version's p95 with the old one's (the delivery
 counters hold end-to-end latency, which queueing dominates).
 
-Noted after every delivery batch that runs the deployed version (`split.canary_run`): one
-pipelined Redis call per batch in buffered mode (a hash of histogram buckets per 10-minute
-slot, expiring after two hours), a process-local dict in embedded mode (one process). A figure
-that cannot be kept is skipped: a delivery never fails over it.
+Noted after every delivery batch that runs the deployed version (`split.canary_run`). In
+buffered mode a process adds its batches up in memory and writes them at most once a second,
+in one pipelined Redis call (a hash of histogram buckets per 10-minute slot, expiring after two
+hours); embedded mode (one process) keeps them in memory. A figure that cannot be kept is
+skipped: a delivery never fails over it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ log = logging.getLogger(__name__)
 
 SLOT_S = 600
 KEEP_S = 2 * 3600
+FLUSH_S = 1.0
 _local: dict[str, dict[str, int]] = {}
+_pending: dict[str, dict[str, int]] = {}
+_flushed_at = 0.0
 _lock = threading.Lock()
 
 
@@ -39,14 +43,38 @@ def note(*, instance_id: int, version_id: int, histogram: dict[str, int]) -> Non
     if not store.buffered():
         _note_local(key, histogram)
         return
+    global _flushed_at
+    with _lock:
+        _add(_pending.setdefault(key, {}), histogram)
+        if time.monotonic() - _flushed_at < FLUSH_S:
+            return
+        batch, _flushed_at = dict(_pending), time.monotonic()
+        _pending.clear()
+    flush(batch)
+
+
+def flush(batch: dict[str, dict[str, int]] | None = None) -> None:
+    """Write the added-up histograms to Redis (default: this process's pending ones)."""
+    if batch is None:
+        with _lock:
+            batch = dict(_pending)
+            _pending.clear()
+    if not batch:
+        return
     try:
         pipe = store.client().pipeline(transaction=False)
-        for label, count in histogram.items():
-            pipe.hincrby(key, label, count)
-        pipe.expire(key, KEEP_S)
+        for key, histogram in batch.items():
+            for label, count in histogram.items():
+                pipe.hincrby(key, label, count)
+            pipe.expire(key, KEEP_S)
         pipe.execute()
     except (redis.RedisError, OSError):
-        log.warning("could not keep the latency of instance %s", instance_id, exc_info=True)
+        log.warning("could not keep %d latency figures", len(batch), exc_info=True)
+
+
+def _add(row: dict[str, int], histogram: dict[str, int]) -> None:
+    for label, count in histogram.items():
+        row[label] = row.get(label, 0) + count
 
 
 def _note_local(key: str, histogram: dict[str, int]) -> None:
@@ -55,9 +83,7 @@ def _note_local(key: str, histogram: dict[str, int]) -> None:
         if len(_local) > 10_000:  # slots of instances long gone
             for stale in [k for k in _local if int(k.rsplit(":", 1)[1]) < oldest]:
                 del _local[stale]
-        row = _local.setdefault(key, {})
-        for label, count in histogram.items():
-            row[label] = row.get(label, 0) + count
+        _add(_local.setdefault(key, {}), histogram)
 
 
 def histogram_between(*, instance_id: int, version_id: int, since: float, until: float) -> dict[str, int]:
@@ -69,6 +95,7 @@ def histogram_between(*, instance_id: int, version_id: int, since: float, until:
         with _lock:
             rows = [dict(_local.get(key, {})) for key in keys]
     else:
+        flush()  # this process's latest batches count too
         try:
             pipe = store.client().pipeline(transaction=False)
             for key in keys:
