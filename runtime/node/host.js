@@ -477,17 +477,20 @@ function kill(call) {
   if (call.onKill) call.onKill();
 }
 
-// `promise` (a build step or apply on the call's isolate), or a rejection as soon as the
-// call is killed; a promise that outlives the kill is watched as possibly stuck.
+// `promise` (a build step or apply on the call's isolate), or a rejection once the call is
+// killed and its isolate has stopped (`promise` settles: within milliseconds of the kill).
+// Meanwhile the call is watched as possibly stuck: an isolate that does not stop takes the
+// host down stuck_ms later, and the crash record charges the call, which then gets `Crash`
+// (attributed, final) rather than a `Timeout` the pipeline would retry into the same crash.
 function untilKilled(call, promise) {
   if (!call.killed) call.killed = new Promise((_, reject) => { call.onKill = () => reject(new Error('Isolate was disposed')); });
   call.killed.catch(() => {});
-  return Promise.race([promise, call.killed]).catch((e) => {
+  return Promise.race([promise, call.killed]).catch(async (e) => {
     if (call.timedOut || (call.entry && !call.entry.isolate)) {
       const z = { call, entry: call.entry, since: Date.now() };
       stuck.add(z);
-      const done = () => stuck.delete(z);
-      promise.then(done, done);
+      await promise.then(() => {}, () => {});
+      stuck.delete(z);
     }
     throw e;
   });
