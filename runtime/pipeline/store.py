@@ -28,13 +28,15 @@ from ..models import DeliveredMessage
 INFLIGHT_TTL_S = 7 * 24 * 3600
 # Append, then say whether to flush now (2: this push filled another whole batch), later (1:
 # first item of a wait window) or not at all (0: a flush is already on its way). Only batch
-# boundaries publish, so a backlog never turns every push into one more task.
+# boundaries publish, so a backlog never turns every push into one more task; and once two
+# whole batches wait, the tasks already published for them drain the rest (a flush takes up
+# to MAX_FLUSH_ROUNDS batches and publishes another while a backlog remains).
 _PUSH = """
 local before = redis.call('LLEN', KEYS[1])
 local after = redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
 redis.call('SADD', KEYS[3], ARGV[3])
 local batch = tonumber(ARGV[1])
-if math.floor(after / batch) > math.floor(before / batch) then return 2 end
+if before < 2 * batch and math.floor(after / batch) > math.floor(before / batch) then return 2 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """

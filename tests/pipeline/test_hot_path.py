@@ -79,3 +79,10 @@ def test_batches_share_one_heartbeat_thread(redis_store, instance):
     beating = [t for t in threading.enumerate() if t.name == "inflight-lease"]
     assert len(beating) == 1
     assert store._heartbeat.held == {}  # finished batches hold no lease
+
+
+def test_a_backlog_of_whole_batches_publishes_no_more_tasks(redis_store, instance):
+    batch = [{"messageId": f"m{n}"} for n in range(10)]
+    decisions = [store.buffer_push("dst", str(instance.pk), batch, batch=10) for _ in range(5)]
+    # Two whole batches get their tasks at once; past them one delayed flush, then nothing.
+    assert decisions == [2, 2, 1, 0, 0]
