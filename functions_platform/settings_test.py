@@ -15,3 +15,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# WhiteNoise indexes every static file (the editor's Monaco tree: thousands) when its middleware
+# is built, and the test client builds the middleware chain for every test: ~0.4 s each.
+# Autorefresh looks files up per request instead, through the same finders.
+WHITENOISE_AUTOREFRESH = True
