@@ -358,6 +358,7 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while True:
+            self.wake.clear()  # before reading `held`: a lease taken from here on wakes the wait
             now = time.monotonic()
             interval = settings.PIPELINE_INFLIGHT_LEASE_S / 3
             with self.lock:
@@ -371,7 +372,6 @@ class _Heartbeat:
                 except redis.RedisError:
                     log.warning("could not renew the lease of %s:%s:%s", stage, key, task_id)
             self.wake.wait(max(0.0, soonest - time.monotonic()))
-            self.wake.clear()
 
 
 _heartbeat = _Heartbeat()
