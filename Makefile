@@ -34,7 +34,7 @@ $(ENGINE_DIR)/node_modules/.installed: $(ENGINE_DIR)/package.json $(ENGINE_DIR)/
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json \
 		$(ENGINE_DIR)/node_modules/.installed
 	cd $(NODE_DIR) && $(ENGINE_ENV) npm_config_build_from_source=true npm ci --no-audit --no-fund
-	touch $@ $(NODE_DIR)/dist/.built
+	mkdir -p $(NODE_DIR)/dist && touch $@ $(NODE_DIR)/dist/.built
 
 # The isolate's bundles (dist/) are built by npm's postinstall; rebuilt when their sources change.
 BUNDLE_SOURCES := $(NODE_DIR)/build.js $(shell find $(NODE_DIR)/lib -name '*.js' 2>/dev/null)

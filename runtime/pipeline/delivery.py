@@ -73,6 +73,10 @@ def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) ->
         carries = retry.get("items") is not None or retry.get("retry_id") is not None
         if carries or slots.wait_claim(instance_id):
             come_back(settings.PIPELINE_SLOT_WAIT_S)
+        else:
+            # A task redelivered after its worker died may own an in-flight batch; ending
+            # without it would strand the batch until its lease expires and a sweep finds it.
+            store.inflight_release("dst", str(instance_id), task_id, count=False)
         return
     try:
         _stage_run(task_id, instance_id, retry, slot.round)

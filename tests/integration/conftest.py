@@ -118,6 +118,17 @@ class Sink:
         time.sleep(settle)
         return self.events()
 
+    def wait_for_ids(self, ids, timeout: float = 60.0, settle: float = 1.0) -> set[str]:
+        """Wait until every messageId of `ids` arrived (bounded); the messageIds received.
+
+        Where a fault may redeliver (at least once), duplicates must not count towards the wait:
+        a batch delivered twice would otherwise stand in for one still on its way."""
+        want, deadline = set(ids), time.monotonic() + timeout
+        while time.monotonic() < deadline and not want <= {e["messageId"] for e in self.events()}:
+            time.sleep(0.05)
+        time.sleep(settle)
+        return {e["messageId"] for e in self.events()}
+
 
 @pytest.fixture
 def sink(httpserver):

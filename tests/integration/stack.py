@@ -149,6 +149,12 @@ class Stack:
             ],
         )
 
+    def beat_stop(self) -> None:
+        _killpg(self.beat, signal.SIGTERM)
+        if self.beat is not None:
+            self.beat.wait(timeout=30)
+        self.beat = None
+
     def worker_kill(self) -> None:
         """SIGKILL the worker and its pool children (a crash, not a shutdown)."""
         _killpg(self.worker, signal.SIGKILL)

@@ -206,7 +206,18 @@ async function onTrack(event, settings) {
 """
 
 
-def test_killed_worker_loses_nothing(stack, workspace, tracking, sink):
+def test_killed_worker_loses_nothing(stack, workspace, tracking, sink, tmp_path):
+    # As in production (Procfile, compose), beat runs the sweep: a batch in flight when the
+    # worker died is resumed by its redelivered task, or else, once its lease expires
+    # (PIPELINE_INFLIGHT_LEASE_S), returned to its buffer by the sweep (docs/pipeline.md).
+    stack.beat_start(str(tmp_path / "beat-schedule"))
+    try:
+        _killed_worker_loses_nothing(stack, workspace, tracking, sink)
+    finally:
+        stack.beat_stop()
+
+
+def _killed_worker_loses_nothing(stack, workspace, tracking, sink):
     sink.answer = lambda body: [{"status": 200}] * len(body)
     destination(workspace, tracking, sink, code=SLOW, batch_max_count=10)
     sent = [f"kill-{i}" for i in range(400)]
@@ -225,7 +236,7 @@ def test_killed_worker_loses_nothing(stack, workspace, tracking, sink):
     stack.worker_kill()  # mid-delivery: batches are in flight and more are queued
     assert len({e["messageId"] for e in sink.events()}) < len(sent)
     stack.worker_start()
-    received = {e["messageId"] for e in sink.wait_for(len(sent), timeout=90)}
+    received = sink.wait_for_ids(sent, timeout=90)
     assert received == set(sent)
 
 

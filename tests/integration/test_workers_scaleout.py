@@ -85,6 +85,6 @@ def test_two_workers_lose_nothing_when_one_dies(two_workers, sink):
     for _ in range(5):
         send(100)  # queued behind the doomed worker's prefetch and in-flight batches
     _killpg(doomed, signal.SIGKILL)  # one machine gone, mid-run
-    received = {e["messageId"] for e in sink.wait_for(len(ids), timeout=120)}
+    received = sink.wait_for_ids(ids, timeout=120)
     assert received == set(ids)
     assert survivor.poll() is None

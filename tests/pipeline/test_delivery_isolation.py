@@ -6,6 +6,7 @@ Retry-After tests run real functions in the sandbox and capture the retry schedu
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -36,8 +37,9 @@ def slot_redis(settings):
     settings.PIPELINE_SLOT_WAIT_S = 2.0
     client = redis.Redis.from_url(url)
     yield client
-    for key in client.scan_iter(f"{{{settings.PIPELINE_KEY_PREFIX}:*"):
-        client.delete(key)
+    for pattern in (f"{{{settings.PIPELINE_KEY_PREFIX}:*", f"{settings.PIPELINE_KEY_PREFIX}:*"):
+        for key in client.scan_iter(pattern):
+            client.delete(key)
 
 
 @pytest.fixture
@@ -129,6 +131,28 @@ def test_a_slotless_task_comes_back_without_taking_events(slot_redis, instance, 
     held.release()
     delivery.delivery_flush(task_id="t9", instance_id=instance.pk, retry=retry, come_back=back.append)
     assert len(ran) == 1
+
+
+def test_a_redelivered_task_without_a_slot_gives_its_batch_back(slot_redis, instance, monkeypatch):
+    """A task whose worker died mid-batch comes back (same id) to a slow instance: when it may
+    not wait for a slot, its in-flight batch returns to the buffer instead of staying stranded."""
+    monkeypatch.setattr(store, "buffered", lambda: True)
+    monkeypatch.setattr(routing, "deferred", lambda *args: False)
+    key = str(instance.pk)
+    events = [{"messageId": f"m{i}"} for i in range(3)]
+    store.buffer_push("dst", key, events, batch=10)
+    assert store.buffer_drain("dst", key, "dead-task", limit=10) == events  # then the worker died
+    slot_redis.set(slots._keys(instance.pk)[1], "1")
+    held = slots.acquire(instance, "holder")
+    assert slots.wait_claim(instance.pk)  # another slot-less task will come back for the buffer
+    back = []
+    retry = {"items": None, "attempt": 0, "first_at": None, "not_before": None}
+    delivery.delivery_flush(task_id="dead-task", instance_id=instance.pk, retry=retry, come_back=back.append)
+    assert back == []
+    buf, _ = store._keys("dst", key)
+    assert [json.loads(item) for item in slot_redis.lrange(buf, 0, -1)] == events
+    assert slot_redis.llen(store._inflight("dst", key, "dead-task")) == 0
+    held.release()
 
 
 # --- Retry-After -------------------------------------------------------------------------------
