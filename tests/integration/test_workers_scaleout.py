@@ -85,6 +85,7 @@ def test_two_workers_lose_nothing_when_one_dies(two_workers, sink):
     for _ in range(5):
         send(100)  # queued behind the doomed worker's prefetch and in-flight batches
     _killpg(doomed, signal.SIGKILL)  # one machine gone, mid-run
-    received = sink.wait_for_ids(ids, timeout=120)
+    # Up to PIPELINE_CLAIM_TTL_S (120 s) for a batch the dead worker had claimed.
+    received = sink.wait_for_ids(ids, timeout=180)
     assert received == set(ids)
     assert survivor.poll() is None
