@@ -2,8 +2,11 @@
 posts what they receive to a local HTTP sink (pytest-httpserver), all run eagerly on SQLite."""
 
 import json
+import os
+import uuid
 
 import pytest
+import redis
 from django.test import override_settings
 
 from catalog.choices import ResourceType
@@ -31,6 +34,25 @@ async function onRequest(request, settings) {
   if (body.boom) throw new TypeError('boom');
 }
 """
+
+
+@pytest.fixture
+def pipeline_redis(settings):
+    """A client of the real Redis of REDIS_URL, the pipeline's keys under a prefix of their own
+    (plain and hash-tagged), removed afterwards. Missing Redis fails under REQUIRE_SERVICES=1."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("REDIS_URL is not set")
+        pytest.skip("REDIS_URL is not set")
+    settings.PIPELINE_REDIS_URL = url
+    settings.PIPELINE_KEY_PREFIX = prefix = f"t{uuid.uuid4().hex[:10]}"
+    client = redis.Redis.from_url(url)
+    yield client
+    for pattern in (f"{prefix}:*", f"{{{prefix}:*"):
+        keys = list(client.scan_iter(pattern))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

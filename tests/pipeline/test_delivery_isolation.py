@@ -7,12 +7,9 @@ Retry-After tests run real functions in the sandbox and capture the retry schedu
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 
 import pytest
-import redis
 
 from runtime.pipeline import delivery, routing, slots, store
 from tests.factories import FunctionFactory, InstanceFactory
@@ -22,24 +19,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def slot_redis(settings):
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail("REDIS_URL is not set")
-        pytest.skip("REDIS_URL is not set")
-    settings.PIPELINE_REDIS_URL = url
-    settings.PIPELINE_KEY_PREFIX = f"slots-{uuid.uuid4().hex[:8]}"
+def slot_redis(pipeline_redis, settings):
     # Seconds, with margins for a loaded machine: a test step must not take a second.
     settings.PIPELINE_SLOW_DELIVERY_S = 1.0
     settings.PIPELINE_SLOW_INSTANCE_SLOTS = 1
     settings.PIPELINE_SLOW_FLAG_S = 30
     settings.PIPELINE_SLOT_WAIT_S = 2.0
-    client = redis.Redis.from_url(url)
-    yield client
-    for pattern in (f"{{{settings.PIPELINE_KEY_PREFIX}:*", f"{settings.PIPELINE_KEY_PREFIX}:*"):
-        for key in client.scan_iter(pattern):
-            client.delete(key)
+    return pipeline_redis
 
 
 @pytest.fixture

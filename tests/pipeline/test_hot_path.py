@@ -1,12 +1,10 @@
 """The per-request and per-batch work of the buffered pipeline (issue 15's throughput fixes):
 ingest lookups served from the process cache, one lease heartbeat thread per process."""
 
-import os
 import threading
 import uuid
 
 import pytest
-import redis
 
 from runtime.pipeline import lookups, routing, store
 from runtime.pipeline.sources import tracking_source, webhook_instance_id
@@ -55,21 +53,9 @@ def test_a_webhook_token_costs_one_query_per_cache_window(
 
 
 @pytest.fixture
-def redis_store(settings, monkeypatch):
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail("REDIS_URL is not set")
-        pytest.skip("REDIS_URL is not set")
-    settings.PIPELINE_REDIS_URL = url
-    settings.PIPELINE_KEY_PREFIX = prefix = f"t{uuid.uuid4().hex[:10]}"
+def redis_store(pipeline_redis, monkeypatch):
     monkeypatch.setattr(store, "buffered", lambda: True)
     monkeypatch.setattr(routing, "flush_schedule", lambda stage, key, now: None)
-    yield
-    r = redis.Redis.from_url(url)
-    keys = list(r.scan_iter(f"{prefix}:*"))
-    if keys:
-        r.delete(*keys)
 
 
 def test_batches_share_one_heartbeat_thread(redis_store, instance):

@@ -1,13 +1,10 @@
 """In-flight batches under faults, on a real Redis: leases, give-back, the sweep, dead letters,
 and the atomic per-destination claim of messageIds (concurrent tasks deliver once)."""
 
-import os
 import threading
 import time
-import uuid
 
 import pytest
-import redis
 
 from runtime.choices import ErrorCategory, PipelineStage
 from runtime.models import DeadLetter
@@ -19,25 +16,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def buffered(settings, monkeypatch):
+def buffered(pipeline_redis, settings, monkeypatch):
     """The store on the real Redis of REDIS_URL, under a key prefix of its own."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail("REDIS_URL is not set")
-        pytest.skip("REDIS_URL is not set")
-    settings.PIPELINE_REDIS_URL = url
-    settings.PIPELINE_KEY_PREFIX = prefix = f"t{uuid.uuid4().hex[:10]}"
     settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS = 2
     monkeypatch.setattr(store, "buffered", lambda: True)
     scheduled = []
     monkeypatch.setattr(recovery, "flush_schedule", lambda stage, key, now: scheduled.append((stage, key)))
     monkeypatch.setattr(routing, "flush_schedule", lambda stage, key, now: scheduled.append((stage, key)))
-    yield scheduled
-    r = redis.Redis.from_url(url)
-    keys = list(r.scan_iter(f"{prefix}:*"))
-    if keys:
-        r.delete(*keys)
+    return scheduled
 
 
 def push(key, n, stage="dst"):
