@@ -192,18 +192,26 @@ def function_delete(*, function: Function, actor=None) -> None:
     Source.objects.filter(pk__in=owned_sources).delete()
 
 
-def _clean_and_save(function: Function) -> None:
-    function.full_clean(validate_unique=False, validate_constraints=False)
-    duplicate = Function.objects.filter(
-        workspace_id=function.workspace_id, display_name=function.display_name
-    ).exclude(pk=function.pk)
-    if duplicate.exists():
-        raise ValidationError({"display_name": DUPLICATE_NAME.format(name=function.display_name)})
+def named_save(obj, *, siblings, field: str, message: str) -> None:
+    """Validate and save `obj`, whose `field` must be unique among `siblings` (a queryset).
+
+    The name clash is a field error: checked first, and again by the database constraint for a
+    concurrent save with the same name. Used for functions and their test cases.
+    """
+    obj.full_clean(validate_unique=False, validate_constraints=False)
+    error = ValidationError({field: message.format(name=getattr(obj, field))})
+    if siblings.filter(**{field: getattr(obj, field)}).exclude(pk=obj.pk).exists():
+        raise error
     try:
         with transaction.atomic():
-            function.save()
-    except IntegrityError as exc:  # a concurrent create with the same name
-        raise ValidationError({"display_name": DUPLICATE_NAME.format(name=function.display_name)}) from exc
+            obj.save()
+    except IntegrityError as exc:
+        raise error from exc
+
+
+def _clean_and_save(function: Function) -> None:
+    siblings = Function.objects.filter(workspace_id=function.workspace_id)
+    named_save(function, siblings=siblings, field="display_name", message=DUPLICATE_NAME)
 
 
 def _schema_replace(function: Function, schema: list[dict]) -> None:

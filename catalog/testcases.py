@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from workspaces import permissions
 from workspaces.choices import AuditAction
@@ -16,6 +16,7 @@ from workspaces.services import audit_record
 
 from .choices import SANDBOX_KIND, ResourceType
 from .models import Function, TestCase, TestCaseSecret
+from .services import named_save
 from .testcase_checks import expectation_check, expectation_validate, io_diff
 
 MAX_CASES = 50  # per function: Save & Deploy runs them all, one after the other
@@ -50,15 +51,8 @@ def _split_values(function: Function, values) -> tuple[dict, dict]:
 
 def _clean_and_save(case: TestCase) -> None:
     case.name = (case.name or "").strip()
-    case.full_clean(validate_unique=False, validate_constraints=False)
-    clash = TestCase.objects.filter(function_id=case.function_id, name=case.name).exclude(pk=case.pk)
-    if clash.exists():
-        raise ValidationError({"name": DUPLICATE.format(name=case.name)})
-    try:
-        with transaction.atomic():
-            case.save()
-    except IntegrityError as exc:  # a concurrent save with the same name
-        raise ValidationError({"name": DUPLICATE.format(name=case.name)}) from exc
+    siblings = TestCase.objects.filter(function_id=case.function_id)
+    named_save(case, siblings=siblings, field="name", message=DUPLICATE)
 
 
 def _secret_merge(case: TestCase, user, secret: dict, cleared: set[str]) -> None:
