@@ -383,7 +383,7 @@ class FunctionAdmin(ScopedAdmin):
         if change and "_deploy" in request.POST:
             self._save_and_deploy(request, form, data, schema)
             return
-        edited = {name: data[name] for name in FUNCTION_EDITABLE_FIELDS}
+        edited = edited_fields(data)
         if change:
             function_save(function=form.instance, author=request.user, settings=schema, **edited)
             return
@@ -430,7 +430,7 @@ class FunctionAdmin(ScopedAdmin):
             author=request.user,
             instance_ids=[i.public_id for i in instances],
             settings=schema,
-            **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS},
+            **edited_fields(data),
         )
         request._deployed_version = result.version
         admin_testcases.override_record(
@@ -442,7 +442,7 @@ class FunctionAdmin(ScopedAdmin):
         from runtime.canary.services import function_save_and_canary
 
         function = form.instance
-        fields = {"settings": schema, **{name: data[name] for name in FUNCTION_EDITABLE_FIELDS}}
+        fields = {"settings": schema, **edited_fields(data)}
         try:
             version, canaries = function_save_and_canary(
                 function=function,
@@ -458,6 +458,11 @@ class FunctionAdmin(ScopedAdmin):
         overridden = getattr(form, "tests_overridden", [])
         admin_testcases.override_record(request, function, version, overridden, mode="canary")
         messages.success(request, f"Saved v{version.number}: canary on {len(canaries)} instance(s).")
+
+
+def edited_fields(data: dict) -> dict:
+    """The editable fields of a cleaned function form, as the catalog services take them."""
+    return {name: data[name] for name in FUNCTION_EDITABLE_FIELDS}
 
 
 def editor_context(request, obj, *, can_edit: bool) -> dict:

@@ -7,12 +7,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from workspaces.choices import AuditAction
-from workspaces.models import Workspace
+from workspaces.models import Source, Workspace
 from workspaces.services import audit_record
 
 from .choices import ResourceType
 from .ids import function_public_id
-from .models import Function, FunctionVersion, SettingDefinition
+from .models import FUNCTION_EDITABLE_FIELDS, CapturedRequest, Function, FunctionVersion, SettingDefinition
 from .templates import template_code
 from .validation import code_normalise, code_validate, settings_schema_validate
 
@@ -44,18 +44,17 @@ def function_create(
     resource_type: str,
     display_name: str,
     created_by=None,
-    description: str = "",
-    logo_url: str = "",
     code: str | None = None,
     settings: list | None = None,
-    batch_max_count: int | None = None,
-    timeout_ms: int | None = None,
+    **fields,
 ) -> Function:
     """Create a function with its first version.
 
+    `fields` are the other editable fields (FUNCTION_EDITABLE_FIELDS; None keeps the default).
     Without `code` the type's template is used (with the template's settings when `settings`
     is also omitted). Raises ValidationError for invalid code (with line and column), an
-    invalid settings schema or a display name already used in the workspace.
+    invalid settings schema or a display name already used in the workspace; TypeError for a
+    field that is not editable.
     """
     if resource_type not in ResourceType.values:
         raise ValidationError({"resource_type": f"Must be one of {', '.join(ResourceType.values)}."})
@@ -64,21 +63,15 @@ def function_create(
         if settings is None:
             settings = TEMPLATE_SETTINGS.get(resource_type, [])
     schema = settings_schema_validate(settings or [])
-    code = code_normalise(code)
-    code_validate(code=code, resource_type=resource_type)
+    given = _edited_fields({**fields, "display_name": display_name or "", "code": code})
+    code_validate(code=given["code"], resource_type=resource_type)
     function = Function(
         workspace=workspace,
         public_id=function_public_id(resource_type),
         resource_type=resource_type,
-        display_name=(display_name or "").strip(),
-        description=description or "",
-        logo_url=logo_url or "",
-        code=code,
         created_by=created_by,
+        **given,
     )
-    for field, value in (("batch_max_count", batch_max_count), ("timeout_ms", timeout_ms)):
-        if value is not None:
-            setattr(function, field, value)
     _clean_and_save(function)
     _schema_replace(function, schema)
     version = _version_create(function=function, author=created_by)
@@ -94,37 +87,21 @@ def function_create(
 
 @transaction.atomic
 def function_save(
-    *,
-    function: Function,
-    author=None,
-    code: str | None = None,
-    settings: list | None = None,
-    display_name: str | None = None,
-    description: str | None = None,
-    logo_url: str | None = None,
-    batch_max_count: int | None = None,
-    timeout_ms: int | None = None,
+    *, function: Function, author=None, settings: list | None = None, **fields
 ) -> FunctionVersion:
     """Save a function (Segment's "Save"): every save makes a new LATEST version.
 
-    Only the given fields (FUNCTION_EDITABLE_FIELDS, plus the settings schema) change. No
-    instance changes what it runs; that is a deploy.
+    Only the given `fields` (FUNCTION_EDITABLE_FIELDS; None leaves one unchanged) and, when
+    given, the settings schema change. No instance changes what it runs; that is a deploy.
+    Raises ValidationError as function_create does, TypeError for a field that is not editable.
     """
     function = Function.objects.select_for_update().get(pk=function.pk)
-    given = {
-        "display_name": display_name.strip() if display_name is not None else None,
-        "description": description,
-        "logo_url": logo_url,
-        "code": code_normalise(code) if code is not None else None,
-        "batch_max_count": batch_max_count,
-        "timeout_ms": timeout_ms,
-    }
-    if given["code"] is not None:
+    given = _edited_fields(fields)
+    if "code" in given:
         code_validate(code=given["code"], resource_type=function.resource_type)
     schema = settings_schema_validate(settings) if settings is not None else None
     for field, value in given.items():
-        if value is not None:
-            setattr(function, field, value)
+        setattr(function, field, value)
     _clean_and_save(function)
     if schema is not None:
         _schema_replace(function, schema)
@@ -137,6 +114,19 @@ def function_save(
         version_id=version.public_id,
     )
     return version
+
+
+def _edited_fields(fields: dict) -> dict:
+    """The editable fields given (not None), normalised: the name stripped, the code's line endings."""
+    unknown = sorted(set(fields) - set(FUNCTION_EDITABLE_FIELDS))
+    if unknown:
+        raise TypeError(f"Not editable function fields: {', '.join(unknown)}")
+    given = {name: value for name, value in fields.items() if value is not None}
+    if "display_name" in given:
+        given["display_name"] = given["display_name"].strip()
+    if "code" in given:
+        given["code"] = code_normalise(given["code"])
+    return given
 
 
 @transaction.atomic
@@ -167,8 +157,6 @@ def function_delete(*, function: Function, actor=None) -> None:
 
     Interfaces ask permissions.can_delete_function first: the right to remove every instance.
     """
-    from workspaces.models import Source
-
     removed = list(function.dependent_instances().select_related("function").order_by("pk"))
     owned_sources = [i.source_id for i in removed if i.function.resource_type == ResourceType.SOURCE]
     for instance in removed:
@@ -247,8 +235,6 @@ CAPTURES_KEPT = 10
 @transaction.atomic
 def capture_store(*, function: Function, method: str, headers: dict, query: dict, body: str):
     """Keep a request sent to a function's test webhook; only the last CAPTURES_KEPT stay."""
-    from .models import CapturedRequest
-
     capture = CapturedRequest.objects.create(
         function=function, method=method, headers=headers, query=query, body=body
     )

@@ -37,18 +37,9 @@ class FunctionSettingSerializer(StrictSerializer):
     sensitive = serializers.BooleanField(required=False, default=False)
 
 
-class CreateFunctionSerializer(StrictSerializer):
-    code = serializers.CharField(trim_whitespace=False)
-    displayName = serializers.CharField(max_length=120)
-    resourceType = serializers.ChoiceField(choices=ResourceType.values)
-    settings = FunctionSettingSerializer(many=True, required=False)
-    logoUrl = serializers.URLField(required=False, allow_blank=True, max_length=500)
-    description = serializers.CharField(required=False, allow_blank=True)
-    batchMaxCount = serializers.IntegerField(required=False, min_value=1, max_value=BATCH_MAX_COUNT_LIMIT)
-    timeoutMs = serializers.IntegerField(required=False, min_value=TIMEOUT_MS_MIN, max_value=TIMEOUT_MS_MAX)
-
-
 class UpdateFunctionSerializer(StrictSerializer):
+    """The editable fields (catalog.models.FUNCTION_EDITABLE_FIELDS) and settings, all optional."""
+
     code = serializers.CharField(required=False, trim_whitespace=False)
     displayName = serializers.CharField(required=False, max_length=120)
     settings = FunctionSettingSerializer(many=True, required=False)
@@ -56,6 +47,20 @@ class UpdateFunctionSerializer(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True)
     batchMaxCount = serializers.IntegerField(required=False, min_value=1, max_value=BATCH_MAX_COUNT_LIMIT)
     timeoutMs = serializers.IntegerField(required=False, min_value=TIMEOUT_MS_MIN, max_value=TIMEOUT_MS_MAX)
+
+
+class CreateFunctionSerializer(UpdateFunctionSerializer):
+    """A new function: its type, and the editable fields with code and displayName required."""
+
+    REQUIRED = ("code", "displayName")
+
+    resourceType = serializers.ChoiceField(choices=ResourceType.values)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name in self.REQUIRED:
+            fields[name].required = True
+        return fields
 
 
 class ListFunctionItemSerializer(serializers.Serializer):
