@@ -34,3 +34,20 @@ class AuditAction(models.TextChoices):
     DELETED = "deleted", "Deleted"
     GRANTED = "granted", "Granted"
     REVOKED = "revoked", "Revoked"
+
+
+# Each role's django-guardian permission. On the Workspace it grants the role on all current and
+# future objects; on a Function or Source row, on that object only (the listed form of the role).
+ROLE_WORKSPACE_PERM = {
+    Role.OWNER: "workspaces.workspace_owner",
+    Role.FUNCTIONS_ADMIN: "workspaces.functions_admin",
+    Role.FUNCTIONS_READ_ONLY: "workspaces.functions_read",
+    Role.SOURCE_ADMIN: "workspaces.sources_admin",
+    Role.SOURCE_READ_ONLY: "workspaces.sources_read",
+}
+ROLE_OBJECT_PERM = {
+    Role.FUNCTIONS_ADMIN: "catalog.change_function",
+    Role.FUNCTIONS_READ_ONLY: "catalog.view_function",
+    Role.SOURCE_ADMIN: "workspaces.change_source",
+    Role.SOURCE_READ_ONLY: "workspaces.view_source",
+}

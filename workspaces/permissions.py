@@ -19,21 +19,43 @@ module; callers answer 404 when `*_visible` excludes an object and 403 when it i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
-from guardian.shortcuts import get_objects_for_user
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
-OWNER = "workspaces.workspace_owner"
-FUNCTIONS_ADMIN = "workspaces.functions_admin"
-FUNCTIONS_READ = "workspaces.functions_read"
-SOURCES_ADMIN = "workspaces.sources_admin"
-SOURCES_READ = "workspaces.sources_read"
-WORKSPACE_PERMS = [OWNER, FUNCTIONS_ADMIN, FUNCTIONS_READ, SOURCES_ADMIN, SOURCES_READ]
+from .choices import ROLE_OBJECT_PERM, ROLE_WORKSPACE_PERM, Role
 
-FUNCTION_CHANGE = "catalog.change_function"
-FUNCTION_VIEW = "catalog.view_function"
-SOURCE_CHANGE = "workspaces.change_source"
-SOURCE_VIEW = "workspaces.view_source"
+OWNER = ROLE_WORKSPACE_PERM[Role.OWNER]
+FUNCTIONS_ADMIN = ROLE_WORKSPACE_PERM[Role.FUNCTIONS_ADMIN]
+FUNCTIONS_READ = ROLE_WORKSPACE_PERM[Role.FUNCTIONS_READ_ONLY]
+SOURCES_ADMIN = ROLE_WORKSPACE_PERM[Role.SOURCE_ADMIN]
+SOURCES_READ = ROLE_WORKSPACE_PERM[Role.SOURCE_READ_ONLY]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a pair of roles (Admin, Read-only) covers: rows of `model`, granted workspace-wide or
+    on a list of rows. Admin implies Read-only."""
+
+    model: str
+    admin_role: str
+    read_role: str
+
+    def workspace_perms(self, *, admin: bool) -> list[str]:
+        roles = [self.admin_role] if admin else [self.admin_role, self.read_role]
+        return [ROLE_WORKSPACE_PERM[role] for role in roles]
+
+    def object_perms(self, *, admin: bool) -> list[str]:
+        roles = [self.admin_role] if admin else [self.read_role, self.admin_role]
+        return [ROLE_OBJECT_PERM[role] for role in roles]
+
+
+FUNCTIONS = Scope("catalog.Function", Role.FUNCTIONS_ADMIN, Role.FUNCTIONS_READ_ONLY)
+SOURCES = Scope("workspaces.Source", Role.SOURCE_ADMIN, Role.SOURCE_READ_ONLY)
 
 
 def _model(label: str):
@@ -59,7 +81,7 @@ def _ws_perm(user, perm: str, workspace) -> bool:
     return user.is_superuser or user.has_perm(OWNER, workspace) or user.has_perm(perm, workspace)
 
 
-def _object_perm(user, perms: tuple[str, ...], obj) -> bool:
+def _object_perm(user, perms: list[str], obj) -> bool:
     if not is_member(user, obj.workspace):
         return False
     return any(user.has_perm(perm, obj) for perm in perms)
@@ -78,6 +100,26 @@ def _workspaces_with(user, perms: list[str]) -> QuerySet:
 def _objects_with(user, perms: list[str], model_label: str) -> QuerySet:
     found = get_objects_for_user(user, perms, _model(model_label), any_perm=True, accept_global_perms=False)
     return found.filter(workspace__memberships__user=user)
+
+
+def permitted(user, scope: Scope, *, admin: bool) -> QuerySet:
+    """The rows of `scope` the user may administer (`admin`) or read: covered by a grant on
+    their workspace or on the row itself, or by Workspace Owner."""
+    model = _model(scope.model)
+    if not _active(user):
+        return model.objects.none()
+    if user.is_superuser:
+        return model.objects.all()
+    all_ws = _workspaces_with(user, scope.workspace_perms(admin=admin)).values("pk")
+    listed = _objects_with(user, scope.object_perms(admin=admin), scope.model).values("pk")
+    return model.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+
+
+def may(user, scope: Scope, obj, *, admin: bool) -> bool:
+    """Whether the user may administer (`admin`) or read `obj`, one row of `scope`."""
+    if any(_ws_perm(user, perm, obj.workspace) for perm in scope.workspace_perms(admin=admin)):
+        return True
+    return _object_perm(user, scope.object_perms(admin=admin), obj)
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -106,40 +148,20 @@ def workspaces_owned(user) -> QuerySet:
 
 def functions_visible(user) -> QuerySet:
     """Functions the user may read: Functions Read-only or Admin covering them, or Owner."""
-    Function = _model("catalog.Function")
-    if not _active(user):
-        return Function.objects.none()
-    if user.is_superuser:
-        return Function.objects.all()
-    all_ws = _workspaces_with(user, [FUNCTIONS_ADMIN, FUNCTIONS_READ]).values("pk")
-    listed = _objects_with(user, [FUNCTION_VIEW, FUNCTION_CHANGE], "catalog.Function").values("pk")
-    return Function.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+    return permitted(user, FUNCTIONS, admin=False)
 
 
 def functions_administered(user) -> QuerySet:
-    Function = _model("catalog.Function")
-    if not _active(user):
-        return Function.objects.none()
-    if user.is_superuser:
-        return Function.objects.all()
-    all_ws = _workspaces_with(user, [FUNCTIONS_ADMIN]).values("pk")
-    listed = _objects_with(user, [FUNCTION_CHANGE], "catalog.Function").values("pk")
-    return Function.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+    return permitted(user, FUNCTIONS, admin=True)
 
 
 def can_view_function(user, function) -> bool:
-    if _ws_perm(user, FUNCTIONS_ADMIN, function.workspace):
-        return True
-    if _ws_perm(user, FUNCTIONS_READ, function.workspace):
-        return True
-    return _object_perm(user, (FUNCTION_CHANGE, FUNCTION_VIEW), function)
+    return may(user, FUNCTIONS, function, admin=False)
 
 
 def can_admin_function(user, function) -> bool:
     """Edit, save and restore (deleting also removes its instances: can_delete_function)."""
-    if _ws_perm(user, FUNCTIONS_ADMIN, function.workspace):
-        return True
-    return _object_perm(user, (FUNCTION_CHANGE,), function)
+    return may(user, FUNCTIONS, function, admin=True)
 
 
 def can_delete_function(user, function) -> bool:
@@ -176,40 +198,20 @@ def workspaces_for_function_create(user) -> QuerySet:
 
 
 def sources_visible(user) -> QuerySet:
-    Source = _model("workspaces.Source")
-    if not _active(user):
-        return Source.objects.none()
-    if user.is_superuser:
-        return Source.objects.all()
-    all_ws = _workspaces_with(user, [SOURCES_ADMIN, SOURCES_READ]).values("pk")
-    listed = _objects_with(user, [SOURCE_VIEW, SOURCE_CHANGE], "workspaces.Source").values("pk")
-    return Source.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+    return permitted(user, SOURCES, admin=False)
 
 
 def sources_administered(user) -> QuerySet:
-    Source = _model("workspaces.Source")
-    if not _active(user):
-        return Source.objects.none()
-    if user.is_superuser:
-        return Source.objects.all()
-    all_ws = _workspaces_with(user, [SOURCES_ADMIN]).values("pk")
-    listed = _objects_with(user, [SOURCE_CHANGE], "workspaces.Source").values("pk")
-    return Source.objects.filter(Q(workspace__in=all_ws) | Q(pk__in=listed))
+    return permitted(user, SOURCES, admin=True)
 
 
 def can_view_source(user, source) -> bool:
-    if _ws_perm(user, SOURCES_ADMIN, source.workspace):
-        return True
-    if _ws_perm(user, SOURCES_READ, source.workspace):
-        return True
-    return _object_perm(user, (SOURCE_CHANGE, SOURCE_VIEW), source)
+    return may(user, SOURCES, source, admin=False)
 
 
 def can_admin_source(user, source) -> bool:
     """Change, enable or delete a source; see its write key and webhook URL (credentials)."""
-    if _ws_perm(user, SOURCES_ADMIN, source.workspace):
-        return True
-    return _object_perm(user, (SOURCE_CHANGE,), source)
+    return may(user, SOURCES, source, admin=True)
 
 
 def can_create_source(user, workspace) -> bool:
@@ -312,10 +314,6 @@ def workspace_grants(workspace) -> list[dict]:
 
     Workspace-wide grants have `objects == []`; listed grants name their Function/Source rows.
     """
-    from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
-
-    from .services import ROLE_WORKSPACE_PERM
-
     role_of = {perm.split(".")[1]: role for role, perm in ROLE_WORKSPACE_PERM.items()}
     grants = []
     for kind, found in (
@@ -328,11 +326,6 @@ def workspace_grants(workspace) -> list[dict]:
 
 
 def _object_grants(workspace) -> list[dict]:
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import GroupObjectPermission, UserObjectPermission
-
-    from .services import ROLE_OBJECT_PERM
-
     role_of = {perm.split(".")[1]: role for role, perm in ROLE_OBJECT_PERM.items()}
     collected: dict[tuple, list] = {}
     for queryset in (workspace.functions.all(), workspace.sources.all()):

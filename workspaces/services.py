@@ -5,13 +5,16 @@ import hmac
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import assign_perm, get_users_with_perms, remove_perm
 
 from . import ids
-from .choices import AuditAction, SourceKind
+from .choices import ROLE_OBJECT_PERM, ROLE_WORKSPACE_PERM, AuditAction, Role, SourceKind
 from .models import AccessToken, AuditEvent, Membership, Source, Workspace
 
 User = get_user_model()
@@ -58,17 +61,12 @@ def membership_remove(*, workspace: Workspace, user, actor=None) -> None:
 
 
 def _is_last_owner(workspace: Workspace, user) -> bool:
-    from guardian.shortcuts import get_users_with_perms
-
     owners = get_users_with_perms(workspace, only_with_perms_in=["workspace_owner"], with_group_users=True)
     members = owners.filter(memberships__workspace=workspace, is_active=True)
     return members.filter(pk=user.pk).exists() and not members.exclude(pk=user.pk).exists()
 
 
 def _user_grants_delete(workspace: Workspace, user) -> None:
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import UserObjectPermission
-
     rows = UserObjectPermission.objects.filter(user=user)
     for queryset in (
         Workspace.objects.filter(pk=workspace.pk),
@@ -83,8 +81,6 @@ def _user_grants_delete(workspace: Workspace, user) -> None:
 @transaction.atomic
 def membership_set_owner(*, workspace: Workspace, user) -> Membership:
     """Grant the Workspace Owner role (membership flag plus the guardian permission)."""
-    from guardian.shortcuts import assign_perm
-
     membership = membership_ensure(workspace=workspace, user=user)
     if not membership.is_owner:
         membership.is_owner = True
@@ -163,21 +159,6 @@ def audit_record(
     )
 
 
-ROLE_WORKSPACE_PERM = {
-    "owner": "workspaces.workspace_owner",
-    "functions-admin": "workspaces.functions_admin",
-    "functions-read-only": "workspaces.functions_read",
-    "source-admin": "workspaces.sources_admin",
-    "source-read-only": "workspaces.sources_read",
-}
-ROLE_OBJECT_PERM = {
-    "functions-admin": "catalog.change_function",
-    "functions-read-only": "catalog.view_function",
-    "source-admin": "workspaces.change_source",
-    "source-read-only": "workspaces.view_source",
-}
-
-
 @transaction.atomic
 def role_grant(*, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None) -> None:
     """Grant a role to a user or a group, workspace-wide (no `objects`) or on the listed objects.
@@ -185,8 +166,6 @@ def role_grant(*, workspace: Workspace, role: str, user=None, group=None, object
     Functions roles take Function rows, Source roles take Source rows; every object must belong
     to `workspace`. Grants add up: granting never removes a broader grant.
     """
-    from guardian.shortcuts import assign_perm
-
     if (user is None) == (group is None):
         raise ValueError("grant to exactly one of user or group")
     if role not in ROLE_WORKSPACE_PERM:
@@ -194,7 +173,7 @@ def role_grant(*, workspace: Workspace, role: str, user=None, group=None, object
     grantee = user or group
     if user is not None:
         membership_ensure(workspace=workspace, user=user)
-    if role == "owner":
+    if role == Role.OWNER:
         if objects:
             raise ValidationError({"role": "The owner role covers the whole workspace."})
         if user is not None:
@@ -220,15 +199,13 @@ def role_grant(*, workspace: Workspace, role: str, user=None, group=None, object
 @transaction.atomic
 def role_revoke(*, workspace: Workspace, role: str, user=None, group=None, objects=(), actor=None) -> None:
     """Remove a role grant made by role_grant (workspace-wide or on the listed objects)."""
-    from guardian.shortcuts import remove_perm
-
     grantee = user or group
     if objects:
         for obj in objects:
             remove_perm(ROLE_OBJECT_PERM[role], grantee, obj)
     else:
         remove_perm(ROLE_WORKSPACE_PERM[role], grantee, workspace)
-        if role == "owner" and user is not None:
+        if role == Role.OWNER and user is not None:
             Membership.objects.filter(workspace=workspace, user=user).update(is_owner=False)
     audit_record(
         workspace=workspace,
