@@ -16,13 +16,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from runtime.inspector.selectors import captures_display
+from runtime.sandbox import SandboxUnavailable
 from workspaces import permissions
 from workspaces.ids import int_param
 
-from .choices import SANDBOX_KIND, ResourceType
+from .choices import ResourceType
 from .models import Function
 from .selectors import function_versions, version_diff, version_get
-from .services import function_version_restore
+from .services import function_test_run, function_version_restore
 
 MAX_TEST_BODY = 1024 * 1024
 SAMPLE_CONTEXT = {"ip": "8.8.8.8", "library": {"name": "analytics.js", "version": "2.11.1"}}
@@ -114,16 +116,18 @@ def test_run(request):
         return JsonResponse({"error": "The body must be JSON."}, status=400)
     if not isinstance(data, dict):
         return JsonResponse({"error": "The body must be a JSON object."}, status=400)
-    resource_type = _test_resource_type(request, data)
+    resource_type, timeout_ms = _test_target(request, data)
     code, settings = data.get("code"), data.get("settings") or {}
     if not isinstance(code, str) or not code.strip() or not isinstance(settings, dict):
         return JsonResponse({"error": "Send code (a string) and settings (an object)."}, status=400)
-    return JsonResponse(_sandbox_run(code, resource_type, data.get("payload"), settings))
+    return JsonResponse(_sandbox_run(code, resource_type, data.get("payload"), settings, timeout_ms))
 
 
-def _test_resource_type(request, data) -> str:
+def _test_target(request, data) -> tuple[str, int | None]:
+    """The type to run the code as and the timeout: the function's, or a new function's default."""
     if data.get("function"):
-        return function_admin_or_403(request, data["function"]).resource_type
+        function = function_admin_or_403(request, data["function"])
+        return function.resource_type, function.timeout_ms
     allowed = permissions.workspaces_for_function_create(request.user)
     workspace_id = str(data.get("workspace") or "")
     if workspace_id:  # unset while the add form's workspace is not chosen yet
@@ -132,19 +136,14 @@ def _test_resource_type(request, data) -> str:
         raise PermissionDenied
     if data.get("resourceType") not in ResourceType.values:
         raise PermissionDenied  # nothing sensible to run; the form never sends this
-    return data["resourceType"]
+    return data["resourceType"], None
 
 
-def _sandbox_run(code: str, resource_type: str, payload, settings: dict) -> dict:
-    from runtime.engine import sandbox
-    from runtime.inspector.selectors import captures_display
-    from runtime.sandbox import SandboxRequest, SandboxUnavailable
-
-    request = SandboxRequest(
-        code=code, kind=SANDBOX_KIND[resource_type], payload=payload, settings=settings, instance_key=None
-    )
+def _sandbox_run(code: str, resource_type: str, payload, settings: dict, timeout_ms: int | None) -> dict:
     try:
-        result = sandbox().run(request)
+        result = function_test_run(
+            code=code, resource_type=resource_type, payload=payload, settings=settings, timeout_ms=timeout_ms
+        )
     except SandboxUnavailable as exc:
         return {
             "status": "error",

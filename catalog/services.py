@@ -6,11 +6,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from runtime import engine
+from runtime.sandbox import SandboxRequest, SandboxResult
 from workspaces.choices import AuditAction
 from workspaces.models import Source, Workspace
 from workspaces.services import audit_record
 
-from .choices import ResourceType
+from .choices import SANDBOX_KIND, ResourceType
 from .ids import function_public_id
 from .models import FUNCTION_EDITABLE_FIELDS, CapturedRequest, Function, FunctionVersion, SettingDefinition
 from .templates import template_code
@@ -241,3 +243,21 @@ def capture_store(*, function: Function, method: str, headers: dict, query: dict
     stale = CapturedRequest.objects.filter(function=function).values_list("pk", flat=True)[CAPTURES_KEPT:]
     CapturedRequest.objects.filter(pk__in=list(stale)).delete()
     return capture
+
+
+def function_test_run(
+    *, code: str, resource_type: str, payload, settings: dict, timeout_ms: int | None = None
+) -> SandboxResult:
+    """Run `code` once in a fresh isolate (no instance), as a function of `resource_type` would
+    run on `payload` with the setting values `settings`: the editor's Run, the API's preview and
+    the saved test cases.
+
+    `timeout_ms` is the function's own timeout (the sandbox's default when None: a function not
+    created yet). Nothing is stored. Raises runtime.sandbox.SandboxUnavailable when the sandbox
+    host cannot run it; errors of the code itself are in the result.
+    """
+    timeout = {} if timeout_ms is None else {"timeout_ms": timeout_ms}
+    request = SandboxRequest(
+        code=code, kind=SANDBOX_KIND[resource_type], payload=payload, settings=settings, **timeout
+    )
+    return engine.sandbox().run(request)

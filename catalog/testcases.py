@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from runtime.sandbox import SandboxUnavailable
 from workspaces import permissions
 from workspaces.choices import AuditAction
 from workspaces.services import audit_record
 
-from .choices import SANDBOX_KIND, ResourceType
+from .choices import ResourceType
 from .models import Function, TestCase, TestCaseSecret
-from .services import named_save
+from .services import function_test_run, named_save
 from .testcase_checks import expectation_check, expectation_validate, io_diff
 
 MAX_CASES = 50  # per function: Save & Deploy runs them all, one after the other
@@ -168,10 +169,6 @@ def _missing(schema: list[dict], values: dict) -> list[str]:
 
 
 def _sandbox(function: Function, code: str, payload, values: dict) -> dict:
-    from runtime.engine import sandbox
-    from runtime.sandbox import SandboxRequest, SandboxUnavailable
-
-    kind = SANDBOX_KIND[function.resource_type]
     if function.resource_type == ResourceType.SOURCE:  # the request envelope, as the test pane sends it
         payload = {
             "method": str(payload.get("method") or "POST").upper(),
@@ -180,16 +177,15 @@ def _sandbox(function: Function, code: str, payload, values: dict) -> dict:
             "body": payload.get("body", {}),
             **({"url": payload["url"]} if payload.get("url") else {}),
         }
-    request = SandboxRequest(
-        code=code,
-        kind=kind,
-        payload=payload,
-        settings=values,
-        instance_key=None,
-        timeout_ms=function.timeout_ms,
-    )
     try:
-        return sandbox().run(request).to_dict()
+        result = function_test_run(
+            code=code,
+            resource_type=function.resource_type,
+            payload=payload,
+            settings=values,
+            timeout_ms=function.timeout_ms,
+        )
+        return result.to_dict()
     except SandboxUnavailable as exc:
         return {"status": "error", "error": {"type": "SandboxUnavailable", "message": str(exc), "stack": ""}}
 

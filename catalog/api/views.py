@@ -8,7 +8,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from catalog import selectors, services
-from catalog.choices import SANDBOX_KIND, ResourceType
+from catalog.choices import ResourceType
 from catalog.models import FUNCTION_EDITABLE_FIELDS, Function, FunctionVersion
 from catalog.testcases import TestCasesFailed, deploy_gate, deploy_override_audit
 from functions_platform.api.exceptions import (
@@ -30,6 +30,7 @@ from runtime import selectors as runtime_selectors
 from runtime import services as runtime_services
 from runtime.canary import selectors as canary_selectors
 from runtime.canary import services as canary_services
+from runtime.sandbox import SandboxUnavailable
 from workspaces import permissions
 
 from . import serializers as s
@@ -288,24 +289,19 @@ def _check_size(request) -> None:
 
 
 def _run(*, code: str, resource_type: str, payload, settings_values: dict, timeout_ms: int) -> dict:
-    """One test run in a fresh isolate, as the editor's Run does."""
-    from runtime.engine import sandbox
-    from runtime.sandbox import SandboxRequest, SandboxUnavailable
-
+    """One test run in a fresh isolate, as the editor's Run does (catalog.services.function_test_run)."""
     if resource_type == ResourceType.SOURCE:
         payload = _source_payload(payload)
     elif not isinstance(payload, dict | list):
         raise UnprocessableEntity({"payload": ["An event object, or a list of events for onBatch."]})
-    request = SandboxRequest(
-        code=code,
-        kind=SANDBOX_KIND[resource_type],
-        payload=payload,
-        settings=settings_values,
-        instance_key=None,
-        timeout_ms=timeout_ms,
-    )
     try:
-        result = sandbox().run(request)
+        result = services.function_test_run(
+            code=code,
+            resource_type=resource_type,
+            payload=payload,
+            settings=settings_values,
+            timeout_ms=timeout_ms,
+        )
     except SandboxUnavailable as exc:
         raise ServiceUnavailable(f"The sandbox is unavailable: {exc}")
     return {
