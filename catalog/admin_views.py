@@ -18,12 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from runtime.inspector.selectors import captures_display
 from runtime.sandbox import SandboxUnavailable
+from runtime.selectors import deployments_for_function, function_versions
 from workspaces import permissions
 from workspaces.ids import int_param
 
 from .choices import ResourceType
 from .models import Function
-from .selectors import function_versions, version_diff, version_get
+from .selectors import version_diff, version_get
 from .services import function_test_run, function_version_restore
 
 MAX_TEST_BODY = 1024 * 1024
@@ -332,8 +333,6 @@ def version_restore(request, object_id, version_id):
 def deployments(request, object_id):
     """Deployment rows of one Save & Deploy (?version=<public id>) or of one instance
     (?instance=<public id>), newest first, for the progress panels."""
-    from runtime.selectors import deployments_for_function
-
     function = function_visible_or_404(request, object_id)
     version = None
     if request.GET.get("version"):

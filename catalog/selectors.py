@@ -1,4 +1,7 @@
-"""Reads for the function catalog: version history with its labels, and version diffs."""
+"""Reads for the function catalog: versions and their diffs, test cases.
+
+The version history's LATEST / DEPLOYED labels read instances: runtime.selectors.function_versions.
+"""
 
 from __future__ import annotations
 
@@ -11,42 +14,6 @@ from .models import Function, FunctionVersion, TestCase
 
 # FunctionVersion.number is an integer column (32 bits on PostgreSQL).
 MAX_VERSION_NUMBER = 2**31 - 1
-
-LATEST = "LATEST"
-DEPLOYED = "DEPLOYED"
-
-
-def function_versions(*, function: Function) -> list[FunctionVersion]:
-    """Every version of `function`, newest first, each with `.labels` (LATEST and/or DEPLOYED).
-
-    A version is DEPLOYED when any instance runs it; instances may run different versions.
-    """
-    deployed = deployed_version_ids(function=function)
-    versions = list(function.versions.select_related("author", "restored_from").order_by("-number"))
-    for version in versions:
-        version.labels = version_labels(function=function, version=version, deployed=deployed)
-    return versions
-
-
-def deployed_version_ids(*, function: Function) -> set[int]:
-    """Primary keys of the versions some instance of `function` runs."""
-    from runtime.models import FunctionInstance
-
-    return set(
-        FunctionInstance.objects.filter(function=function, deployed_version__isnull=False)
-        .values_list("deployed_version_id", flat=True)
-        .distinct()
-    )
-
-
-def version_labels(
-    *, function: Function, version: FunctionVersion, deployed: set[int] | None = None
-) -> list[str]:
-    """LATEST and DEPLOYED, as they apply to `version`."""
-    if deployed is None:
-        deployed = deployed_version_ids(function=function)
-    labels = [LATEST] if version.pk == function.latest_version_id else []
-    return [*labels, DEPLOYED] if version.pk in deployed else labels
 
 
 def version_get(*, function: Function, version_id: str) -> FunctionVersion:

@@ -8,6 +8,34 @@ from catalog.models import Function, FunctionVersion
 
 from .models import Deployment, FunctionInstance, IngestDrop, IngestDropCount
 
+# --- versions: what the instances run ---------------------------------------------------------
+
+LATEST = "LATEST"
+DEPLOYED = "DEPLOYED"
+
+
+def function_versions(*, function: Function) -> list[FunctionVersion]:
+    """Every version of `function`, newest first, each with `.labels` (LATEST and/or DEPLOYED).
+
+    A version is DEPLOYED when any instance runs it; instances may run different versions.
+    """
+    deployed = deployed_version_ids(function=function)
+    versions = list(function.versions.select_related("author", "restored_from").order_by("-number"))
+    for version in versions:
+        latest = [LATEST] if version.pk == function.latest_version_id else []
+        version.labels = [*latest, DEPLOYED] if version.pk in deployed else latest
+    return versions
+
+
+def deployed_version_ids(*, function: Function) -> set[int]:
+    """Primary keys of the versions some instance of `function` runs."""
+    return set(
+        FunctionInstance.objects.filter(function=function, deployed_version__isnull=False)
+        .values_list("deployed_version_id", flat=True)
+        .distinct()
+    )
+
+
 # --- deployment -------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from catalog import selectors
 from catalog.models import FunctionVersion
 from catalog.services import function_save, function_version_restore
 from runtime.models import Deployment, FunctionInstance
+from runtime.selectors import function_versions
 from tests.factories import InstanceFactory
 from workspaces.choices import AuditAction
 from workspaces.models import AuditEvent
@@ -35,12 +36,12 @@ def history(function, owner):
 
 
 def labels_by_number(function):
-    return {v.number: v.labels for v in selectors.function_versions(function=function)}
+    return {v.number: v.labels for v in function_versions(function=function)}
 
 
 def test_every_save_is_a_version_with_author_and_schema(history, owner):
     function, v2, v3 = history
-    versions = selectors.function_versions(function=function)
+    versions = function_versions(function=function)
     assert [v.number for v in versions] == [3, 2, 1]
     assert v3.author == owner and v3.code.endswith("// three\n")
     assert [s["name"] for s in v3.settings_schema] == ["endpoint", "region"]
