@@ -15,7 +15,7 @@ from workspaces.admin_mixins import ScopedAdmin, WorkspaceFilter
 from workspaces.ids import int_param
 
 from . import admin_deploys
-from .admin_views import instance_tabs_context
+from .admin_tabs import instance_tabs_context
 from .canary import admin as canary_admin
 from .deadletters import admin as dead_letters_admin  # noqa: F401  (registers the dead-letter pages)
 from .debugger import views as debugger_views

@@ -22,7 +22,7 @@ from catalog.choices import ResourceType
 from workspaces import permissions
 from workspaces.choices import SourceKind
 
-from ..admin_views import delivery_chart
+from ..admin_charts import delivery_chart
 from ..models import FunctionInstance
 from . import selectors
 

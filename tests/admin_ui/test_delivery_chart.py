@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from runtime.admin_views import CHART_PAD, CHART_WIDTH, delivery_chart
+from runtime.admin_charts import CHART_PAD, CHART_WIDTH, delivery_chart
 
 
 def test_bars_sit_in_their_hour_and_stack_by_kind():

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runtime.admin_views import RANGES, delivery_slots, instance_tabs_context, latency_chart, rate_chart
+from runtime.admin_charts import latency_chart, rate_chart
+from runtime.admin_tabs import RANGES, delivery_slots, instance_tabs_context
 from runtime.models import DeliveryStat
 from tests.factories import InstanceFactory
 
