@@ -17,7 +17,7 @@ from . import admin_deploy, admin_testcases, admin_views
 from .choices import ResourceType
 from .models import FUNCTION_EDITABLE_FIELDS, Function, SettingDefinition
 from .services import function_create, function_delete, function_save
-from .templates import template_code
+from .starters import starter_code
 from .validation import code_validate, setting_name_from_label, settings_schema_validate
 
 ACE_OPTIONS = {
@@ -59,7 +59,7 @@ class FunctionForm(forms.ModelForm):
         resource_type = data.get("resource_type") or getattr(self.instance, "resource_type", None)
         code = data.get("code")
         if not code and self.instance.pk is None and resource_type:
-            data["code"] = code = template_code(resource_type)
+            data["code"] = code = starter_code(resource_type)
             data["use_template"] = True
         if not code:
             self.add_error("code", "Code is required.")
@@ -406,7 +406,7 @@ class FunctionAdmin(ScopedAdmin):
         initial = super().get_changeform_initial_data(request)
         kind = request.GET.get("resource_type")
         if kind in ResourceType.values:
-            initial["code"] = template_code(kind)
+            initial["code"] = starter_code(kind)
         return initial
 
     def _save_and_deploy(self, request, form, data, schema):
@@ -472,7 +472,7 @@ def editor_context(request, obj, *, can_edit: bool) -> dict:
         "function": obj.pk if obj else None,
         "resourceType": obj.resource_type if obj else request.GET.get("resource_type", ""),
         "samples": admin_views.sample_events(),
-        "templates": {} if obj else {value: template_code(value) for value in ResourceType.values},
+        "templates": {} if obj else {value: starter_code(value) for value in ResourceType.values},
         "canRun": bool(can_edit),
     }
     if obj is not None:

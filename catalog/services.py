@@ -15,28 +15,10 @@ from workspaces.services import audit_record
 from .choices import SANDBOX_KIND, ResourceType
 from .ids import function_public_id
 from .models import FUNCTION_EDITABLE_FIELDS, CapturedRequest, Function, FunctionVersion, SettingDefinition
-from .templates import template_code
+from .starters import STARTER_SETTINGS, starter_code
 from .validation import code_normalise, code_validate, settings_schema_validate
 
 DUPLICATE_NAME = "A function named {name!r} already exists in this workspace."
-
-TEMPLATE_SETTINGS = {
-    ResourceType.DESTINATION: [
-        {
-            "label": "Endpoint",
-            "type": "STRING",
-            "required": False,
-            "description": "The URL events are posted to.",
-        },
-        {
-            "label": "API Key",
-            "type": "STRING",
-            "required": False,
-            "sensitive": True,
-            "description": "Sent as the Basic auth user name.",
-        },
-    ],
-}
 
 
 @transaction.atomic
@@ -53,17 +35,17 @@ def function_create(
     """Create a function with its first version.
 
     `fields` are the other editable fields (FUNCTION_EDITABLE_FIELDS; None keeps the default).
-    Without `code` the type's template is used (with the template's settings when `settings`
-    is also omitted). Raises ValidationError for invalid code (with line and column), an
+    Without `code` the type's starter code is used (with its settings when `settings` is
+    also omitted). Raises ValidationError for invalid code (with line and column), an
     invalid settings schema or a display name already used in the workspace; TypeError for a
     field that is not editable.
     """
     if resource_type not in ResourceType.values:
         raise ValidationError({"resource_type": f"Must be one of {', '.join(ResourceType.values)}."})
     if code is None:
-        code = template_code(resource_type)
+        code = starter_code(resource_type)
         if settings is None:
-            settings = TEMPLATE_SETTINGS.get(resource_type, [])
+            settings = STARTER_SETTINGS.get(resource_type, [])
     schema = settings_schema_validate(settings or [])
     given = _edited_fields({**fields, "display_name": display_name or "", "code": code})
     code_validate(code=given["code"], resource_type=resource_type)

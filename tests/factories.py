@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from catalog.choices import ResourceType
 from catalog.ids import function_public_id
 from catalog.models import Function, FunctionVersion
-from catalog.templates import template_code
+from catalog.starters import starter_code
 from runtime.models import FunctionInstance
 from workspaces.choices import SourceKind
 from workspaces.models import Membership, Source, Workspace
@@ -58,7 +58,7 @@ class FunctionFactory(factory.django.DjangoModelFactory):
     resource_type = ResourceType.DESTINATION
     public_id = factory.LazyAttribute(lambda o: function_public_id(o.resource_type))
     display_name = factory.Sequence(lambda n: f"Function {n}")
-    code = factory.LazyAttribute(lambda o: template_code(o.resource_type))
+    code = factory.LazyAttribute(lambda o: starter_code(o.resource_type))
 
     @factory.post_generation
     def version(obj, create, extracted, **kwargs):

@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalog.models import TestCase
-from catalog.templates import template_code
+from catalog.starters import starter_code
 from runtime.inspector.services import inspector_for
 from runtime.models import DeadLetter, DeadLetterReplay, Deployment, ErrorLog, IngestDrop
 from runtime.replay.models import ReplayRun
@@ -287,7 +287,7 @@ def fill_placeholders(value, world):
         "{source_function}": world["source_function"].pk,
         "{insert_function}": world["insert_function"].pk,
         "{owner}": world["personas"]["owner"].pk,
-        "{template}": template_code("DESTINATION"),
+        "{template}": starter_code("DESTINATION"),
     }
     for name, filled in names.items():
         value = value.replace(name, str(filled))
@@ -346,7 +346,7 @@ def test_admin_custom_view(client, world, name, persona, method, django_capture_
     if method == "GET":
         assert client.get(url).status_code == expected
         return
-    fill = {"{function}": function.pk, "{template}": template_code(function.resource_type)}
+    fill = {"{function}": function.pk, "{template}": starter_code(function.resource_type)}
     data = {k: fill.get(v, v) if isinstance(v, str) else v for k, v in (rule.data or {}).items()}
     kwargs = {"data": json.dumps(data), "content_type": "application/json"} if rule.json else {"data": data}
     if expected == rule.ok and persona in rule.allowed:
@@ -393,7 +393,7 @@ def api_body(row, world):
         "{source}": world["source"].public_id,
         "{function}": world["function"].public_id,
         "{instance}": world["instance"].public_id,
-        "{template}": template_code("DESTINATION"),
+        "{template}": starter_code("DESTINATION"),
     }
     return {k: ids.get(v, v) if isinstance(v, str) else v for k, v in row.body.items()}
 

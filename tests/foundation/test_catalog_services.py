@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from catalog.choices import ResourceType
 from catalog.models import FunctionVersion
 from catalog.services import function_create, function_save, function_version_restore
-from catalog.templates import template_code
+from catalog.starters import starter_code
 from runtime.engine import sandbox
 
 KIND = {
@@ -20,7 +20,7 @@ def test_create_fills_the_template_of_each_type(workspace, owner, resource_type)
     function = function_create(
         workspace=workspace, resource_type=resource_type, display_name=f"T {resource_type}", created_by=owner
     )
-    assert function.code == template_code(resource_type)
+    assert function.code == starter_code(resource_type)
     prefix = {
         "SOURCE": "sfnc_",
         "DESTINATION": "dfn_",

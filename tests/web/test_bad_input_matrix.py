@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from catalog.templates import template_code
+from catalog.starters import starter_code
 from runtime.ingest import json_max_depth
 from runtime.services import instance_create
 from tests.factories import FunctionFactory
@@ -91,7 +91,7 @@ def api_targets(world):
         "{version}": world["function"].latest_version.public_id,
         "{source}": world["source"].public_id,
         "{instance}": world["instance"].public_id,
-        "{template}": template_code("DESTINATION"),
+        "{template}": starter_code("DESTINATION"),
     }
     for row in API_ROWS:
         if row.method in ("POST", "PATCH"):
@@ -132,7 +132,7 @@ def request_for(endpoint: str, world, client, owner):
         client.force_login(owner)
         if endpoint == "admin test run":
             url = reverse("admin:catalog_function_test")
-            body = {"function": function.pk, "code": template_code("DESTINATION"), "payload": {"x": BAD}}
+            body = {"function": function.pk, "code": starter_code("DESTINATION"), "payload": {"x": BAD}}
         else:
             url = reverse("admin:catalog_function_deploy_diff", args=[function.pk])
             body = {"from": "1", "code": BAD}
