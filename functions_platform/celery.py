@@ -11,6 +11,8 @@ import time
 
 from celery import Celery, bootsteps, signals
 
+from .request_ids import task_finished, task_started
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "functions_platform.settings")
 
 log = logging.getLogger(__name__)
@@ -73,9 +75,10 @@ def _preflight(role: str) -> None:
 
     if not apps.ready:
         django.setup()
+    # Only now: the checks import app code, which needs the apps set up above.
     from functions_platform.checks import process_preflight
 
-    process_preflight(role)
+    process_preflight(app, role)
 
 
 @signals.worker_init.connect
@@ -88,31 +91,12 @@ def _beat_preflight(sender=None, **kwargs) -> None:
     _preflight("beat")
 
 
-@signals.worker_init.connect
-def _metrics_reset(**_kwargs) -> None:
-    # The worker's parent process, before it forks its children: last run's samples go.
-    from runtime.metrics import multiprocess_reset
-
-    multiprocess_reset()
-
-
-@signals.worker_process_shutdown.connect
-def _metrics_process_exited(pid=None, **_kwargs) -> None:
-    from runtime.metrics import process_exited
-
-    process_exited(pid or os.getpid())
-
-
 @signals.task_prerun.connect
 def _request_id_bind(task_id=None, **_kwargs) -> None:
     # Log lines of a task carry its task id as their request id (see request_ids).
-    from functions_platform.request_ids import task_started
-
     task_started(task_id or "")
 
 
 @signals.task_postrun.connect
 def _request_id_unbind(task_id=None, **_kwargs) -> None:
-    from functions_platform.request_ids import task_finished
-
     task_finished(task_id or "")

@@ -24,7 +24,9 @@ from django.core.checks import ERROR, CheckMessage, Error, Warning, register, ru
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
-from runtime.sandbox import engine_problem
+from runtime.sandbox import Sandbox, SandboxRequest, engine_problem
+from runtime.sandbox_limits import SandboxLimits
+from workspaces.models import EncryptionCanary
 
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "sqs", "sentinel"}
 
@@ -50,8 +52,6 @@ def encryption_canary_check(app_configs=None, **kwargs):
     # known value is decrypted at start-up to catch a swapped key before secrets are rewritten.
     if settings.FIELD_ENCRYPTION_KEY_PROBLEM:
         return []
-    from workspaces.models import EncryptionCanary
-
     try:
         canary = EncryptionCanary.objects.first()
     except DatabaseError:
@@ -147,10 +147,8 @@ def secret_key_check(app_configs=None, **kwargs):
 # --- worker and beat start-up ------------------------------------------------------------------
 
 
-def broker_reachable_check(wait_s: float) -> list[CheckMessage]:
-    """E006 unless the Celery broker answers within `wait_s` seconds (a few attempts)."""
-    from functions_platform.celery import app
-
+def broker_reachable_check(app, wait_s: float) -> list[CheckMessage]:
+    """E006 unless the broker of Celery `app` answers within `wait_s` seconds (a few attempts)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -173,9 +171,6 @@ def broker_reachable_check(wait_s: float) -> list[CheckMessage]:
 
 def sandbox_start_check() -> list[CheckMessage]:
     """E007 unless a throwaway sandbox host starts and runs a one-line function."""
-    from runtime.sandbox import Sandbox, SandboxRequest
-    from runtime.sandbox_limits import SandboxLimits
-
     probe = SandboxRequest(
         code="async function onTrack(event) { return event.event }",
         kind="destination",
@@ -209,11 +204,11 @@ def sandbox_start_check() -> list[CheckMessage]:
     ]
 
 
-def process_preflight(role: str) -> None:
-    """Run the system checks for a starting worker or beat; exit with status 1 on an error."""
+def process_preflight(app, role: str) -> None:
+    """Run the system checks for a starting worker or beat of Celery `app`; exit 1 on an error."""
     problems = [m for m in run_checks() if m.level >= ERROR and not m.is_silenced()]
     if not problems and not settings.CELERY_TASK_ALWAYS_EAGER:
-        problems += broker_reachable_check(settings.WORKER_BROKER_WAIT_S)
+        problems += broker_reachable_check(app, settings.WORKER_BROKER_WAIT_S)
     if not problems and role == "worker" and settings.WORKER_SANDBOX_CHECK:
         problems += sandbox_start_check()
     if problems:

@@ -17,6 +17,7 @@ import os
 import threading
 from functools import wraps
 
+from celery import signals
 from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import (
@@ -191,6 +192,19 @@ def process_exited(pid: int) -> None:
     """Drop the live-gauge files of an exited worker process (its counters are kept)."""
     if multiprocess_dir():
         multiprocess.mark_process_dead(pid)
+
+
+# Connected when RuntimeConfig.ready imports this module, which a worker does (Django's
+# set-up) before it sends worker_init.
+@signals.worker_init.connect
+def _worker_started(**_kwargs) -> None:
+    # The worker's parent process, before it forks its children: last run's samples go.
+    multiprocess_reset()
+
+
+@signals.worker_process_shutdown.connect
+def _worker_process_exited(pid=None, **_kwargs) -> None:
+    process_exited(pid or os.getpid())
 
 
 class _MergedFiles:
