@@ -7,7 +7,6 @@ workers judging the same canary at the same moment decide once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,35 +17,20 @@ from django.utils import timezone
 
 from catalog.choices import ResourceType
 from catalog.models import FunctionVersion
+from catalog.services import function_save
 from workspaces.choices import AuditAction
 from workspaces.services import audit_record
 
 from ..models import DeliveryStat, FunctionInstance
+from ..services import deployment_request, instance_rollback, instances_for_deploy
+from . import active
 from . import baseline as latency_baseline
-from . import split
 from .choices import CanaryArm, CanaryKind, CanaryStatus
+from .latency import percentile
 from .models import Canary, CanaryArmStat
+from .watches import Rules, canaries_supersede, default_rules
 
 PERCENT_MIN, PERCENT_MAX = 1, 50
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The automatic rollback rule of one canary (defaults from CANARY_* settings)."""
-
-    min_events: int
-    error_points: float
-    error_ratio: float
-    latency_ratio: float
-
-
-def default_rules() -> Rules:
-    return Rules(
-        min_events=settings.CANARY_MIN_EVENTS,
-        error_points=settings.CANARY_ERROR_POINTS,
-        error_ratio=settings.CANARY_ERROR_RATIO,
-        latency_ratio=settings.CANARY_LATENCY_RATIO,
-    )
 
 
 @transaction.atomic
@@ -91,7 +75,7 @@ def canary_start(
     _audit(
         canary, AuditAction.CANARY_STARTED, requested_by, {"percent": percent, "endsAt": _iso(canary.ends_at)}
     )
-    split.forget(instance.pk)
+    active.forget(instance.pk)
     return canary
 
 
@@ -110,39 +94,6 @@ def _start_check(instance, version, percent, duration_s, max_events) -> None:
         raise ValidationError({"durationSeconds": f"From 60 to {settings.CANARY_MAX_DURATION_S} seconds."})
     if max_events is not None and not 50 <= max_events <= 10_000_000:
         raise ValidationError({"maxEvents": "From 50 to 10,000,000 events."})
-
-
-def watches_start(*, function, version: FunctionVersion, instance_ids: list[int]) -> int:
-    """The watch after a plain deploy of `version`: one row per destination instance it changes.
-
-    Called in the deploy's transaction; a watch applies once its instance runs `version` and
-    lasts CANARY_WATCH_S from the switch. Supersedes the instances' active canaries. Returns
-    how many were started.
-    """
-    canaries_supersede(instance_ids=instance_ids, reason="Replaced by a deploy.")
-    if function.resource_type != ResourceType.DESTINATION or not settings.CANARY_WATCH_S:
-        return 0
-    rows = list(
-        FunctionInstance.objects.filter(pk__in=instance_ids, deployed_version__isnull=False)
-        .exclude(deployed_version=version)
-        .values_list("pk", "deployed_version_id")
-    )
-    rules = default_rules()
-    Canary.objects.bulk_create(
-        Canary(
-            instance_id=pk,
-            kind=CanaryKind.WATCH,
-            version=version,
-            base_version_id=base,
-            percent=100,
-            min_events=rules.min_events,
-            error_points=rules.error_points,
-            error_ratio=rules.error_ratio,
-            latency_ratio=rules.latency_ratio,
-        )
-        for pk, base in rows
-    )
-    return len(rows)
 
 
 def canary_promote(*, canary: Canary, decided_by) -> Canary:
@@ -174,13 +125,6 @@ def _decided_or_refuse(canary: Canary, decided: Canary | None) -> Canary:
     return decided
 
 
-def canaries_supersede(*, instance_ids, reason: str) -> int:
-    """End the active canaries and watches of these instances (a later deploy or roll back)."""
-    return Canary.objects.filter(instance_id__in=list(instance_ids), status=CanaryStatus.ACTIVE).update(
-        status=CanaryStatus.SUPERSEDED, decided_at=timezone.now(), reason=reason
-    )
-
-
 @transaction.atomic
 def _decide(canary_id: int, status: str, actor, reason: str, *, action: str, figures=None) -> Canary | None:
     # None when another run decided first: the automatic path must never fail a delivery.
@@ -197,13 +141,11 @@ def _decide(canary_id: int, status: str, actor, reason: str, *, action: str, fig
     canary = Canary.objects.select_related("instance__function__workspace", "version").get(pk=canary_id)
     _carry_out(canary, status, actor)
     _audit(canary, action, actor, {"reason": canary.reason, "figures": canary.figures, "status": status})
-    split.forget(canary.instance_id)
+    active.forget(canary.instance_id)
     return canary
 
 
 def _carry_out(canary: Canary, status: str, actor) -> None:
-    from ..services import deployment_request, instance_rollback
-
     instance = canary.instance
     if canary.kind == CanaryKind.CANARY and status == CanaryStatus.PROMOTED:
         deployment_request(
@@ -237,7 +179,7 @@ def _arm_figures(row: CanaryArmStat | None) -> dict:
         "events": events,
         "errors": errors,
         "errorRate": round(100.0 * errors / events, 2) if events else None,
-        "p95Ms": split.percentile(row.latency, 0.95) if row else None,
+        "p95Ms": percentile(row.latency, 0.95) if row else None,
         "lastErrors": row.last_errors if row else [],
     }
 
@@ -344,7 +286,7 @@ def _baseline_keep(canary: Canary) -> None:
         "events": events,
         "errors": errors,
         "errorRate": round(100.0 * errors / events, 2) if events else None,
-        "p95Ms": split.percentile(latency, 0.95) if measured >= canary.min_events else None,
+        "p95Ms": percentile(latency, 0.95) if measured >= canary.min_events else None,
         "latencyEvents": measured,
         "lastErrors": [],
     }
@@ -423,10 +365,6 @@ def function_save_and_canary(
 ):
     """Save & Deploy as a canary: a new version, tried on `percent` % of each chosen instance's
     events (all instances by default). Returns (version, [Canary]). ValidationError saves nothing."""
-    from catalog.services import function_save
-
-    from ..services import instances_for_deploy
-
     canary_options_check(percent=percent, duration_s=duration_s, max_events=max_events)
     instances = instances_for_deploy(function=function, instance_ids=instance_ids)
     version = function_save(function=function, author=author, **save_fields)

@@ -12,27 +12,20 @@ automatic rule is applied (`services.canary_evaluate`).
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 
 from django.conf import settings
 from django.db import transaction
 
 from ..choices import ErrorCategory
-from ..pipeline import store
 from ..pipeline.invoke import Verdict, run_events
 from . import baseline
-from .choices import CanaryArm, CanaryKind, CanaryStatus
+from .active import active_for
+from .choices import CanaryArm, CanaryKind
+from .latency import durations_ms, histogram_add
 from .models import Canary, CanaryArmStat
+from .services import canary_evaluate
 
-# Upper bounds (ms) of the function-latency histogram: finer than the delivery figures',
-# because a handler's own time is usually a few milliseconds.
-LATENCY_MS = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 1500, 2000)
-LATENCY_MS += (3000, 5000, 7000, 10000, 15000, 20000, 30000, 60000)
 LAST_ERRORS_KEPT = 5
-
-_cache: dict[int, tuple[float, Canary | None]] = {}
-_lock = threading.Lock()
 
 
 def bucket_of(message_id: str) -> int:
@@ -44,38 +37,6 @@ def bucket_of(message_id: str) -> int:
 def takes_new(canary: Canary, message_id: str) -> bool:
     """Whether the event with this messageId runs the canary's new version."""
     return bucket_of(message_id) < canary.percent * 100
-
-
-def active_for(instance_id: int) -> Canary | None:
-    """The instance's ACTIVE canary or watch (cached like the pipeline's other lookups)."""
-    ttl = settings.PIPELINE_LOOKUP_CACHE_S
-    if ttl <= 0 or not store.buffered():
-        return _load(instance_id)
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(instance_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    value = _load(instance_id)
-    with _lock:
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[instance_id] = (now + ttl, value)
-    return value
-
-
-def forget(instance_id: int) -> None:
-    """Drop this process's cached canary of an instance (after a decision taken here)."""
-    with _lock:
-        _cache.pop(instance_id, None)
-
-
-def _load(instance_id: int) -> Canary | None:
-    return (
-        Canary.objects.select_related("version", "base_version")
-        .filter(instance_id=instance_id, status=CanaryStatus.ACTIVE)
-        .first()
-    )
 
 
 def is_error(verdict: Verdict) -> bool:
@@ -132,45 +93,10 @@ def _split_run(trial: Canary, instance, kind: str, events: list[dict]) -> list[V
 
 
 def _after_batch(trial: Canary, by_arm: dict[str, list[Verdict]]) -> None:
-    from .services import canary_evaluate
-
     for arm, verdicts in by_arm.items():
         if verdicts:
             arm_add(canary_id=trial.pk, arm=arm, verdicts=verdicts)
     canary_evaluate(canary_id=trial.pk)
-
-
-def durations_ms(verdicts: list[Verdict]) -> list[float]:
-    """Each event's share of its sandbox call (an onBatch call is shared by its events)."""
-    shared: dict[int, int] = {}
-    for verdict in verdicts:
-        if verdict.result is not None:
-            shared[id(verdict.result)] = shared.get(id(verdict.result), 0) + 1
-    return [
-        verdict.result.duration_ms / shared[id(verdict.result)]
-        for verdict in verdicts
-        if verdict.result is not None
-    ]
-
-
-def histogram_add(histogram: dict, values) -> dict:
-    """A copy of `histogram` with each latency counted under its bucket's bound."""
-    out = dict(histogram)
-    for value in values:
-        label = next((str(b) for b in LATENCY_MS if value <= b), "inf")
-        out[label] = out.get(label, 0) + 1
-    return out
-
-
-def percentile(histogram: dict, fraction: float) -> float | None:
-    """The bucket bound (ms) under which `fraction` of the counted calls fall."""
-    total = sum(histogram.values())
-    running = 0
-    for bound in [*map(str, LATENCY_MS), "inf"]:
-        running += histogram.get(bound, 0)
-        if total and running >= fraction * total:
-            return float(bound)
-    return None
 
 
 @transaction.atomic
