@@ -16,13 +16,14 @@ from catalog.choices import SANDBOX_KIND, ResourceType
 from catalog.models import Function, FunctionVersion
 from catalog.services import function_save
 from catalog.validation import MASK, code_error_message, instance_settings_validate
+from functions_platform.celery import app as celery_app
 from workspaces.choices import AuditAction, SourceKind
 from workspaces.ids import int_param
 from workspaces.models import Source
 from workspaces.services import audit_record
 
 from . import metrics
-from .canary.services import canaries_supersede, watches_start
+from .canary.watches import canaries_supersede, watches_start
 from .choices import DeploymentStatus
 from .models import Deployment, FunctionInstance
 
@@ -325,10 +326,21 @@ def instance_rollback(*, instance: FunctionInstance, requested_by) -> Deployment
 
 
 def _deployments_publish(deployment_ids: list[int]) -> None:
-    # Imported here: tasks.py imports this module.
-    from .tasks import deployment_tasks_publish
-
     deployment_tasks_publish(deployment_ids)
+
+
+def deployment_tasks_publish(deployment_ids: list[int]) -> None:
+    """Publish one deployment_apply_task per row through a single broker connection."""
+    # Found by its registered name (RuntimeConfig.ready imports the tasks): this module is
+    # below the tasks, which call it.
+    task = celery_app.tasks["runtime.deployment_apply"]
+    if celery_app.conf.task_always_eager:
+        for deployment_id in deployment_ids:
+            task.delay(deployment_id)
+        return
+    with celery_app.producer_or_acquire() as producer:
+        for deployment_id in deployment_ids:
+            task.apply_async((deployment_id,), producer=producer)
 
 
 def deployment_apply(*, deployment_id: int) -> Deployment | None:

@@ -3,10 +3,14 @@
 Sections: deployment (Save & Deploy fan-out) and pipeline (source runs, deliveries)."""
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
+from .canary.services import canaries_sweep
 from .pipeline.errors import INFRASTRUCTURE_ERRORS
+from .replay.services import replay_execute
 from .sandbox import SandboxUnavailable
+from .services import deployment_apply, deployments_republish_stale
 
 # --- deployment -------------------------------------------------------------------------------
 
@@ -22,48 +26,25 @@ from .sandbox import SandboxUnavailable
 )
 def deployment_apply_task(deployment_id: int) -> None:
     """Switch one instance to the version of one Deployment row (safe to run twice)."""
-    from .services import deployment_apply
-
     deployment_apply(deployment_id=deployment_id)
 
 
 @shared_task(name="runtime.deployments_republish_stale", ignore_result=True)
 def deployments_republish_stale_task() -> None:
     """Beat: run again the deployments whose task was lost."""
-    from django.conf import settings
-
-    from .services import deployments_republish_stale
-
     deployments_republish_stale(older_than_s=settings.DEPLOYMENT_STALE_AFTER_S)
 
 
 @shared_task(name="runtime.canaries_sweep", ignore_result=True)
 def canaries_sweep_task() -> None:
     """Beat: end canaries and post-deploy watches whose time ran out without traffic."""
-    from .canary.services import canaries_sweep
-
     canaries_sweep()
 
 
 @shared_task(name="runtime.replay_run", ignore_result=True)
 def replay_run_task(run_id: int) -> None:
     """Carry out one dry-run replay (a second delivery of the task finds it taken)."""
-    from .replay.services import replay_execute
-
     replay_execute(run_id=run_id)
-
-
-def deployment_tasks_publish(deployment_ids: list[int]) -> None:
-    """Publish one deployment_apply_task per row through a single broker connection."""
-    from functions_platform.celery import app
-
-    if app.conf.task_always_eager:
-        for deployment_id in deployment_ids:
-            deployment_apply_task.delay(deployment_id)
-        return
-    with app.producer_or_acquire() as producer:
-        for deployment_id in deployment_ids:
-            deployment_apply_task.apply_async((deployment_id,), producer=producer)
 
 
 # --- pipeline ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from catalog.choices import ResourceType
+from functions_platform.celery import app as celery_app
 from workspaces.choices import AuditAction
 from workspaces.services import audit_record
 
@@ -96,9 +97,8 @@ def _audit_request(replay: DeadLetterReplay, requested_by) -> None:
 
 def replay_publish(replay_id: int) -> None:
     """Publish the task that runs (or continues) a replay."""
-    from .tasks import dead_letters_replay_task
-
-    dead_letters_replay_task.delay(replay_id)
+    # By its registered name: the task module calls this one.
+    celery_app.tasks["runtime.dead_letters_replay"].delay(replay_id)
 
 
 def dead_letters_replay_run(*, replay_id: int, runner: str = "") -> DeadLetterReplay | None:

@@ -5,6 +5,8 @@ from django.db import DatabaseError
 from kombu.exceptions import KombuError
 from redis import RedisError
 
+from .services import dead_letters_replay_run
+
 
 @shared_task(
     name="runtime.dead_letters_replay",
@@ -18,6 +20,4 @@ from redis import RedisError
 )
 def dead_letters_replay_task(self, replay_id: int) -> None:
     """Run (or continue) one bulk replay of dead letters."""
-    from .services import dead_letters_replay_run
-
     dead_letters_replay_run(replay_id=replay_id, runner=self.request.id or "")

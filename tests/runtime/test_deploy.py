@@ -221,7 +221,7 @@ def test_stale_pending_deployments_are_published_again(db):
     old = Deployment.objects.create(instance=instance, version=instance.deployed_version)
     fresh = Deployment.objects.create(instance=instance, version=instance.deployed_version)
     Deployment.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-    with mock.patch("runtime.tasks.deployment_tasks_publish") as publish:
+    with mock.patch("runtime.services.deployment_tasks_publish") as publish:
         assert deployments_republish_stale(older_than_s=120) == 1
     publish.assert_called_once_with([old.pk])
     assert fresh.pk not in publish.call_args.args[0]
