@@ -8,6 +8,8 @@ live-gauge files (its counters stay: they are part of the totals). See docs/obse
 import glob
 import os
 
+from prometheus_client import multiprocess
+
 
 def on_starting(server):
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -19,6 +21,4 @@ def on_starting(server):
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

@@ -2,6 +2,8 @@
 
 import logging
 
+from .request_ids import current
+
 
 class ClientErrorWithoutTraceback(logging.Filter):
     """Logs a 4xx response as its one line: Django attaches the exception's traceback to a 403
@@ -25,8 +27,6 @@ class RequestIdFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .request_ids import current
-
         if not getattr(record, "request_id", None):
             record.request_id = current() or "-"
         data = getattr(record, "data", None)

@@ -7,7 +7,10 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
+from runtime.pipeline.persistence import persistence_ok
 from runtime.sandbox import engine_problem
+
+from .celery import app
 
 
 @require_GET
@@ -52,8 +55,6 @@ def _database_ok() -> bool:
 def _broker_ok() -> bool:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return True
-    from functions_platform.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -64,8 +65,6 @@ def _broker_ok() -> bool:
 
 def _persistence_ok() -> bool:
     # Production mode on a Redis that would lose accepted events is not ready (runtime.E101).
-    from runtime.pipeline.persistence import persistence_ok
-
     try:
         return persistence_ok()
     except Exception:

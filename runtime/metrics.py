@@ -11,6 +11,7 @@ one process) the process's own registry is exported.
 from __future__ import annotations
 
 import glob
+import hmac
 import ipaddress
 import logging
 import os
@@ -302,8 +303,6 @@ def scrape_allowed(request) -> bool:
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())
 
 

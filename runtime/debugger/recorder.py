@@ -21,6 +21,9 @@ import time
 
 from django.conf import settings
 
+from ..ingest import now_iso
+from ..models import FunctionInstance
+from ..pipeline import outcomes
 from . import store
 
 log = logging.getLogger(__name__)
@@ -119,8 +122,6 @@ def _write(source_id, requests: list[str], events: list[str], writes: store.Writ
 def _source_of(instance_id: int) -> int:
     # A source function instance owns its source for good: remembered per process.
     if instance_id not in _sources:
-        from ..models import FunctionInstance
-
         if len(_sources) > 10_000:
             _sources.clear()
         _sources[instance_id] = FunctionInstance.objects.values_list("source_id", flat=True).get(
@@ -177,8 +178,6 @@ def tracking_request_record(
 
 
 def _run_status(result, attempt: int) -> str:
-    from ..pipeline import outcomes
-
     if result.status == "success":
         return "success"
     if outcomes.is_retryable(result.error) and attempt + 1 <= settings.SOURCE_RETRY_MAX:
@@ -215,7 +214,6 @@ def _run_row(request_item: dict, result, emitted: list[dict], attempt: int, at: 
 @_best_effort
 def source_runs_record(*, source_id, runs: list[tuple], attempt: int = 0) -> None:
     """One source function flush: `runs` is [(request item, result, valid emitted events)]."""
-    from ..ingest import now_iso
 
     at = now_iso()
     rows, events, errors = [], [], 0
@@ -268,7 +266,6 @@ def deliveries_record(*, instance, events, pending, pairs, verdicts, tally, atte
     `events` came in, `pending` survived dedupe, `pairs` (original, current) survived the
     instance's insert functions, `verdicts` are the destination's; `tally` says what retries.
     """
-    from ..ingest import now_iso
 
     at = now_iso()
     gave_up = bool(tally.retry) and not tally.counts.get("retried")
