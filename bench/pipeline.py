@@ -1,6 +1,7 @@
 """End-to-end pipeline benchmark on the real stack (PostgreSQL, Redis, gunicorn, Celery).
 
     .venv/bin/python bench/pipeline.py [--json] [--batch-events 20000] [--webhooks 6000]
+                                       [--env KEY=VALUE ...]
 
 Starts gunicorn (2 workers x 4 threads), one Celery worker with 2 processes and beat on its own
 database (fp_bench, migrated here) and Redis db 13, plus a local HTTP sink, then drives the
@@ -20,6 +21,8 @@ received, faults_accepted, faults_lost, faults_duplicates.
 
 No .env is needed: the run uses throwaway SECRET_KEY and FIELD_ENCRYPTION_KEY values and
 recreates its database. BENCH_DB_NAME (fp_bench) and BENCH_REDIS_URL (redis db 13) move it.
+The stack sees only its own environment (not the caller's): pass settings to compare with
+--env KEY=VALUE (repeatable), e.g. --env PIPELINE_SLOT_WAIT_S=0.1.
 """
 
 from __future__ import annotations
@@ -391,7 +394,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per phase, at most")
     parser.add_argument("--fault-events", type=int, default=20000, help="events of the fault run (0: none)")
     parser.add_argument("--fault-timeout", type=float, default=240.0, help="seconds the fault run may take")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every process of the stack (repeatable; the stack gets no other environment)",
+    )
     args = parser.parse_args()
+    extra_env = {"PIPELINE_FLUSH_WAIT_S": "0.05"}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--env takes KEY=VALUE, not {item!r}")
+        extra_env[name] = value
 
     from cryptography.fernet import Fernet
 
@@ -401,7 +417,7 @@ def main() -> None:
         database_url=DATABASE_URL,
         redis_url=REDIS_URL,
         encryption_key=key,
-        extra_env={"PIPELINE_FLUSH_WAIT_S": "0.05"},
+        extra_env=extra_env,
         log_dir=os.environ.get("BENCH_LOG_DIR") or None,  # web.log and worker.log, when set
     )
     env = {**stack.env}
