@@ -127,6 +127,10 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+# Celery closes every database connection after each task unless this is set (a new
+# PostgreSQL connection per task); reuse one for this many tasks (CONN_HEALTH_CHECKS and
+# CONN_MAX_AGE still apply), 0 = close after every task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Redis redelivers an unacknowledged task after this many seconds. Workers refresh the
 # messages they hold every quarter of it (functions_platform.celery.UnackedHeartbeat), so it
 # bounds how long a dead worker's tasks wait, not how long a task may run (docs/pipeline.md).

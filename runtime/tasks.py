@@ -2,15 +2,25 @@
 
 Sections: deployment (Save & Deploy fan-out) and pipeline (source runs, deliveries)."""
 
-from celery import shared_task
+from celery import shared_task, signals
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 
 from .canary.services import canaries_sweep
 from .pipeline.errors import INFRASTRUCTURE_ERRORS
 from .replay.services import replay_execute
 from .sandbox import SandboxUnavailable
 from .services import deployment_apply, deployments_republish_stale
+
+
+@signals.task_postrun.connect
+def _connections_tidy(**_kwargs) -> None:
+    """What Django does after each request: drop a connection that failed or outlived
+    CONN_MAX_AGE and keep the others (settings.CELERY_DB_REUSE_MAX stops Celery closing every
+    connection after every task, which made each task open a new PostgreSQL connection)."""
+    for conn in connections.all(initialized_only=True):
+        conn.close_if_unusable_or_obsolete()
+
 
 # --- deployment -------------------------------------------------------------------------------
 
