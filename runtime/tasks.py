@@ -14,10 +14,13 @@ from .services import deployment_apply, deployments_republish_stale
 
 
 @signals.task_postrun.connect
-def _connections_tidy(**_kwargs) -> None:
+def _connections_tidy(task=None, **_kwargs) -> None:
     """What Django does after each request: drop a connection that failed or outlived
     CONN_MAX_AGE and keep the others (settings.CELERY_DB_REUSE_MAX stops Celery closing every
-    connection after every task, which made each task open a new PostgreSQL connection)."""
+    connection after every task, which made each task open a new PostgreSQL connection).
+    Not after an eager task: it ran inside its caller's request or transaction."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return
     for conn in connections.all(initialized_only=True):
         conn.close_if_unusable_or_obsolete()
 
