@@ -76,7 +76,10 @@ def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) ->
         else:
             # A task redelivered after its worker died may own an in-flight batch; ending
             # without it would strand the batch until its lease expires and a sweep finds it.
+            # Its claims go with it, so the task that takes the batch need not wait for them.
+            held = store.inflight_message_ids("dst", str(instance_id), task_id)
             store.inflight_release("dst", str(instance_id), task_id, count=False)
+            store.claims_release(dedupe_key(instance), held, task_id)
         return
     try:
         _stage_run(task_id, instance_id, retry, slot.round)

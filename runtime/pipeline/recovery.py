@@ -44,12 +44,29 @@ def pipeline_sweep() -> dict:
 def _leases_recover() -> int:
     recovered = 0
     for stage, key, task_id in store.leases_expired():
-        requeued, _ = store.inflight_release(stage, key, task_id, count=True, only_expired=True)
+        held = store.inflight_message_ids(stage, key, task_id) if stage == PipelineStage.DESTINATION else []
+        requeued, died = store.inflight_release(stage, key, task_id, count=True, only_expired=True)
+        if held and (requeued or died):
+            claims_release(int(key), held, task_id)
         if requeued:
             log.warning("recovered %d items of %s:%s from lost task %s", requeued, stage, key, task_id)
             recovered += requeued
             flush_schedule(stage, key, now=True)
     return recovered
+
+
+def claims_release(instance_id: int, message_ids: list[str], token: str) -> None:
+    """Let go of the messageId claims a task that is gone held on its batch, so the task that
+    takes the batch next delivers it now instead of after PIPELINE_CLAIM_TTL_S."""
+    from ..models import FunctionInstance
+
+    public_id = FunctionInstance.objects.filter(pk=instance_id).values_list("public_id", flat=True).first()
+    if public_id is None:
+        return
+    try:
+        store.claims_release(public_id, message_ids, token)
+    except store.redis.RedisError:
+        log.warning("could not release the claims of lost task %s; they lapse on their own", token)
 
 
 def dead_lists_collect() -> int:

@@ -174,6 +174,17 @@ for i = 1, n do
 end
 return out
 """
+# Let go of the claims (KEYS) that ARGV[1] still holds; a claim another task took since stays.
+_UNCLAIM = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+    n = n + 1
+  end
+end
+return n
+"""
 _clients: dict[str, redis.Redis] = {}
 _scripts: dict[int, dict] = {}
 _lock = threading.Lock()
@@ -471,6 +482,28 @@ def delivery_claim(
     claimed = {m for m, s in zip(message_ids, states, strict=True) if s == 1}
     busy = {m for m, s in zip(message_ids, states, strict=True) if s == 2}
     return claimed, busy
+
+
+def inflight_message_ids(stage: str, key: str, task_id: str) -> list[str]:
+    """The messageIds of a task's in-flight items (read before the list is given back)."""
+    raw = client().lrange(_inflight(stage, key, task_id), 0, -1)
+    out = []
+    for item in raw:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            message_id = json.loads(item).get("messageId")
+            if isinstance(message_id, str):
+                out.append(message_id)
+    return out
+
+
+def claims_release(instance_key: str, message_ids: list[str], token: str) -> int:
+    """Drop the claims `token` still holds on these messageIds of one instance (its batch went
+    back to the buffer: whichever task takes it next must not wait PIPELINE_CLAIM_TTL_S for
+    them to lapse). Claims another task holds are left alone. Returns how many went."""
+    if not message_ids or not buffered():
+        return 0
+    prefix = f"{_prefix()}:claim:{instance_key}:"
+    return int(_script(_UNCLAIM)(keys=[prefix + m for m in message_ids], args=[token]))
 
 
 def delivery_settle(

@@ -76,6 +76,23 @@ def test_a_lost_tasks_batch_is_recovered_by_the_sweep(buffered, settings, instan
     assert ("dst", str(instance.pk)) in buffered
 
 
+def test_the_sweep_releases_a_lost_tasks_claims(buffered, settings, instance):
+    """The task that takes a recovered batch delivers it at once: it does not wait
+    PIPELINE_CLAIM_TTL_S for the dead task's messageId claims to lapse."""
+    settings.PIPELINE_INFLIGHT_LEASE_S = 0.2
+    settings.PIPELINE_CLAIM_TTL_S = 120
+    push(instance.pk, 3)
+    drained = store.buffer_drain("dst", str(instance.pk), "dead-task", limit=2)
+    ids = [e["messageId"] for e in drained]
+    assert store.delivery_claim(instance.public_id, instance.pk, ids, "dead-task")[0] == set(ids)
+    # A claim another (live) task holds on a message of the batch is not the dead task's.
+    store.client().set(f"{store._prefix()}:claim:{instance.public_id}:{ids[1]}", "live", px=120_000)
+    time.sleep(0.4)
+    assert recovery.pipeline_sweep()["recovered"] == 2
+    claimed, busy = store.delivery_claim(instance.public_id, instance.pk, ids, "next-task")
+    assert (claimed, busy) == ({ids[0]}, {ids[1]})
+
+
 def test_a_live_tasks_lease_is_renewed_while_it_works(buffered, settings, instance):
     settings.PIPELINE_INFLIGHT_LEASE_S = 0.3
     push(instance.pk, 2)
