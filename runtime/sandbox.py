@@ -373,6 +373,8 @@ class Sandbox:
                 with self._lock:
                     call = host.pending.pop(msg.get("id"), None)
                 if call is not None:
+                    if msg.get("strike") is True:  # stopped at its deadline while filling memory
+                        self.breaker.strike(call.breaker)
                     call.finish(msg)
         except Exception:  # noqa: BLE001
             pass

@@ -96,6 +96,12 @@ function crashHost(reason, message, entry, call) {
   const culprit = c && entry ? { id: c.id, instance_key: entry.instanceKey, code_hash: entry.codeHash } : null;
   // run_batch: the event in progress is the one charged; the others are replayed.
   if (culprit && c.events) culprit.event = c.doneCount;
+  // Killed at its deadline while filling memory (nearLimitResult), then the isolate did not
+  // stop or V8 failed on it: that call ran out of memory.
+  if (culprit && c.nearLimitMb && reason !== 'oom') {
+    message = `it was filling memory (the sandbox host grew by ${c.nearLimitMb} MB during the call) when stopped at its deadline, then: ${message}`;
+    reason = 'memory';
+  }
   try {
     fs.writeSync(2, `SANDBOX_CRASH ${JSON.stringify({ reason, message: String(message), culprit, inflight: Array.from(inflight) })}\n`);
   } catch (e) { /* nothing more we can do */ }
@@ -425,6 +431,7 @@ function errorResult(type, message, stack) {
 function classify(e, call, entry) {
   const msg = String((e && e.message) || e);
   if (call && call.memoryKilled) return hostMemoryResult(call);
+  if (call && call.timedOut && call.nearLimitMb) return nearLimitResult(call);
   if (call && call.timedOut) return errorResult('Timeout', `Function timed out after ${call.timeoutMs} ms`);
   if (/memory limit/i.test(msg)) return errorResult('MemoryLimit', `Function exceeded the memory limit (${CONFIG.memoryMb} MB)`);
   if (entry && entry.isolate && entry.isolate.isDisposed) return errorResult('MemoryLimit', `Function was stopped: ${msg}`);
@@ -437,6 +444,11 @@ function classify(e, call, entry) {
 function hostMemoryResult(call) {
   return errorResult('MemoryLimit', `Function stopped: the sandbox host's memory reached ${call.memoryKilled} MB during this call `
     + `(ceiling ${CONFIG.hostMemoryMb} MB); limit per function ${CONFIG.memoryMb} MB`);
+}
+
+function nearLimitResult(call) {
+  return errorResult('MemoryLimit', `Function exceeded the memory limit (${CONFIG.memoryMb} MB): it was still filling memory `
+    + `when stopped at its deadline of ${call.timeoutMs} ms (the sandbox host grew by ${call.nearLimitMb} MB during the call)`);
 }
 
 function overLimitResult(entry) {
@@ -462,6 +474,7 @@ setInterval(() => {
     if (now >= call.deadline || (call.events && now >= call.evDeadline)) {
       call.timedOut = true;
       call.batchDeadlineHit = now >= call.deadline;
+      call.nearLimitMb = memory.nearLimitMb(call, now);
       kill(call);
     }
   }
@@ -523,6 +536,8 @@ function lookupEntry(msg) {
 
 // ---- one call's life on an entry (shared by run and run_batch) ---------------------------
 function callBegin(entry, call) {
+  call.startedAt = Date.now();
+  call.rssStart = memory.lastRss;
   inflight.add(call.id);
   entry.current = call;
   entry.lastCall = call;
@@ -601,7 +616,7 @@ async function execute(entry, msg) {
   }
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const resultJson = typeof result === 'string' ? outputChecked(result) : JSON.stringify(result);
-  return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"captured":${JSON.stringify(call.captured)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}}`;
+  return `{"id":${JSON.stringify(msg.id)},"result":${resultJson},"requests":${JSON.stringify(call.requests)},"captured":${JSON.stringify(call.captured)},"duration_ms":${durationMs.toFixed(3)},"cpu_ms":${(Number(cpuNs) / 1e6).toFixed(3)}${strikeField(call)}}`;
 }
 
 // run_batch: every event of msg.payload (a JSON array of msg.count events) to its per-type
@@ -685,7 +700,13 @@ async function executeBatch(entry, msg) {
     const c = measured > 0n ? cpuMs * (Number(durNs[i]) / Number(measured)) : (done ? cpuMs / done : 0);
     parts[i] = `{"result":${json},"requests":${st ? JSON.stringify(st.requests) : '[]'},"captured":${st ? JSON.stringify(st.captured) : '[]'},"duration_ms":${d.toFixed(3)},"cpu_ms":${(i < done || i === stopIdx ? c : 0).toFixed(3)}}`;
   }
-  return `{"id":${JSON.stringify(msg.id)},"results":[${parts.join(',')}],"duration_ms":${(Number(t1 - t0) / 1e6).toFixed(3)},"cpu_ms":${cpuMs.toFixed(3)}}`;
+  return `{"id":${JSON.stringify(msg.id)},"results":[${parts.join(',')}],"duration_ms":${(Number(t1 - t0) / 1e6).toFixed(3)},"cpu_ms":${cpuMs.toFixed(3)}${strikeField(call)}}`;
+}
+
+// A call stopped at its deadline while filling memory (nearLimitResult) is a circuit-breaker
+// strike, as the host crash it was heading for would have been (sandbox.py reads the field).
+function strikeField(call) {
+  return call.nearLimitMb ? ',"strike":true' : '';
 }
 
 function preflight(msg) {

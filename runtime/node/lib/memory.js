@@ -18,6 +18,10 @@ const CHECK_CPU_NS = 2_000_000n;
 const PRESSURE = 0.75;
 const KILL = 0.9;
 const KILL_COOLDOWN_MS = 100; // let the memory of a killed isolate go before killing again
+// A call stopped at its deadline counts as out of memory when the host grew by NEAR_LIMIT of a
+// function's limit during it while its isolate ran BUSY of the time (see nearLimitMb).
+const NEAR_LIMIT = 0.5;
+const BUSY = 0.1;
 
 class MemoryGuard {
   constructor(config, { warm, running, stuck, kill, crash, rss }) {
@@ -31,6 +35,7 @@ class MemoryGuard {
     this.crash = crash;
     this.rss = rss || (() => process.memoryUsage.rss());
     this.lastKill = null; // {call, entry, at}
+    this.lastRss = this.rss(); // the reading of the last tick (a call's start is stamped with it)
   }
 
   // The bytes an isolate holds now (heap in use + ArrayBuffers); the isolate must be idle.
@@ -73,9 +78,31 @@ class MemoryGuard {
     }
   }
 
+  // A call at its deadline: the MB the host grew by during it when that is most of a
+  // function's limit and its isolate was running (not waiting) most of the time, else 0.
+  // Such a call was filling memory towards V8's fatal out-of-memory error, which a loaded box
+  // reaches only after the deadline: the call is reported as MemoryLimit (and a strike), not
+  // as a Timeout the pipeline would retry into the same crash. The isolate cannot be read
+  // while it runs, so the host's resident memory stands in for it.
+  nearLimitMb(call, now) {
+    const entry = call.entry;
+    const iso = entry && entry.isolate;
+    if (!iso || call.rssStart === undefined) return 0;
+    const grown = this.rss() - Math.min(call.rssStart, call.rssMin === undefined ? Infinity : call.rssMin);
+    if (grown < NEAR_LIMIT * this.limitBytes) return 0;
+    let ranMs;
+    try { ranMs = Number(iso.cpuTime - (entry.lastCpu || 0n)) / 1e6; } catch (e) { return 0; }
+    if (ranMs < BUSY * (now - call.startedAt)) return 0;
+    return Math.round(grown / MB);
+  }
+
   // Called every watchdog tick.
   tick(now, evict) {
     const rss = this.rss();
+    this.lastRss = rss;
+    // The lowest reading during each call: a disposed isolate's memory is released some time
+    // after the dispose, so the reading at a call's start may still hold an earlier call's.
+    for (const call of this.running) if (!(call.rssMin <= rss)) call.rssMin = rss;
     if (rss < this.ceiling * PRESSURE) return;
     // Idle isolates first: largest first, a few per tick.
     const idle = Array.from(this.warm.values()).filter((e) => e.isolate && !e.current).sort((a, b) => (b.bytes || 0) - (a.bytes || 0));

@@ -84,9 +84,9 @@ test('a big allocation that isolated-vm lets through fails the call with MemoryL
   await healthy(host);
 });
 
-// 30 s deadline: V8's fatal OOM takes ~3 s idle, 18 s at load average 20, and a deadline kill
-// first means no abort at all (docs/sandbox.md, "Why the fatal-OOM tests keep a 20 s
-// deadline"); the test's own timeout makes that a failure instead of a hang.
+// 30 s deadline: V8's fatal OOM takes ~2-3 s idle, 18 s at load average 20, and a deadline
+// kill first means no abort at all, so no crash record to test (docs/sandbox.md, "Out of
+// memory at the deadline"); the test's own timeout makes that a failure instead of a hang.
 test('a fatal OOM aborts the host with a crash record naming the call', { timeout: 60000 }, async () => {
   const h = startHost();
   await h.ready;
