@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from runtime.inspector.selectors import captures_display
+from runtime.pipeline.samples import samples_recent
 from runtime.sandbox import SandboxUnavailable
 from runtime.selectors import deployments_for_function, function_versions
 from workspaces import permissions
@@ -210,8 +211,6 @@ def source_samples(request, object_id):
     the user may not read, is a 404 like any object outside the user's scope. Without `source`
     it lists the sources the user may read there (what the test pane's picker offers).
     """
-    from runtime.pipeline.samples import samples_recent
-
     function = function_visible_or_404(request, object_id)
     wanted = request.GET.get("source", "")
     if not wanted:

@@ -6,7 +6,8 @@ from django.db.models import Count, F, Max, Q, Sum
 
 from catalog.models import Function, FunctionVersion
 
-from .models import Deployment, FunctionInstance, IngestDrop, IngestDropCount
+from .models import DeliveryStat, Deployment, ErrorLog, FunctionInstance, IngestDrop, IngestDropCount
+from .pipeline.records import COUNTERS, HISTOGRAM_MS
 
 # --- versions: what the instances run ---------------------------------------------------------
 
@@ -132,16 +133,12 @@ def deployment_counts(*, version: FunctionVersion) -> dict[str, int]:
 
 def delivery_stats(*, instance: FunctionInstance, since=None):
     """The instance's per-bucket delivery counters (oldest first), optionally from `since`."""
-    from .models import DeliveryStat
-
     queryset = DeliveryStat.objects.filter(instance=instance).order_by("bucket")
     return queryset.filter(bucket__gte=since) if since is not None else queryset
 
 
 def latency_percentile(histogram: dict, fraction: float) -> float | None:
     """The histogram bucket bound (ms) under which `fraction` of the events fall."""
-    from .pipeline.records import HISTOGRAM_MS
-
     total = sum(histogram.values())
     if not total:
         return None
@@ -155,8 +152,6 @@ def latency_percentile(histogram: dict, fraction: float) -> float | None:
 
 def delivery_summary(*, instance: FunctionInstance, since=None) -> dict:
     """Totals of delivered, retried, failed, filtered, unsupported, rejected and the p95 latency."""
-    from .pipeline.records import COUNTERS
-
     totals = dict.fromkeys(COUNTERS, 0)
     histogram: dict = {}
     for row in delivery_stats(instance=instance, since=since):
@@ -169,8 +164,6 @@ def delivery_summary(*, instance: FunctionInstance, since=None) -> dict:
 
 def delivery_series(*, instance: FunctionInstance, since=None) -> list[dict]:
     """One point per bucket for the Event Delivery chart: counters and that bucket's p95."""
-    from .pipeline.records import COUNTERS
-
     return [
         {
             "bucket": row.bucket,
@@ -183,8 +176,6 @@ def delivery_series(*, instance: FunctionInstance, since=None) -> list[dict]:
 
 def error_logs_for(*, instance: FunctionInstance):
     """The instance's kept error log entries, newest first."""
-    from .models import ErrorLog
-
     return ErrorLog.objects.filter(instance=instance).order_by("-created_at", "-id")
 
 

@@ -22,7 +22,7 @@ from workspaces.ids import int_param
 from workspaces.models import Source
 from workspaces.services import audit_record
 
-from . import metrics
+from . import engine, metrics
 from .canary.watches import canaries_supersede, watches_start
 from .choices import DeploymentStatus
 from .models import Deployment, FunctionInstance
@@ -496,11 +496,9 @@ def preflight_error(version: FunctionVersion) -> str:
 
 
 def _preflight_run(code: str, kind: str) -> str:
-    from .engine import sandbox
-
     # SandboxUnavailable propagates: an infrastructure problem is retried, never memoised as
     # the version's verdict.
-    result = sandbox().check(code, kind)
+    result = engine.sandbox().check(code, kind)
     if result.ok:
         return ""
     return f"Pre-flight failed: {code_error_message(result.error or {})}"

@@ -16,8 +16,10 @@ from runtime.selectors import source_drop_counts
 from . import permissions
 from .admin_mixins import ScopedAdmin, WorkspaceFilter
 from .choices import AuditAction, Role, SourceKind
-from .models import AuditEvent, Membership, Source, Workspace
+from .models import AccessToken, AuditEvent, Membership, Source, Workspace
 from .services import (
+    access_token_create,
+    access_token_revoke,
     audit_record,
     membership_ensure,
     membership_remove,
@@ -404,8 +406,6 @@ class AccessTokenAdmin(ScopedAdmin):
     actions = ["revoke_tokens"]
 
     def visible(self, request):
-        from .models import AccessToken
-
         owned = permissions.workspaces_owned(request.user)
         return AccessToken.objects.filter(workspace__in=owned).select_related("workspace", "user")
 
@@ -439,8 +439,6 @@ class AccessTokenAdmin(ScopedAdmin):
         return self.get_readonly_fields(request, obj) if obj else self.fields
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        from django.contrib.auth import get_user_model
-
         owned = permissions.workspaces_owned(request.user)
         if db_field.name == "workspace":
             kwargs["queryset"] = owned
@@ -449,11 +447,6 @@ class AccessTokenAdmin(ScopedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        from django.contrib import messages
-        from django.core.exceptions import PermissionDenied
-
-        from .services import access_token_create
-
         if change:
             return
         if not permissions.can_manage_tokens(request.user, obj.workspace):
@@ -466,10 +459,6 @@ class AccessTokenAdmin(ScopedAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request, queryset):
-        from django.core.exceptions import PermissionDenied
-
-        from .services import access_token_revoke
-
         tokens = list(queryset)
         if not all(permissions.can_manage_tokens(request.user, t.workspace) for t in tokens):
             raise PermissionDenied
@@ -478,10 +467,4 @@ class AccessTokenAdmin(ScopedAdmin):
         self.message_user(request, f"Revoked {len(tokens)} token(s).")
 
 
-def _register_access_token_admin():
-    from .models import AccessToken
-
-    admin.site.register(AccessToken, AccessTokenAdmin)
-
-
-_register_access_token_admin()
+admin.site.register(AccessToken, AccessTokenAdmin)

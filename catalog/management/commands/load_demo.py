@@ -2,6 +2,7 @@ import secrets
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
@@ -37,8 +38,6 @@ class Command(BaseCommand):
         self._print(base_url.rstrip("/"), password, hook, inspector)
 
     def _ensure_user(self) -> str | None:
-        from django.contrib.auth import get_user_model
-
         if get_user_model().objects.filter(username=USERNAME).exists():
             return None
         password = secrets.token_urlsafe(12)
@@ -48,8 +47,6 @@ class Command(BaseCommand):
         return password
 
     def _workspace(self) -> Workspace:
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.get(username=USERNAME)
         workspace = Workspace.objects.filter(slug=SLUG).first()
         return workspace or workspace_create(slug=SLUG, name="Demo workspace", owner=user)
