@@ -26,8 +26,3 @@ class SettingType(models.TextChoices):
     BOOLEAN = "BOOLEAN", "Boolean"
     ARRAY = "ARRAY", "Array"
     TEXT_MAP = "TEXT_MAP", "Map"
-
-
-EVENT_HANDLERS = ("onTrack", "onIdentify", "onPage", "onScreen", "onGroup", "onAlias", "onDelete")
-BATCH_HANDLER = "onBatch"
-SOURCE_HANDLER = "onRequest"

@@ -369,7 +369,6 @@ API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 NODE_BINARY = env("NODE_BINARY", default="")
 FUNCTIONS_EGRESS_ALLOW = env("FUNCTIONS_EGRESS_ALLOW", default="")
 FUNCTIONS_DEFAULT_TIMEOUT_MS = env.int("FUNCTIONS_DEFAULT_TIMEOUT_MS", default=5000)
-FUNCTIONS_MAX_TIMEOUT_MS = 60000
 FUNCTIONS_MAX_WARM = env.int("FUNCTIONS_MAX_WARM", default=500)
 # Sandbox limits (runtime.sandbox_limits.SandboxLimits fields -> values), e.g.
 # {"memory_mb": 256, "host_memory_mb": 2048}; see docs/sandbox.md, "Limits".

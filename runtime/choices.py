@@ -9,14 +9,6 @@ class DeploymentStatus(models.TextChoices):
     SUPERSEDED = "SUPERSEDED", "Superseded"
 
 
-DEPLOYMENT_ACTIVE = (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
-DEPLOYMENT_TERMINAL = (
-    DeploymentStatus.SUCCEEDED,
-    DeploymentStatus.FAILED,
-    DeploymentStatus.SUPERSEDED,
-)
-
-
 class ErrorCategory(models.TextChoices):
     """Segment's error categories as shown in the Errors / Event Delivery tabs."""
 

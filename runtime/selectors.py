@@ -122,12 +122,6 @@ def deployment_as_dict(deployment: Deployment) -> dict:
     }
 
 
-def deployment_counts(*, version: FunctionVersion) -> dict[str, int]:
-    """How many deployments of `version` are in each status (e.g. {"SUCCEEDED": 998, ...})."""
-    rows = Deployment.objects.filter(version=version).values("status").annotate(n=Count("pk"))
-    return {row["status"]: row["n"] for row in rows}
-
-
 # --- pipeline: delivery figures and error logs -------------------------------------------------
 
 

@@ -33,7 +33,6 @@ OWNER = ROLE_WORKSPACE_PERM[Role.OWNER]
 FUNCTIONS_ADMIN = ROLE_WORKSPACE_PERM[Role.FUNCTIONS_ADMIN]
 FUNCTIONS_READ = ROLE_WORKSPACE_PERM[Role.FUNCTIONS_READ_ONLY]
 SOURCES_ADMIN = ROLE_WORKSPACE_PERM[Role.SOURCE_ADMIN]
-SOURCES_READ = ROLE_WORKSPACE_PERM[Role.SOURCE_READ_ONLY]
 
 
 @dataclass(frozen=True)
@@ -302,10 +301,6 @@ def can_manage_members(user, workspace) -> bool:
 
 
 def can_manage_tokens(user, workspace) -> bool:
-    return is_owner(user, workspace)
-
-
-def can_view_audit(user, workspace) -> bool:
     return is_owner(user, workspace)
 
 
