@@ -385,6 +385,15 @@ API_ROWS = [
         body={"displayName": "Made by the matrix", "resourceType": "DESTINATION", "code": "{template}"},
     ),
     ApiRow("get function", "GET", "/api/functions/{function}", FN_READERS, NOBODY),
+    # A function outside functions_admin_list's list; one of another workspace (the outsider's).
+    ApiRow(
+        "get listed-out function",
+        "GET",
+        "/api/functions/{insert_function}",
+        {"owner", "functions_admin", "read_only"},
+        NOBODY,
+    ),
+    ApiRow("get foreign function", "GET", "/api/functions/{foreign_function}", {"outsider"}, NOBODY),
     ApiRow(
         "update function", "PATCH", "/api/functions/{function}", FN_ADMINS, FN_READERS, {"description": "x"}
     ),
@@ -392,6 +401,14 @@ API_ROWS = [
     ApiRow("delete function", "DELETE", "/api/functions/{function}", {"owner"}, FN_READERS),
     ApiRow("list versions", "GET", "/api/functions/{function}/versions", FN_READERS, NOBODY),
     ApiRow("get version", "GET", "/api/functions/{function}/versions/{version}", FN_READERS, NOBODY),
+    ApiRow(
+        "restore version",
+        "POST",
+        "/api/functions/{function}/versions",
+        FN_ADMINS,
+        FN_READERS,
+        body={"versionId": "{version}"},
+    ),
     # Deploying needs Functions Admin on the function and Source Admin on every instance's source.
     ApiRow("deploy function", "POST", "/api/functions/{function}/deploy", {"owner"}, FN_READERS, body={}),
     ApiRow("list sources", "GET", "/api/sources", EVERY_TOKEN, NOBODY),
@@ -486,6 +503,14 @@ API_ROWS = [
         body={"name": "Matrix", "sourceId": "{source}"},
     ),
     ApiRow(
+        "connect instance to another source",
+        "POST",
+        "/api/functions/{function}/instances",
+        {"owner"},
+        {"read_only"},
+        body={"name": "Matrix", "sourceId": "{other_source}"},
+    ),
+    ApiRow(
         "create source",
         "POST",
         "/api/sources",
@@ -536,8 +561,7 @@ API_ROWS = [
     ApiRow(
         "run test cases", "POST", "/api/functions/{function}/test-cases/run", FN_ADMINS, FN_READERS, body={}
     ),
-    # The world has no insert function: a destination's ids are not insert ids (404 for all).
-    # tests/api/test_api_permissions.py covers insert instances persona by persona.
+    # A destination's ids are not insert ids (404 for all); the world's insert function is.
     ApiRow(
         "list insert instances", "GET", "/api/insert-function-instances?functionId={function}", NOBODY, NOBODY
     ),
@@ -549,6 +573,20 @@ API_ROWS = [
         NOBODY,
         NOBODY,
         body={"functionId": "{function}", "integrationId": "{instance}", "name": "x", "settings": {}},
+    ),
+    # In front of the instance: Functions Admin on the insert function, Source Admin on the source.
+    ApiRow(
+        "create insert instance of an insert function",
+        "POST",
+        "/api/insert-function-instances",
+        {"owner"},
+        {"functions_admin", "read_only"},
+        body={
+            "functionId": "{insert_function}",
+            "integrationId": "{instance}",
+            "name": "Ins",
+            "settings": {},
+        },
     ),
 ]
 

@@ -1,6 +1,7 @@
 """The permission matrix: every persona × every admin view (enumerated from admin.site) and every
-API endpoint (tests/permission_matrix.API_ROWS) × read and write, with the exact status; every
-refused write leaves every table as it was and schedules no task."""
+API endpoint (tests/permission_matrix.API_ROWS, the one API matrix) × read and write, with the
+exact status and answer envelope; every refused write leaves every table as it was and schedules
+no task, and the outsider's allowed writes stay in its own workspace."""
 
 import json
 import re
@@ -16,7 +17,7 @@ from rest_framework.test import APIClient
 from catalog.models import TestCase
 from catalog.starters import starter_code
 from runtime.inspector.services import inspector_for
-from runtime.models import DeadLetter, DeadLetterReplay, Deployment, ErrorLog, IngestDrop
+from runtime.models import DeadLetter, DeadLetterReplay, Deployment, ErrorLog, FunctionInstance, IngestDrop
 from runtime.replay.models import ReplayRun
 from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
@@ -48,7 +49,7 @@ MODELS = sorted(REGISTRY)
 
 
 @pytest.fixture
-def world(personas, workspace, other_workspace, function, source, instance, foreign_function):
+def world(personas, workspace, other_workspace, function, source, other_source, instance, foreign_function):
     """One object of every registered admin's model, all in acme (plus the outsider's own), and
     a source function and a destination-insert function to connect."""
     SourceFactory(workspace=other_workspace, name="Outsider's source")
@@ -95,6 +96,8 @@ def world(personas, workspace, other_workspace, function, source, instance, fore
         "personas": personas,
         "function": function,
         "source": source,
+        "other_source": other_source,
+        "foreign_function": foreign_function,
         "instance": instance,
         "source_function": source_function,
         "insert_function": insert_function,
@@ -383,6 +386,8 @@ def api_path(row, world):
         replay=world["objects"]["runtime.deadletterreplay"].pk,
         dry_replay=world["replay"].public_id,
         testcase=world["testcase"].public_id,
+        insert_function=world["insert_function"].public_id,
+        foreign_function=world["foreign_function"].public_id,
     )
 
 
@@ -391,11 +396,26 @@ def api_body(row, world):
         return None
     ids = {
         "{source}": world["source"].public_id,
+        "{other_source}": world["other_source"].public_id,
         "{function}": world["function"].public_id,
+        "{insert_function}": world["insert_function"].public_id,
+        "{version}": world["function"].latest_version.public_id,
         "{instance}": world["instance"].public_id,
         "{template}": starter_code("DESTINATION"),
     }
     return {k: ids.get(v, v) if isinstance(v, str) else v for k, v in row.body.items()}
+
+
+def acme_rows(world) -> dict:
+    """What an outsider's write could have changed in acme (the persona's own workspace aside)."""
+    workspace = world["function"].workspace
+    return {
+        "functions": sorted(workspace.functions.values_list("public_id", "display_name", "description")),
+        "sources": sorted(workspace.sources.values_list("public_id", "name", "enabled")),
+        "instances": sorted(
+            FunctionInstance.objects.filter(function__workspace=workspace).values_list("public_id", "name")
+        ),
+    }
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -406,6 +426,7 @@ def test_api(world, api_client, row, persona, django_capture_on_commit_callbacks
     call = getattr(client, row.method.lower())
     kwargs = {"format": "json"} if row.body is not None else {}
     args = (api_path(row, world), api_body(row, world)) if row.body is not None else (api_path(row, world),)
+    acme_before = acme_rows(world)
     if row.write and expected >= 400:
         with nothing_changes(django_capture_on_commit_callbacks):
             response = call(*args, **kwargs)
@@ -413,3 +434,11 @@ def test_api(world, api_client, row, persona, django_capture_on_commit_callbacks
         with django_capture_on_commit_callbacks(execute=True):
             response = call(*args, **kwargs)
     assert response.status_code == expected, response.content[:300]
+    if row.write and persona == "outsider":  # its token writes in its own workspace, never in acme
+        assert acme_rows(world) == acme_before
+    answer = response.json()
+    if expected < 300:
+        assert "data" in answer
+    else:  # Segment's error envelope, with the status and a message
+        error = answer["errors"][0]
+        assert error["status"] == expected and error["message"]
