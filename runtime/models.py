@@ -4,12 +4,29 @@ from django.conf import settings as django_settings
 from django.db import models
 from encrypted_model_fields.fields import EncryptedTextField
 
+from catalog.choices import ResourceType
 from catalog.models import Function, FunctionVersion
 from catalog.validation import MASK
 from workspaces import ids
+from workspaces.choices import SourceKind
 from workspaces.models import Source
 
 from .choices import DeploymentStatus, ErrorCategory, InspectedSender, PipelineStage, ReplayStatus
+
+
+class FunctionInstanceQuerySet(models.QuerySet):
+    def running(self):
+        """Instances that run events: enabled, with a deployed version."""
+        return self.filter(enabled=True, deployed_version__isnull=False)
+
+    def running_sources(self):
+        """Running source function instances whose (webhook) Source is enabled: what a webhook
+        POST reaches."""
+        return self.running().filter(
+            function__resource_type=ResourceType.SOURCE,
+            source__kind=SourceKind.FUNCTION,
+            source__enabled=True,
+        )
 
 
 class FunctionInstance(models.Model):
@@ -50,6 +67,8 @@ class FunctionInstance(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FunctionInstanceQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]

@@ -50,7 +50,7 @@ def dead_letters_replay_request(
     already under way. The task is published after commit.
     """
     instance = FunctionInstance.objects.select_for_update().get(pk=instance.pk)
-    if not instance.enabled or instance.deployed_version_id is None:
+    if not FunctionInstance.objects.running().filter(pk=instance.pk).exists():
         raise ValidationError({"instance": "The instance is disabled or has no deployed version."})
     if DeadLetterReplay.objects.filter(instance=instance, status__in=_ACTIVE).exists():
         raise ValidationError({"instance": "A replay of this instance's dead letters is already under way."})
