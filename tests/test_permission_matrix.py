@@ -23,7 +23,6 @@ from tests.factories import FunctionFactory, SourceFactory
 from tests.permission_matrix import (
     ACTION_CASES,
     ADMIN_RULES,
-    API_ROWS,
     CUSTOM_VIEW_RULES,
     FORM_CASES,
     PERSONAS,
@@ -32,6 +31,7 @@ from tests.permission_matrix import (
     form_fields,
     snapshot,
 )
+from tests.permission_matrix_api import API_ROWS
 from workspaces.choices import AuditAction
 from workspaces.services import access_token_create, audit_record
 

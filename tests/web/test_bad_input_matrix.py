@@ -18,7 +18,8 @@ from catalog.starters import starter_code
 from runtime.ingest import json_max_depth
 from runtime.services import instance_create
 from tests.factories import FunctionFactory
-from tests.permission_matrix import API_ROWS, SNAPSHOT_MODELS, changed_tables, snapshot
+from tests.permission_matrix import SNAPSHOT_MODELS, changed_tables, snapshot
+from tests.permission_matrix_api import API_ROWS
 from workspaces.services import access_token_create
 
 pytestmark = pytest.mark.django_db
