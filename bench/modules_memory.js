@@ -15,9 +15,7 @@ const ivm = require(path.join(NODE_DIR, 'node_modules', 'isolated-vm'));
 const modules = require(path.join(NODE_DIR, 'lib', 'modules'));
 const limits = require(path.join(NODE_DIR, 'lib', 'limits'));
 
-const src = (name) => (name === 'shim'
-  ? fs.readFileSync(path.join(NODE_DIR, 'lib', 'shim.js'), 'utf8')
-  : fs.readFileSync(path.join(NODE_DIR, 'dist', `${name}.js`), 'utf8'));
+const src = (name) => fs.readFileSync(path.join(NODE_DIR, 'dist', `${name}.js`), 'utf8'); // dist/shim.js too
 
 const CASES = {
   'node (the layer alone)': [['node'], ''],

@@ -7,6 +7,35 @@ const fs = require('fs');
 
 const DIST = path.join(__dirname, 'dist');
 const STUBS = path.join(__dirname, 'lib', 'stubs');
+const SHIM_DIR = path.join(__dirname, 'lib', 'shim');
+
+// The in-isolate shim (dist/shim.js, evaluated first in every isolate): one strict-mode
+// function body, so its parts are concatenated as they are, in this order (each part uses
+// what the parts before it define; the first opens the closure, the last closes it).
+const SHIM_PARTS = [
+  'prelude', // host bridges captured, then removed from the global
+  'containment', // ArrayBuffer without maxByteLength; live Intl objects capped
+  'intrinsics', // intrinsics captured before user code runs; output limits; UTF-8 sizes
+  'errors', // Segment's error classes and FetchError
+  'base64', // bytes and base64 helpers, atob/btoa
+  'console', // console, the call's logs
+  'timers', // pending host operations, timers, settle
+  'fetch', // Headers, Request, Response, fetch, the host request
+  'crypto', // Node's crypto (hashing on the host), uuidv5
+  'segment', // cache, the Segment emitter, the source request object
+  'dispatch', // handler lookup and dispatch
+  'result', // error serialisation and the result envelope
+  'invoke', // the output cap, invoke, invokeBatch; the internals handed to the host
+];
+
+function buildShim() {
+  const extra = fs.readdirSync(SHIM_DIR).filter((f) => f.endsWith('.js') && !SHIM_PARTS.includes(f.slice(0, -3)));
+  if (extra.length) throw new Error(`build.js: lib/shim/${extra[0]} is not in SHIM_PARTS`);
+  const source = SHIM_PARTS.map((p) => fs.readFileSync(path.join(SHIM_DIR, `${p}.js`), 'utf8')).join('');
+  fs.mkdirSync(DIST, { recursive: true });
+  fs.writeFileSync(path.join(DIST, 'shim.js'), source);
+  return Buffer.byteLength(source);
+}
 
 // name -> source of the entry module (resolved from this folder)
 const BUNDLES = {
@@ -20,6 +49,7 @@ const BUNDLES = {
 };
 
 async function main() {
+  const shimBytes = buildShim();
   let esbuild;
   try {
     esbuild = require('esbuild');
@@ -61,7 +91,7 @@ async function main() {
   require('./lib/build-modules').precacheModules();
   const services = Object.keys(manifest).filter((k) => k.startsWith('aws-'));
   const listed = Object.entries(manifest).filter(([k]) => !k.startsWith('aws-'));
-  console.log('built', listed.map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '),
+  console.log(`built shim ${(shimBytes / 1024).toFixed(1)}KB,`, listed.map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}KB`).join(', '),
     `and ${services.length} AWS service bundles (${(services.reduce((n, k) => n + manifest[k], 0) / 1048576).toFixed(1)}MB)`);
 }
 

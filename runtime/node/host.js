@@ -52,7 +52,7 @@ const fetchAnswers = new answers.FetchAnswers(answers.parseRules(env.FUNCTIONS_F
 const hostWork = new HostWork(CONFIG);
 
 // ---- scripts compiled once per host (V8 code cache) -----------------------------
-const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'lib', 'shim.js'), 'utf8');
+const SHIM_SRC = fs.readFileSync(path.join(__dirname, 'dist', 'shim.js'), 'utf8'); // lib/shim/, built by build.js
 // The limits the shim enforces inside the isolate (it throws to the user's code).
 const SHIM_LIMITS = {};
 for (const k of ['maxTimers', 'maxTimerStarts', 'minIntervalMs', 'maxLogLines', 'maxLogLineBytes', 'maxOutputBytes', 'maxIntlObjects']) SHIM_LIMITS[k] = CONFIG[k];
@@ -384,7 +384,7 @@ function traceUrl(url) {
   return u.length > TRACE_URL_MAX ? `${u.slice(0, TRACE_URL_MAX)}…` : u;
 }
 
-// The shim caps a call's result JSON at maxOutputBytes (lib/shim.js, charge); this checks it
+// The shim caps a call's result JSON at maxOutputBytes (lib/shim/invoke.js, charge); this checks it
 // again on the host, by length (UTF-16 units never exceed UTF-8 bytes), in case it did not.
 const OUTPUT_SLACK = 65536;
 function outputChecked(json) {

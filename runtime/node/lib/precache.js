@@ -16,7 +16,7 @@ const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'cache');
 
 function source(name) {
-  return name === 'shim' ? fs.readFileSync(path.join(__dirname, 'shim.js'), 'utf8') : fs.readFileSync(path.join(DIST, `${name}.js`), 'utf8');
+  return fs.readFileSync(path.join(DIST, `${name}.js`), 'utf8'); // dist/shim.js too (build.js)
 }
 
 // The shim's own bridges, enough for libraries to load (nothing is sent anywhere).
