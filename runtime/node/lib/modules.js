@@ -1,7 +1,7 @@
 'use strict';
 // Segment's preinstalled modules on the host side: which bundles a function's code needs
-// (an identifier scan, like the LIBS table in host.js), their sources (read from dist/ on
-// first use, compiled once per host with a V8 code cache by host.js), and the host bridges
+// (an identifier scan, like the LIBS table in lib/scripts.js), their sources (read from dist/ on
+// first use, compiled once per host with a V8 code cache here), and the host bridges
 // the Node-compatible layer uses (lib/nodebridge.js, plus `load` for bundles evaluated on
 // first use, such as one AWS service client).
 const fs = require('fs');
@@ -42,7 +42,7 @@ const LIBRARIES = [
   ['jsforce', ident('jsforce')],
   ['google', /(?<![\w$.\-/@])google\s*(?:\.\s*cloud\b|\[)|=\s*google\b(?!\s*[.[])/],
 ];
-// Bundles of host.js's LIBS table the layer itself needs.
+// Bundles of the LIBS table (lib/scripts.js) the layer itself needs.
 const BASE = ['buffer', 'url'];
 // Bundles the `load` bridge may evaluate during a call (parts of a library loaded on first
 // use), and how many per isolate: each load runs synchronously on the host's thread.
@@ -63,7 +63,7 @@ function awsParts(code) {
   return Array.from(out);
 }
 
-// Bundles (beyond host.js's LIBS) to evaluate for this code, in order.
+// Bundles (beyond the LIBS of lib/scripts.js) to evaluate for this code, in order.
 function bundlesFor(code) {
   const out = LIBRARIES.filter(([, test]) => test.test(code)).map(([name]) => name);
   if (out.includes('aws')) out.push(...awsParts(code));

@@ -1,6 +1,6 @@
 // In-isolate runtime shim. Evaluated once per isolate, before any library bundle
 // and before the user's code. It runs in strict mode inside a closure: the host
-// bridges (ivm Callbacks, set as __sb_* globals by host.js) are captured here and
+// bridges (ivm Callbacks, set as __sb_* globals by lib/entry.js) are captured here and
 // deleted from the global object, so user code can never reach them.
 // Its sources are the parts in lib/shim/, one function body that build.js concatenates
 // (SHIM_PARTS order) into dist/shim.js: this part opens the closure, invoke.js closes it.
@@ -76,7 +76,7 @@
   // starts, so the host keeps fetch traces, fetch counts and timers per event. -1 = single call.
   let curEv = -1;
   let curDeadline = 0;
-  const L = JSON.parse(g.__sb_limits); // the limits enforced here (host.js SHIM_LIMITS)
+  const L = JSON.parse(g.__sb_limits); // the limits enforced here (lib/scripts.js SHIM_LIMITS)
   for (const k of Object.getOwnPropertyNames(g)) {
     if (k.startsWith('__sb_')) delete g[k];
   }
