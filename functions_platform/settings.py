@@ -205,6 +205,8 @@ DEBUGGER_KEEP = env.int("DEBUGGER_KEEP", default=500)
 DEBUGGER_SHOW = env.int("DEBUGGER_SHOW", default=100)
 DEBUGGER_BODY_BYTES = env.int("DEBUGGER_BODY_BYTES", default=64 * 1024)
 DEBUGGER_TTL_S = env.int("DEBUGGER_TTL_S", default=7 * 24 * 3600)
+# Each process merges its recordings and writes them every DEBUGGER_FLUSH_S (0: at once).
+DEBUGGER_FLUSH_S = env.float("DEBUGGER_FLUSH_S", default=0.2)
 # Embedded mode (no Redis) keeps the debugger's traffic in this SQLite file.
 DEBUGGER_SQLITE_PATH = env("DEBUGGER_SQLITE_PATH", default=str(BASE_DIR / "debugger.sqlite3"))
 # Request inspector (runtime/inspector): requests kept per workspace.

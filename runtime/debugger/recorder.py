@@ -8,14 +8,15 @@ Called where traffic passes (docs/editor.md, *Source debugger*):
 - delivery, once per batch and destination (`deliveries_record`): each event's outcome there.
 
 Everything is kept raw (bodies cut at DEBUGGER_BODY_BYTES) and masked when read
-(`selectors`), so a replay can use what was really sent. Each call is one pipelined write
-(`store`) and never fails the pipeline: an error is logged and counted (`recorder_errors`).
+(`selectors`), so a replay can use what was really sent. Each call hands its writes to the
+store, which merges them with the process's other recordings into one round trip every
+DEBUGGER_FLUSH_S (`store.Pending`); it never fails the pipeline: an error is logged and counted
+(`recorder_errors`). Records are serialised only when written, so they must not change after.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 
@@ -39,7 +40,7 @@ _sources: dict[int, int] = {}
 
 def recorder_errors() -> int:
     """How many recordings this process gave up on (Redis down, bad data)."""
-    return _errors["count"]
+    return _errors["count"] + store.flush_errors()
 
 
 def depth() -> int:
@@ -64,8 +65,6 @@ def _best_effort(func):
     return wrapped
 
 
-def _dump(value) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def bucket_of(now: float) -> int:
@@ -94,19 +93,18 @@ def _body(body) -> tuple[object, bool]:
     return body, False
 
 
-def _event_rows(events: list[dict], request_id: str, at: str) -> list[str]:
-    """Event records, oldest first, of at most the newest `depth()` events."""
+def _event_rows(events: list[dict], request_id: str, at: str) -> list[dict]:
+    """Event records, oldest first, of at most the newest `depth()` events (serialised when
+    written: the events are the pipeline's, which no longer changes them once recorded)."""
     return [
-        _dump(
-            {
-                "messageId": event.get("messageId"),
-                "request": request_id,
-                "at": at,
-                "type": event.get("type"),
-                "name": event.get("event") or event.get("name") or "",
-                "event": event,
-            }
-        )
+        {
+            "messageId": event.get("messageId"),
+            "request": request_id,
+            "at": at,
+            "type": event.get("type"),
+            "name": event.get("event") or event.get("name") or "",
+            "event": event,
+        }
         for event in events[-depth() :]
         if isinstance(event, dict)
     ]
@@ -116,7 +114,7 @@ def _write(source_id, requests: list[str], events: list[str], writes: store.Writ
     keep = depth()
     writes.push(f"{store.prefix(source_id)}req", requests, keep)
     writes.push(f"{store.prefix(source_id)}evt", events, keep)
-    store.backend().write(writes, settings.DEBUGGER_TTL_S)
+    store.backend().record(writes, settings.DEBUGGER_TTL_S)
 
 
 def _source_of(instance_id: int) -> int:
@@ -148,7 +146,7 @@ def webhook_request_record(*, instance_id: int, item: dict, status: int = 200, e
     }
     writes = store.Writes()
     _count(writes, source_id, requests=1, errors=int(status >= 400))
-    _write(source_id, [_dump(row)], [], writes)
+    _write(source_id, [row], [], writes)
 
 
 @_best_effort
@@ -174,7 +172,7 @@ def tracking_request_record(
     }
     writes = store.Writes()
     _count(writes, source_id, requests=1, events=len(messages), errors=int(status >= 400))
-    _write(source_id, [_dump(row)], _event_rows(messages, request_id, at), writes)
+    _write(source_id, [row], _event_rows(messages, request_id, at), writes)
 
 
 def _run_status(result, attempt: int) -> str:
@@ -220,7 +218,7 @@ def source_runs_record(*, source_id, runs: list[tuple], attempt: int = 0) -> Non
     for request_item, result, emitted in runs:
         row = _run_row(request_item, result, emitted, attempt, at)
         errors += row["status"] == "error"
-        rows.append(_dump(row))
+        rows.append(row)
         events += _event_rows(emitted, request_item["id"], at)
     writes = store.Writes()
     writes.push(f"{store.prefix(source_id)}run", rows, depth() * RUNS_PER_REQUEST)
@@ -234,19 +232,17 @@ def _reason(verdict) -> str:
     return text[:MAX_TEXT]
 
 
-def _outcome(instance, message_id, outcome: str, attempt: int, at: str, verdict=None, reason="") -> str:
-    return _dump(
-        {
-            "messageId": message_id,
-            "instance": instance.public_id,
-            "name": instance.name,
-            "at": at,
-            "attempt": attempt + 1,
-            "outcome": outcome,
-            "category": getattr(verdict, "category", "") or "",
-            "reason": reason or (_reason(verdict) if verdict is not None else ""),
-        }
-    )
+def _outcome(instance, message_id, outcome: str, attempt: int, at: str, verdict=None, reason="") -> dict:
+    return {
+        "messageId": message_id,
+        "instance": instance.public_id,
+        "name": instance.name,
+        "at": at,
+        "attempt": attempt + 1,
+        "outcome": outcome,
+        "category": getattr(verdict, "category", "") or "",
+        "reason": reason or (_reason(verdict) if verdict is not None else ""),
+    }
 
 
 def _verdict_outcome(verdict, gave_up: bool) -> str:
@@ -302,4 +298,4 @@ def deliveries_record(*, instance, events, pending, pairs, verdicts, tally, atte
             )
     writes = store.Writes()
     writes.push(f"{store.prefix(instance.source_id)}out", rows, depth() * OUTCOMES_PER_EVENT)
-    store.backend().write(writes, settings.DEBUGGER_TTL_S)
+    store.backend().record(writes, settings.DEBUGGER_TTL_S)

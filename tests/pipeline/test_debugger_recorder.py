@@ -229,6 +229,7 @@ def test_recorder_errors_never_fail_ingest(client, tracking_source, destination,
     before = recorder.recorder_errors()
     with mock.patch.object(type(store.backend()), "write", side_effect=RuntimeError("store down")):
         send(client, tracking_source, "/v1/track", {"event": "E", "userId": "u1"})
+        store.flush()  # recordings wait for their flush: it is the write that fails
     assert recorder.recorder_errors() >= before + 2  # the request and the delivery outcome
     assert len(sink.log) == 1
     with mock.patch.object(type(store.backend()), "read", side_effect=RuntimeError("store down")):
@@ -257,3 +258,27 @@ def _write_in_child(writes, path):
     fresh = store.SQLiteBackend()
     with override_settings(DEBUGGER_SQLITE_PATH=path):
         fresh.write(writes, 60)
+
+
+def test_recordings_wait_for_one_merged_flush(settings, source_function_instance):
+    # Requests do not wait on the store: a process's recordings are merged and written in one
+    # round trip per DEBUGGER_FLUSH_S, or when this process reads.
+    if not settings.PIPELINE_REDIS_URL:
+        pytest.skip("the embedded store writes at once")
+    settings.DEBUGGER_KEEP = 5
+    settings.DEBUGGER_FLUSH_S = 60  # the flush thread stays asleep
+    with mock.patch.object(
+        store.RedisBackend, "write", autospec=True, side_effect=store.RedisBackend.write
+    ) as write:
+        for n in range(12):
+            recorder.webhook_request_record(instance_id=source_function_instance.pk, item=webhook_item(n))
+        assert write.call_count == 0
+        source = source_function_instance.source
+        assert [r["id"] for r in source_recent_requests(source=source)] == [
+            f"req-{n}" for n in range(11, 6, -1)
+        ]
+        assert write.call_count == 1
+        [(_, writes, *_)] = [c.args for c in write.call_args_list]
+        [(_, items, cap)] = [entry for entry in writes.lists if entry[0].endswith(":req")]
+        assert cap == 5 and len(items) <= 10  # past twice the depth, the oldest were never kept
+    assert source_traffic_summary(source=source, since=timezone.now() - timedelta(hours=1))["requests"] == 12
