@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.urls import Resolver404, get_resolver
 
 from runtime.ingest import JsonRefused, json_max_depth, json_strict_loads
 
@@ -89,3 +91,47 @@ def _refused(request, reason: str) -> JsonResponse:
     else:
         body = {"error": message}
     return JsonResponse(body, status=400)
+
+
+# The ingest views served by `ingest_shortcut` (url names in runtime/urls.py).
+_SHORTCUT_VIEWS = frozenset({"source-webhook", "tracking-api"})
+
+
+def ingest_shortcut(get_response):
+    """Serve the ingest endpoints (/hooks/<token>, /v1/<type>) without the middleware below
+    this one: sessions, CSRF (the views are exempt), authentication, messages and axes serve
+    logged-in people, never a machine posting events, and cost each request CPU on the hot path.
+
+    Everything above it still runs for ingest (request id, SecurityMiddleware's redirect and
+    headers, CSP's exclusion, secure cookies, input_guard); what the skipped middleware would
+    have done to an ingest request is done here: the Host header is validated
+    (ALLOWED_HOSTS, as CommonMiddleware does), Content-Length and X-Frame-Options are set. Any
+    other path, an unresolved one (404 with Django's own slash handling) or a configured
+    DISALLOWED_USER_AGENTS goes through the whole chain.
+    """
+
+    def middleware(request):
+        path = request.path_info
+        if (
+            path.startswith(_SELF_PARSING)
+            and not path.startswith(_CHECKED_HERE)
+            and not settings.DISALLOWED_USER_AGENTS
+        ):
+            try:
+                match = get_resolver().resolve(path)
+            except Resolver404:
+                match = None
+            if match is not None and match.url_name in _SHORTCUT_VIEWS:
+                request.get_host()  # DisallowedHost: a 400, as on every other path
+                request.resolver_match = match
+                response = match.func(request, *match.args, **match.kwargs)
+                if not response.streaming and not response.has_header("Content-Length"):
+                    response.headers["Content-Length"] = str(len(response.content))
+                if response.get("X-Frame-Options") is None and not getattr(
+                    response, "xframe_options_exempt", False
+                ):
+                    response.headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS.upper()
+                return response
+        return get_response(request)
+
+    return middleware
