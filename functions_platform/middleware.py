@@ -99,15 +99,17 @@ _SHORTCUT_VIEWS = frozenset({"source-webhook", "tracking-api"})
 
 def ingest_shortcut(get_response):
     """Serve the ingest endpoints (/hooks/<token>, /v1/<type>) without the middleware below
-    this one: sessions, CSRF (the views are exempt), authentication, messages and axes serve
-    logged-in people, never a machine posting events, and cost each request CPU on the hot path.
+    this one: CSP (which excludes these paths but still builds its policy twice a response),
+    secure cookies (ingest sets none), whitenoise, sessions, CSRF (the views are exempt),
+    authentication, messages and axes serve browsers and logged-in people, never a machine
+    posting events, and cost each request CPU on the hot path.
 
-    Everything above it still runs for ingest (request id, SecurityMiddleware's redirect and
-    headers, CSP's exclusion, secure cookies, input_guard); what the skipped middleware would
-    have done to an ingest request is done here: the Host header is validated
-    (ALLOWED_HOSTS, as CommonMiddleware does), Content-Length and X-Frame-Options are set. Any
-    other path, an unresolved one (404 with Django's own slash handling) or a configured
-    DISALLOWED_USER_AGENTS goes through the whole chain.
+    Above it, request ids and SecurityMiddleware (https redirect, its headers) still run for
+    ingest; what the skipped middleware would have done to an ingest request is done here:
+    input_guard's check (NUL in the URL; the views parse their bodies strictly themselves),
+    the Host header's validation (ALLOWED_HOSTS, as CommonMiddleware does), Content-Length
+    and X-Frame-Options. Any other path, an unresolved one (404 and Django's slash handling)
+    or a configured DISALLOWED_USER_AGENTS goes through the whole chain.
     """
 
     def middleware(request):
@@ -123,6 +125,9 @@ def ingest_shortcut(get_response):
                 match = None
             if match is not None and match.url_name in _SHORTCUT_VIEWS:
                 request.get_host()  # DisallowedHost: a 400, as on every other path
+                refusal = _json_refusal(request)
+                if refusal is not None:
+                    return _refused(request, refusal)
                 request.resolver_match = match
                 response = match.func(request, *match.args, **match.kwargs)
                 if not response.streaming and not response.has_header("Content-Length"):

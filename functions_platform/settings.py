@@ -70,11 +70,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "functions_platform.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Ingest (/hooks/<token>, /v1/<type>) is answered here, without the middleware below.
+    "functions_platform.middleware.ingest_shortcut",
     "csp.middleware.CSPMiddleware",
     "functions_platform.middleware.secure_cookies",
     "functions_platform.middleware.input_guard",
-    # Ingest (/hooks/<token>, /v1/<type>) is answered here, without the middleware below.
-    "functions_platform.middleware.ingest_shortcut",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
