@@ -65,8 +65,6 @@ def _best_effort(func):
     return wrapped
 
 
-
-
 def bucket_of(now: float) -> int:
     """The start (epoch seconds) of the counters' bucket holding `now`."""
     size = settings.PIPELINE_STATS_BUCKET_S
