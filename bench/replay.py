@@ -115,8 +115,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         django_setup(workdir)
-        from runtime.engine import sandbox
         from runtime.replay import services
+        from runtime.sandbox.django import sandbox
 
         function = fixture_create(args.events)
         sandbox().check("async function onTrack() {}", "destination")  # the host started

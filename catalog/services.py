@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from runtime import engine
 from runtime.sandbox import SandboxRequest, SandboxResult
+from runtime.sandbox.django import sandbox
 from workspaces.choices import AuditAction
 from workspaces.models import Source, Workspace
 from workspaces.services import audit_record
@@ -242,4 +242,4 @@ def function_test_run(
     request = SandboxRequest(
         code=code, kind=SANDBOX_KIND[resource_type], payload=payload, settings=settings, **timeout
     )
-    return engine.sandbox().run(request)
+    return sandbox().run(request)

@@ -44,9 +44,9 @@ def code_validate(*, code: str, resource_type: str) -> list[str]:
                 f"source ({hook_base}…)."
             }
         )
-    # Imported here to break a cycle: runtime.engine -> runtime.inspector -> runtime.models,
+    # Imported here to break a cycle: runtime.sandbox.django -> runtime.inspector -> runtime.models,
     # which imports this module (MASK, the settings checks).
-    from runtime.engine import sandbox
+    from runtime.sandbox.django import sandbox
 
     result = sandbox().check(code, SANDBOX_KIND[resource_type])
     if not result.ok:

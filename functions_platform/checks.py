@@ -24,8 +24,7 @@ from django.core.checks import ERROR, CheckMessage, Error, Warning, register, ru
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
-from runtime.sandbox import Sandbox, SandboxRequest, engine_problem
-from runtime.sandbox_limits import SandboxLimits
+from runtime.sandbox import Sandbox, SandboxLimits, SandboxRequest, engine_problem
 from workspaces.models import EncryptionCanary
 
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "sqs", "sentinel"}

@@ -152,7 +152,7 @@ def sandbox_observe(kind: str, results) -> None:
 def _host_restart_observe() -> None:
     # The host is started lazily and replaced when it exits: a new pid in this process means
     # the previous host died (a crash, a watchdog kill, an out-of-memory abort).
-    from .engine import sandbox
+    from .sandbox.django import sandbox
 
     pid = sandbox().pid
     with _lock:

@@ -22,10 +22,11 @@ from workspaces.ids import int_param
 from workspaces.models import Source
 from workspaces.services import audit_record
 
-from . import engine, metrics
+from . import metrics
 from .canary.watches import canaries_supersede, watches_start
 from .choices import DeploymentStatus
 from .models import Deployment, FunctionInstance
+from .sandbox.django import sandbox
 
 
 def instance_schema(instance: FunctionInstance) -> list[dict]:
@@ -498,7 +499,7 @@ def preflight_error(version: FunctionVersion) -> str:
 def _preflight_run(code: str, kind: str) -> str:
     # SandboxUnavailable propagates: an infrastructure problem is retried, never memoised as
     # the version's verdict.
-    result = engine.sandbox().check(code, kind)
+    result = sandbox().check(code, kind)
     if result.ok:
         return ""
     return f"Pre-flight failed: {code_error_message(result.error or {})}"

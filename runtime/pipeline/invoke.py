@@ -12,8 +12,8 @@ from functools import lru_cache
 from typing import Any
 
 from .. import metrics
-from ..engine import sandbox
 from ..sandbox import SandboxRequest, SandboxResult
+from ..sandbox.django import sandbox
 from . import outcomes
 
 _ON_BATCH = re.compile(r"\bfunction\s+onBatch\s*\(|\bonBatch\s*=")

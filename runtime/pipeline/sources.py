@@ -15,9 +15,9 @@ from workspaces.models import Source
 from .. import ingest, metrics
 from ..choices import ErrorCategory, PipelineStage
 from ..debugger.recorder import source_runs_record
-from ..engine import sandbox
 from ..models import FunctionInstance
 from ..sandbox import SandboxRequest
+from ..sandbox.django import sandbox
 from . import lookups, outcomes, records
 from .dead_letters import dead_letter_create
 from .invoke import instance_key

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..engine import sandbox
 from ..sandbox import SandboxRequest, SandboxResult
+from ..sandbox.django import sandbox
 
 TAG = "dryrun"
 CATCH_ALL = {"pattern": "*", "status": 200, "headers": {"content-type": "application/json"}, "body": "{}"}

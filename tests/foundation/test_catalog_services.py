@@ -5,7 +5,7 @@ from catalog.choices import ResourceType
 from catalog.models import FunctionVersion
 from catalog.services import function_create, function_save, function_version_restore
 from catalog.starters import starter_code
-from runtime.engine import sandbox
+from runtime.sandbox.django import sandbox
 
 KIND = {
     "SOURCE": "source",

@@ -232,7 +232,7 @@ def test_host_restarts_are_counted(client, tracking_source, destination, sink):
     import signal
     import time
 
-    from runtime.engine import sandbox
+    from runtime.sandbox.django import sandbox
 
     assert (
         track(client, tracking_source, {"event": "A", "userId": "u", "messageId": "hr-1"}).status_code == 200

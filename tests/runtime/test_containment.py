@@ -290,7 +290,7 @@ def test_limits_are_one_value_shared_with_the_host():
     import subprocess
 
     from runtime.sandbox import ENGINE_NODE, HOST_DIR
-    from runtime.sandbox_limits import DEFAULTS, SandboxLimits
+    from runtime.sandbox.limits import DEFAULTS, SandboxLimits
 
     assert set(DEFAULTS) == set(SandboxLimits().__dataclass_fields__)
     with pytest.raises(ValueError, match="unknown sandbox limits: memroy_mb"):

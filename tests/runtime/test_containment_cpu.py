@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from runtime.sandbox import Sandbox, SandboxRequest
-from runtime.sandbox_limits import SandboxLimits
+from runtime.sandbox import Sandbox, SandboxLimits, SandboxRequest
 from tests.runtime.test_containment import HEALTHY, call, healthy_after
 
 

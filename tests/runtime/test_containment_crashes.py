@@ -40,7 +40,7 @@ def host_running(s, calls, old=None, timeout_s=10.0):
     (peeks at the host's pending calls: a loaded box may take a while to start a host)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        host = s._host
+        host = s._host.current
         if host is not None and not host.dead and host.proc.pid != old and len(host.pending) >= calls:
             time.sleep(0.1)  # written to the host: let it start running them
             return host.proc.pid

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from runtime.sandbox import Sandbox, SandboxRequest
-from runtime.sandbox_limits import SandboxLimits
+from runtime.sandbox import Sandbox, SandboxLimits, SandboxRequest
 from tests.runtime.test_containment import HEALTHY, call, healthy_after
 
 # Each loops one kind of operation until the host refuses; returns [operations, name, message].

@@ -8,8 +8,7 @@ call is followed by a healthy call of another instance. No Django, no database.
 
 import pytest
 
-from runtime.sandbox import Sandbox, SandboxRequest
-from runtime.sandbox_limits import SandboxLimits
+from runtime.sandbox import Sandbox, SandboxLimits, SandboxRequest
 from tests.runtime.test_containment import call, healthy_after, host_peak_rss_mb
 
 CAP = SandboxLimits().max_output_bytes

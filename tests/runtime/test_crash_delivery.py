@@ -16,8 +16,8 @@ import pytest
 from django.test import override_settings
 
 from catalog.choices import ResourceType
-from runtime.engine import sandbox
 from runtime.models import DeadLetter
+from runtime.sandbox.django import sandbox
 from tests.factories import FunctionFactory, InstanceFactory, SourceFactory
 from workspaces.choices import SourceKind
 

@@ -138,7 +138,7 @@ def test_redelivered_task_is_harmless(function, instance, owner):
     first = deployment_apply(deployment_id=deployment.pk)
     finished_at = first.finished_at
     assert first.status == DeploymentStatus.SUCCEEDED
-    with mock.patch("runtime.engine.sandbox") as sandbox:
+    with mock.patch("runtime.services.sandbox") as sandbox:
         assert deployment_apply(deployment_id=deployment.pk) is None
     sandbox.assert_not_called()
     deployment.refresh_from_db()

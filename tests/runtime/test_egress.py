@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from runtime.sandbox import Sandbox, SandboxRequest
-from runtime.sandbox_limits import SandboxLimits
+from runtime.sandbox import Sandbox, SandboxLimits, SandboxRequest
 
 FIRE = """async function onTrack(e, s) {
   // s.paths: one fetch per path, started in order; s.end: how the call ends once s.wait ms passed

@@ -10,7 +10,7 @@ from runtime.ingest import (
     json_max_depth,
     json_strict_loads,
 )
-from runtime.sandbox_limits import SandboxLimits
+from runtime.sandbox import SandboxLimits
 
 
 def nested(levels: int, leaf="1") -> str:

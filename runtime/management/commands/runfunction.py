@@ -7,8 +7,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from runtime.engine import sandbox
 from runtime.sandbox import SandboxRequest
+from runtime.sandbox.django import sandbox
 
 TYPES = ["source", "destination", "insert_destination", "insert_source"]
 OUTPUT_KEYS = ["status", "error", "returned", "events", "objects", "logs", "requests", "duration_ms"]

@@ -13,7 +13,9 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-LIMITS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node", "lib", "limits.json")
+from .engine import HOST_DIR
+
+LIMITS_FILE = os.path.join(HOST_DIR, "lib", "limits.json")
 with open(LIMITS_FILE, encoding="utf-8") as _f:
     DEFAULTS: dict[str, int] = json.load(_f)
 

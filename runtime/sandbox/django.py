@@ -1,10 +1,10 @@
-"""The process's sandbox, configured from Django settings (runtime/sandbox.py has no Django)."""
+"""The process's sandbox, configured from Django settings (the rest of runtime/sandbox/ has no Django)."""
 
 from django.conf import settings
 
-from .inspector.services import captures_record, host_rules
-from .sandbox import Sandbox, get_sandbox
-from .sandbox_limits import SandboxLimits
+from ..inspector.services import captures_record, host_rules
+from .facade import Sandbox, get_sandbox
+from .limits import SandboxLimits
 
 
 def sandbox() -> Sandbox:
