@@ -7,6 +7,8 @@ import re
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 
+from runtime.sandbox.django import sandbox
+
 from .choices import SANDBOX_KIND, SettingType
 
 MASK = "••••••••"
@@ -44,10 +46,6 @@ def code_validate(*, code: str, resource_type: str) -> list[str]:
                 f"source ({hook_base}…)."
             }
         )
-    # Imported here to break a cycle: runtime.sandbox.django -> runtime.inspector -> runtime.models,
-    # which imports this module (MASK, the settings checks).
-    from runtime.sandbox.django import sandbox
-
     result = sandbox().check(code, SANDBOX_KIND[resource_type])
     if not result.ok:
         raise ValidationError({"code": code_error_message(result.error)})

@@ -34,6 +34,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from functions_platform.request_ids import current as current_request_id
 
+from .sandbox.django import sandbox
+
 OTHER = "other"
 TRACE_IDS = 100
 trace = logging.getLogger("runtime.pipeline.trace")
@@ -152,8 +154,6 @@ def sandbox_observe(kind: str, results) -> None:
 def _host_restart_observe() -> None:
     # The host is started lazily and replaced when it exits: a new pid in this process means
     # the previous host died (a crash, a watchdog kill, an out-of-memory abort).
-    from .sandbox.django import sandbox
-
     pid = sandbox().pid
     with _lock:
         previous, _host_pid[0] = _host_pid[0], pid or _host_pid[0]
