@@ -368,13 +368,13 @@ SPECTACULAR_SETTINGS = {
 # Public API calls per access token per minute (Segment's X-RateLimit-* headers report it).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 
-# The sandbox (runtime/sandbox.py starts one Node host per process).
+# The sandbox (runtime/sandbox/ starts one Node host per process).
 # Empty: the Node.js 24 pinned in runtime/node/engine (see docs/sandbox.md).
 NODE_BINARY = env("NODE_BINARY", default="")
 FUNCTIONS_EGRESS_ALLOW = env("FUNCTIONS_EGRESS_ALLOW", default="")
 FUNCTIONS_DEFAULT_TIMEOUT_MS = env.int("FUNCTIONS_DEFAULT_TIMEOUT_MS", default=5000)
 FUNCTIONS_MAX_WARM = env.int("FUNCTIONS_MAX_WARM", default=500)
-# Sandbox limits (runtime.sandbox_limits.SandboxLimits fields -> values), e.g.
+# Sandbox limits (runtime.sandbox.SandboxLimits fields -> values), e.g.
 # {"memory_mb": 256, "host_memory_mb": 2048}; see docs/sandbox.md, "Limits".
 FUNCTIONS_SANDBOX_LIMITS = env.json("FUNCTIONS_SANDBOX_LIMITS", default={})
 
