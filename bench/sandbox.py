@@ -1,4 +1,4 @@
-"""Benchmark of the JavaScript sandbox (runtime/sandbox.py -> Node host -> isolate).
+"""Benchmark of the JavaScript sandbox (runtime/sandbox/ -> Node host -> isolate).
 
 Usage: python bench/sandbox.py [--json]
 Prints readable figures; with --json the LAST line is one JSON object with the keys

@@ -10,7 +10,7 @@ class ResourceType(models.TextChoices):
     INSERT_SOURCE = "INSERT_SOURCE", "Source insert function"
 
 
-# The runtime's name for each type (runtime/sandbox.py `kind`).
+# The runtime's name for each type (runtime.sandbox KINDS, a request's `kind`).
 SANDBOX_KIND = {
     ResourceType.SOURCE: "source",
     ResourceType.DESTINATION: "destination",

@@ -1,5 +1,5 @@
 """Result integrity against the real host: user code cannot forge the platform's fields or
-error types, nor make runtime/sandbox.py raise (docs/sandbox.md, "Security model")."""
+error types, nor make runtime/sandbox/ raise (docs/sandbox.md, "Security model")."""
 
 import pytest
 

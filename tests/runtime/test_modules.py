@@ -1,4 +1,4 @@
-"""Segment's preinstalled libraries through runtime/sandbox.py, the way real functions call
+"""Segment's preinstalled libraries through runtime/sandbox/, the way real functions call
 them, against a local vendor server: what the vendor received, the request trace, and the
 egress policy (private addresses refused unless FUNCTIONS_EGRESS_ALLOW allows them)."""
 

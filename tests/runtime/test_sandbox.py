@@ -1,4 +1,4 @@
-"""Tests of runtime/sandbox.py against the real Node sandbox host (no Django, no DB)."""
+"""Tests of runtime/sandbox/ against the real Node sandbox host (no Django, no DB)."""
 
 import base64
 import hashlib
