@@ -34,6 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from functions_platform.request_ids import current as current_request_id
 
+from .choices import PipelineStage
 from .sandbox.django import sandbox
 
 OTHER = "other"
@@ -234,9 +235,9 @@ class _BufferDepths:
                 waiting, taken = store.buffer_depths()
             except Exception:  # noqa: BLE001 - a scrape must answer even when Redis does not
                 waiting, taken = {}, {}
-            for stage in ("src", "route", "dst"):
-                depth.add_metric([stage], waiting.get(stage, 0))
-                inflight.add_metric([stage], taken.get(stage, 0))
+            for stage in PipelineStage:
+                depth.add_metric([stage.value], waiting.get(stage, 0))
+                inflight.add_metric([stage.value], taken.get(stage, 0))
         yield depth
         yield inflight
 

@@ -7,7 +7,11 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from .canary.services import canaries_sweep
+from .choices import PipelineStage
+from .deadletters.tasks import dead_letters_replay_task  # noqa: F401  (registers it)
+from .pipeline import delivery, queue, retention, sources
 from .pipeline.errors import INFRASTRUCTURE_ERRORS
+from .pipeline.recovery import pipeline_sweep
 from .replay.services import replay_execute
 from .sandbox import SandboxUnavailable
 from .services import deployment_apply, deployments_republish_stale
@@ -75,7 +79,7 @@ _INFRA_RETRY = {
 }
 
 
-@shared_task(name="runtime.source_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
+@shared_task(name=queue.FLUSH_TASKS[PipelineStage.SOURCE], bind=True, ignore_result=True, **_INFRA_RETRY)
 def source_flush_task(
     self,
     instance_id: int,
@@ -85,12 +89,8 @@ def source_flush_task(
     retry_id: int | None = None,
 ) -> None:
     """Run queued webhook requests of one source function instance."""
-    from django.conf import settings
-
-    from .pipeline import routing, sources
-
-    routing.stage_run(
-        "src",
+    queue.stage_run(
+        PipelineStage.SOURCE,
         instance_id,
         self.request.id,
         {"items": items, "attempt": attempt, "not_before": not_before, "retry_id": retry_id},
@@ -101,7 +101,7 @@ def source_flush_task(
     )
 
 
-@shared_task(name="runtime.route_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
+@shared_task(name=queue.FLUSH_TASKS[PipelineStage.ROUTE], bind=True, ignore_result=True, **_INFRA_RETRY)
 def route_flush_task(
     self,
     source_id: int,
@@ -111,12 +111,8 @@ def route_flush_task(
     retry_id: int | None = None,
 ) -> None:
     """Route queued Tracking API messages of one source to its destinations."""
-    from django.conf import settings
-
-    from .pipeline import routing, sources
-
-    routing.stage_run(
-        "route",
+    queue.stage_run(
+        PipelineStage.ROUTE,
         source_id,
         self.request.id,
         {"items": items, "attempt": attempt, "not_before": not_before, "retry_id": retry_id},
@@ -127,7 +123,7 @@ def route_flush_task(
     )
 
 
-@shared_task(name="runtime.delivery_flush", bind=True, ignore_result=True, **_INFRA_RETRY)
+@shared_task(name=queue.FLUSH_TASKS[PipelineStage.DESTINATION], bind=True, ignore_result=True, **_INFRA_RETRY)
 def delivery_flush_task(
     self,
     instance_id: int,
@@ -138,8 +134,6 @@ def delivery_flush_task(
     retry_id: int | None = None,
 ) -> None:
     """Deliver a micro-batch of events to one destination instance (holding one of its slots)."""
-    from .pipeline import delivery
-
     kwargs = {
         "items": items,
         "attempt": attempt,
@@ -163,18 +157,10 @@ def delivery_flush_task(
 def pipeline_sweep_task() -> None:
     """Recover batches of lost tasks, dead-letter hopeless ones, restart stalled buffers and
     republish due retries whose message was lost (runtime/pipeline/recovery.py)."""
-    from .pipeline.recovery import pipeline_sweep
-
     pipeline_sweep()
 
 
 @shared_task(name="runtime.pipeline_cleanup", ignore_result=True)
 def pipeline_cleanup_task() -> None:
-    """Drop error logs, delivery counters and dedupe rows past their retention."""
-    from .pipeline import records
-
-    records.records_cleanup()
-
-
-# --- dead letters -----------------------------------------------------------------------------
-from .deadletters.tasks import dead_letters_replay_task  # noqa: E402, F401  (registers it)
+    """Drop error logs, delivery counters, dedupe rows and dead letters past their retention."""
+    retention.records_cleanup()

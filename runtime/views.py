@@ -21,7 +21,7 @@ from workspaces.models import Source
 from . import ingest, metrics
 from .debugger.recorder import tracking_request_record, webhook_request_record
 from .pipeline.drops import drops_record
-from .pipeline.routing import QueueUnavailable
+from .pipeline.errors import QueueUnavailable
 from .pipeline.sources import tracking_accept, tracking_source, webhook_accept, webhook_instance_id
 
 OK = {"success": True}

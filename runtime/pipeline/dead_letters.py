@@ -3,6 +3,8 @@
 API (small on purpose; admin lists, the API and bulk replay build on it):
 - `dead_letter_create(instance=, items=, error=, category=, attempts=, stage=)` writes one row
   per item in one INSERT and counts nothing (the caller counts them as failed);
+- `items_dead(stage=, key=, items=, error=, attempts=)` dead-letters a stage's items on the
+  instance their key stands for and counts them failed (the sweep, spent durable retries);
 - `dead_letters_prune()` applies retention (newest PIPELINE_DEAD_LETTER_KEEP per instance,
   none older than PIPELINE_DEAD_LETTER_DAYS); run hourly by `pipeline_cleanup_task`.
 Reads go through `runtime.models.DeadLetter` directly (ordered newest first, indexed by
@@ -11,6 +13,7 @@ instance and time).
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,9 +22,11 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ..choices import ErrorCategory, PipelineStage
-from ..models import DeadLetter
+from ..models import DeadLetter, FunctionInstance
+from . import lookups, records
 from .records import without_write_key
 
+log = logging.getLogger(__name__)
 _PRUNE_CHUNK = 5_000
 
 
@@ -112,3 +117,30 @@ def dead_letters_keep(*, instance, pairs: list, attempts: int, stage: str = Pipe
             attempts=attempts,
             stage=stage,
         )
+
+
+def owner_instance(stage: str, key: int) -> FunctionInstance | None:
+    """The instance a stage's key stands for: itself (src, dst) or a source's first insert."""
+    if stage == PipelineStage.ROUTE:
+        source = lookups.enabled_source(key)
+        inserts = lookups.source_inserts(source) if source is not None else []
+        return inserts[0] if inserts else None
+    return FunctionInstance.objects.filter(pk=key).first()
+
+
+def items_dead(*, stage: str, key: int, items: list, error: dict, attempts: int | None) -> None:
+    """Dead-letter items of a stage's key and count them failed on their instance."""
+    instance = owner_instance(stage, key)
+    if instance is None:
+        # Its instance (or source) was deleted: nothing could ever deliver these.
+        log.warning("dropping %d dead %s items of deleted %s", len(items), stage, key)
+        return
+    dead_letter_create(
+        instance=instance,
+        items=items,
+        error=error,
+        category=ErrorCategory.INTERNAL,
+        attempts=attempts or settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS + 1,
+        stage=stage,
+    )
+    records.stat_add(instance.pk, failed=len(items))

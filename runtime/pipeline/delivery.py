@@ -12,12 +12,12 @@ from django.conf import settings
 
 from .. import metrics
 from ..canary.split import canary_run
-from ..choices import ErrorCategory
+from ..choices import ErrorCategory, PipelineStage
 from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
-from . import dead_letters, lookups, outcomes, records, slots, store
+from . import dead_letters, lookups, outcomes, queue, records, slots, store
 from .invoke import Verdict, run_events
-from .routing import QUEUE_ERRORS
+from .queue import QUEUE_ERRORS
 
 log = logging.getLogger(__name__)
 # Error log rows written per batch and instance: a failing batch of 400 must not write 400 rows.
@@ -60,13 +60,11 @@ def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) ->
     `come_back(seconds)` re-publishes this task for later; of the slot-less tasks draining
     the buffer only one per wait period does, the rest end (their events stay buffered).
     """
-    from . import routing
-
     instance = instance_for_delivery(instance_id)
     if instance is None or not store.buffered():
         _stage_run(task_id, instance_id, retry, lambda count: None)
         return
-    if retry.get("retry_id") is None and routing.deferred("dst", instance_id, retry):
+    if retry.get("retry_id") is None and queue.deferred(PipelineStage.DESTINATION, instance_id, retry):
         return  # a retry woke early: no slot needed
     slot = slots.acquire(instance, task_id)
     if slot is None:
@@ -77,8 +75,8 @@ def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) ->
             # A task redelivered after its worker died may own an in-flight batch; ending
             # without it would strand the batch until its lease expires and a sweep finds it.
             # Its claims go with it, so the task that takes the batch need not wait for them.
-            held = store.inflight_message_ids("dst", str(instance_id), task_id)
-            store.inflight_release("dst", str(instance_id), task_id, count=False)
+            held = store.inflight_message_ids(PipelineStage.DESTINATION, str(instance_id), task_id)
+            store.inflight_release(PipelineStage.DESTINATION, str(instance_id), task_id, count=False)
             store.claims_release(dedupe_key(instance), held, task_id)
         return
     try:
@@ -88,15 +86,20 @@ def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) ->
 
 
 def _stage_run(task_id: str, instance_id: int, retry: dict, on_round) -> None:
-    from . import routing
-
     def handler(batch: list[dict], attempt: int, first_at: float | None) -> dict:
         on_round(len(batch))
         return deliver(
             instance_id=instance_id, events=batch, attempt=attempt, first_at=first_at, token=task_id
         )
 
-    routing.stage_run("dst", instance_id, task_id, retry, handler, limit=lambda: batch_limit(instance_id))
+    queue.stage_run(
+        PipelineStage.DESTINATION,
+        instance_id,
+        task_id,
+        retry,
+        handler,
+        limit=lambda: batch_limit(instance_id),
+    )
 
 
 def retry_after_s(error: dict | None) -> float:
@@ -200,10 +203,8 @@ def _busy_later(instance, busy: list[dict], attempt: int, first_at: float) -> No
     # Not a retry (nothing failed): when the holder delivers, the copy finds it delivered;
     # when the holder died, its claim expires and the copy delivers it.
     if busy:
-        from .routing import retry_later
-
         payload = {"items": busy, "attempt": attempt, "first_at": first_at}
-        retry_later("dst", instance.pk, payload, settings.PIPELINE_CLAIM_WAIT_S)
+        queue.retry_later(PipelineStage.DESTINATION, instance.pk, payload, settings.PIPELINE_CLAIM_WAIT_S)
 
 
 def _through_inserts(instance, pairs: list[tuple], tally: Tally, attempt: int) -> list[tuple]:
@@ -246,11 +247,8 @@ def _retry_or_give_up(instance, tally: Tally, attempt: int, first_at: float) -> 
         return
     tally.counts["retried"] += len(tally.retry)
     tally.errors = [(e, v) for e, v in tally.errors if v.outcome != "retry"]
-    from .routing import retry_later
-
-    retry_later(
-        "dst", instance.pk, {"items": tally.retry, "attempt": attempt + 1, "first_at": first_at}, delay
-    )
+    payload = {"items": tally.retry, "attempt": attempt + 1, "first_at": first_at}
+    queue.retry_later(PipelineStage.DESTINATION, instance.pk, payload, delay)
 
 
 def _record(instance, tally: Tally, attempt: int) -> None:

@@ -56,18 +56,21 @@ def _running():
 
 def destination_instance(instance_id: int) -> FunctionInstance | None:
     """The instance, if it exists, is enabled and has a deployed version."""
-    return cached(("dst", instance_id), lambda: _running().filter(pk=instance_id).first())
+    return cached(("destination", instance_id), lambda: _running().filter(pk=instance_id).first())
 
 
 def destination_inserts(instance: FunctionInstance) -> list[FunctionInstance]:
     """Enabled destination insert functions in front of a destination, in creation order."""
-    return cached(("ins", instance.pk), lambda: list(_running().filter(destination=instance).order_by("id")))
+    return cached(
+        ("destination_inserts", instance.pk),
+        lambda: list(_running().filter(destination=instance).order_by("id")),
+    )
 
 
 def source_destinations(source: Source) -> list[FunctionInstance]:
     """Enabled destination instances connected to a source."""
     return cached(
-        ("route", source.pk),
+        ("source_destinations", source.pk),
         lambda: list(
             _running().filter(source=source, function__resource_type=ResourceType.DESTINATION).order_by("id")
         ),
@@ -77,7 +80,7 @@ def source_destinations(source: Source) -> list[FunctionInstance]:
 def source_inserts(source: Source) -> list[FunctionInstance]:
     """Enabled source insert functions of a source, in creation order."""
     return cached(
-        ("sins", source.pk),
+        ("source_inserts", source.pk),
         lambda: list(
             _running()
             .filter(source=source, function__resource_type=ResourceType.INSERT_SOURCE)
@@ -89,7 +92,8 @@ def source_inserts(source: Source) -> list[FunctionInstance]:
 def source_function_instance(instance_id: int) -> FunctionInstance | None:
     """A source function instance that is enabled, deployed and whose source is enabled."""
     return cached(
-        ("src", instance_id), lambda: _running().filter(pk=instance_id, source__enabled=True).first()
+        ("source_function", instance_id),
+        lambda: _running().filter(pk=instance_id, source__enabled=True).first(),
     )
 
 

@@ -6,6 +6,8 @@ import random
 
 from django.conf import settings
 
+from functions_platform.celery import app as celery_app
+
 from ..choices import ErrorCategory
 
 RETRYABLE = {"RetryError": ErrorCategory.RETRY, "Timeout": ErrorCategory.TIMEOUT}
@@ -88,9 +90,7 @@ def delivery_retry_delay(attempt: int, elapsed_s: float) -> float | None:
     Embedded (eager) mode cannot wait, so its retries run at once; they are capped by count
     (PIPELINE_EAGER_DELIVERY_RETRIES), or a failing endpoint would retry for ever in-request.
     """
-    from functions_platform.celery import app
-
-    if app.conf.task_always_eager and attempt > settings.PIPELINE_EAGER_DELIVERY_RETRIES:
+    if celery_app.conf.task_always_eager and attempt > settings.PIPELINE_EAGER_DELIVERY_RETRIES:
         return None
     ceiling = min(settings.DELIVERY_RETRY_CAP_S, settings.DELIVERY_RETRY_BASE_S * 2 ** (attempt - 1))
     delay = random.uniform(settings.DELIVERY_RETRY_BASE_S, max(settings.DELIVERY_RETRY_BASE_S, ceiling))

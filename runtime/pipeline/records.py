@@ -1,9 +1,11 @@
-"""What the pipeline writes down: per-instance delivery counters and the error log."""
+"""What the pipeline writes down: per-instance delivery counters and the error log.
+
+Retention of these (and of the other pipeline records) is retention.py's."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from workspaces.redaction import credentials_redact, source_credentials
 
-from ..models import DeliveredMessage, DeliveryStat, ErrorLog, IngestDrop, IngestDropCount
+from ..models import DeliveryStat, ErrorLog
 
 # Upper bounds (ms) of the latency histogram; the last bucket is "inf".
 HISTOGRAM_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
@@ -130,29 +132,3 @@ def error_log_trim(*, instance_id: int) -> None:
     ids = list(stale.values_list("id", flat=True))
     if ids:
         ErrorLog.objects.filter(id__in=ids).delete()
-
-
-def records_cleanup() -> dict:
-    """Drop error logs, counters, dedupe rows, ingest drops and dead letters past retention."""
-    now = timezone.now()
-    logs, _ = ErrorLog.objects.filter(
-        created_at__lt=now - timedelta(days=settings.PIPELINE_ERROR_LOG_DAYS)
-    ).delete()
-    stats, _ = DeliveryStat.objects.filter(
-        bucket__lt=now - timedelta(days=settings.PIPELINE_STATS_DAYS)
-    ).delete()
-    seen, _ = DeliveredMessage.objects.filter(
-        created_at__lt=now - timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
-    ).delete()
-    stats_since = now - timedelta(days=settings.PIPELINE_STATS_DAYS)
-    drops, _ = IngestDrop.objects.filter(created_at__lt=stats_since).delete()
-    drop_counts, _ = IngestDropCount.objects.filter(bucket__lt=stats_since).delete()
-    from .dead_letters import dead_letters_prune
-
-    return {
-        "error_logs": logs,
-        "stats": stats,
-        "delivered": seen,
-        "drops": drop_counts + drops,
-        "dead_letters": dead_letters_prune(),
-    }

@@ -15,10 +15,13 @@ import json
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
-from ..choices import ErrorCategory, PipelineStage
-from . import dead_letters, lookups, records, retries, store
-from .routing import flush_schedule
+from ..choices import PipelineStage
+from ..models import FunctionInstance, PendingRetry
+from . import queue, retries, store
+from .dead_letters import items_dead
+from .queue import flush_schedule
 
 log = logging.getLogger(__name__)
 WORKER_LOST = {
@@ -37,7 +40,7 @@ def pipeline_sweep() -> dict:
         for stage, key in store.buffers_waiting():
             flush_schedule(stage, key, now=True)
             out["flushes"] += 1
-    out["retries"] = retries.retries_republish()
+    out["retries"] = retries_republish()
     return out
 
 
@@ -58,8 +61,6 @@ def _leases_recover() -> int:
 def claims_release(instance_id: int, message_ids: list[str], token: str) -> None:
     """Let go of the messageId claims a task that is gone held on its batch, so the task that
     takes the batch next delivers it now instead of after PIPELINE_CLAIM_TTL_S."""
-    from ..models import FunctionInstance
-
     public_id = FunctionInstance.objects.filter(pk=instance_id).values_list("public_id", flat=True).first()
     if public_id is None:
         return
@@ -85,36 +86,13 @@ def dead_lists_collect() -> int:
     return total
 
 
-def owner_instance(stage: str, key: int):
-    """The instance a stage's key stands for: itself (src, dst) or a source's first insert."""
-    if stage == PipelineStage.ROUTE:
-        source = lookups.enabled_source(key)
-        inserts = lookups.source_inserts(source) if source is not None else []
-        return inserts[0] if inserts else None
-    from ..models import FunctionInstance
-
-    return FunctionInstance.objects.filter(pk=key).first()
-
-
-def items_dead(*, stage: str, key: int, items: list, error: dict, attempts: int | None) -> None:
-    """Dead-letter items of a stage's key and count them failed on their instance."""
-    instance = owner_instance(stage, key)
-    if instance is None:
-        # Its instance (or source) was deleted: nothing could ever deliver these.
-        log.warning("dropping %d dead %s items of deleted %s", len(items), stage, key)
-        return
-    dead_letters.dead_letter_create(
-        instance=instance,
-        items=items,
-        error=error,
-        category=ErrorCategory.INTERNAL,
-        attempts=attempts or _max_attempts(),
-        stage=stage,
-    )
-    records.stat_add(instance.pk, failed=len(items))
-
-
-def _max_attempts() -> int:
-    from django.conf import settings
-
-    return settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS + 1
+def retries_republish() -> int:
+    """Publish again the task of every due retry whose message seems lost."""
+    count = 0
+    for row in retries.retries_due_unheld():
+        if queue.retry_publish(row, countdown=None):
+            PendingRetry.objects.filter(pk=row.pk).update(published_at=timezone.now())
+            count += 1
+    if count:
+        log.warning("republished %d retries whose task was lost", count)
+    return count

@@ -3,13 +3,13 @@
 `retry_schedule` writes a `PendingRetry` row and publishes a countdown task that carries only
 the row id; the task claims the row (`retry_claim`), runs it and deletes it (`retry_finish`).
 If the message is lost (a Redis restart without persistence, a worker killed while holding
-it), the sweep republishes due rows nobody holds (`retries_republish`). A row a live task
-holds is skipped by others; a task redelivered under the same id takes its own row back.
+it), the sweep (recovery.py) republishes due rows nobody holds (`retries_due_unheld`). A row a
+live task holds is skipped by others; a task redelivered under the same id takes its own row
+back.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,8 +18,6 @@ from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from ..models import PendingRetry
-
-log = logging.getLogger(__name__)
 
 
 def retry_schedule(
@@ -86,17 +84,3 @@ def retries_due_unheld(*, limit: int = 500) -> list[PendingRetry]:
     stale = now - timedelta(seconds=settings.PIPELINE_RETRY_REPUBLISH_S)
     free = Q(claimed_by="") | Q(claimed_until__lt=now)
     return list(PendingRetry.objects.filter(free, due_at__lte=now, published_at__lt=stale)[:limit])
-
-
-def retries_republish() -> int:
-    """Publish again the task of every due row whose message seems lost (the sweep)."""
-    from .routing import retry_publish
-
-    count = 0
-    for row in retries_due_unheld():
-        if retry_publish(row, countdown=None):
-            PendingRetry.objects.filter(pk=row.pk).update(published_at=timezone.now())
-            count += 1
-    if count:
-        log.warning("republished %d retries whose task was lost", count)
-    return count

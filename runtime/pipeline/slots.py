@@ -20,7 +20,7 @@ import time
 
 from django.conf import settings
 
-from . import store
+from . import lookups, store
 
 # KEYS: holders, slow flag. ARGV: token, lease_s, slow_s, limit. Time is the server's, so
 # workers on several hosts agree whatever their clocks say.
@@ -63,8 +63,6 @@ def _keys(instance_id: int) -> tuple[str, str, str]:
 
 def lease_s(instance) -> float:
     """The longest one delivery round of `instance` can take: inserts and function, plus slack."""
-    from . import lookups
-
     calls = 1 + len(lookups.destination_inserts(instance))
     return calls * instance.function.timeout_ms / 1000 + 10
 

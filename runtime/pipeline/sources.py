@@ -21,7 +21,8 @@ from ..sandbox.django import sandbox
 from . import lookups, outcomes, records
 from .dead_letters import dead_letter_create
 from .invoke import instance_key
-from .routing import enqueue, retry_later, route
+from .queue import enqueue, retry_later
+from .routing import route
 from .samples import samples_record
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def _tracking_source_load(write_key: str) -> Source | None:
 
 def webhook_accept(*, instance_id: int, request_item: dict) -> None:
     """Queue one webhook request for the source function (raises QueueUnavailable)."""
-    enqueue("src", instance_id, [request_item], batch=settings.PIPELINE_SOURCE_BATCH)
+    enqueue(PipelineStage.SOURCE, instance_id, [request_item], batch=settings.PIPELINE_SOURCE_BATCH)
 
 
 def tracking_accept(*, source: Source, messages: list[dict]) -> None:
@@ -88,7 +89,7 @@ def tracking_accept(*, source: Source, messages: list[dict]) -> None:
     accepted, the newest messages become the source's test-pane samples (`samples`).
     """
     if lookups.source_inserts(source):
-        enqueue("route", source.pk, messages, batch=settings.PIPELINE_ROUTE_BATCH)
+        enqueue(PipelineStage.ROUTE, source.pk, messages, batch=settings.PIPELINE_ROUTE_BATCH)
     else:
         route(source=source, events=messages)
     samples_record(source.pk, messages)
@@ -194,4 +195,6 @@ def _source_retry(instance, retry: list[tuple], attempt: int) -> None:
         for request_item, result in retry:
             _source_failed(instance, request_item, result, attempt)
         return
-    retry_later("src", instance.pk, {"items": [r for r, _ in retry], "attempt": attempt + 1}, delay)
+    retry_later(
+        PipelineStage.SOURCE, instance.pk, {"items": [r for r, _ in retry], "attempt": attempt + 1}, delay
+    )

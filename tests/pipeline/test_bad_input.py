@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from runtime.pipeline import routing
+from runtime.pipeline import queue
 from runtime.pipeline.drops import SAMPLES_PER_REQUEST
 from runtime.selectors import source_drop_counts, source_drops_recent
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def queued(monkeypatch):
     calls = []
-    monkeypatch.setattr(routing, "_task", lambda stage: pytest.fail(f"queued to {stage}"))
+    monkeypatch.setattr(queue, "_task", lambda stage: pytest.fail(f"queued to {stage}"))
 
     def record(stage, key, items, **kwargs):
         calls.append(items)
@@ -234,7 +234,7 @@ def test_webhook_unknown_or_disabled(client, source_function_instance, queued):
 
 def test_queue_down_answers_503(client, tracking_source, destination, source_function_instance, monkeypatch):
     def refuse(*args, **kwargs):
-        raise routing.QueueUnavailable("broker down")
+        raise queue.QueueUnavailable("broker down")
 
     monkeypatch.setattr("runtime.pipeline.sources.enqueue", refuse)
     monkeypatch.setattr("runtime.pipeline.routing.enqueue", refuse)

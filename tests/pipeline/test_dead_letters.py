@@ -10,7 +10,7 @@ from catalog.choices import ResourceType
 from runtime.choices import ErrorCategory, PipelineStage
 from runtime.models import DeadLetter
 from runtime.pipeline.dead_letters import dead_letter_create, dead_letters_prune
-from runtime.pipeline.records import records_cleanup
+from runtime.pipeline.retention import records_cleanup
 from runtime.selectors import delivery_summary
 from tests.factories import InstanceFactory
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from runtime.pipeline import delivery, routing, slots, store
+from runtime.pipeline import delivery, queue, slots, store
 from tests.factories import FunctionFactory, InstanceFactory
 from tests.pipeline.conftest import make_function
 
@@ -102,9 +102,9 @@ def test_one_waiter_per_period(slot_redis, instance):
 
 def test_a_slotless_task_comes_back_without_taking_events(slot_redis, instance, monkeypatch):
     monkeypatch.setattr(store, "buffered", lambda: True)
-    monkeypatch.setattr(routing, "deferred", lambda *args: False)
+    monkeypatch.setattr(queue, "deferred", lambda *args: False)
     ran, back = [], []
-    monkeypatch.setattr(routing, "stage_run", lambda *args, **kwargs: ran.append(args))
+    monkeypatch.setattr(queue, "stage_run", lambda *args, **kwargs: ran.append(args))
     slot_redis.set(slots._keys(instance.pk)[1], "1")
     held = slots.acquire(instance, "holder")
     retry = {"items": None, "attempt": 0, "first_at": None, "not_before": None}
@@ -123,7 +123,7 @@ def test_a_redelivered_task_without_a_slot_gives_its_batch_back(slot_redis, inst
     """A task whose worker died mid-batch comes back (same id) to a slow instance: when it may
     not wait for a slot, its in-flight batch returns to the buffer instead of staying stranded."""
     monkeypatch.setattr(store, "buffered", lambda: True)
-    monkeypatch.setattr(routing, "deferred", lambda *args: False)
+    monkeypatch.setattr(queue, "deferred", lambda *args: False)
     key = str(instance.pk)
     events = [{"messageId": f"m{i}"} for i in range(3)]
     store.buffer_push("dst", key, events, batch=10)
@@ -159,7 +159,7 @@ async function onTrack(event, settings) {
 @pytest.fixture
 def published(monkeypatch):
     calls = []
-    monkeypatch.setattr(routing, "retry_later", lambda stage, key, kwargs, delay: calls.append(delay))
+    monkeypatch.setattr(queue, "retry_later", lambda stage, key, kwargs, delay: calls.append(delay))
     return calls
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from runtime.pipeline import lookups, routing, store
+from runtime.pipeline import lookups, queue, store
 from runtime.pipeline.sources import tracking_source, webhook_instance_id
 from tests.factories import SourceFactory
 from workspaces.choices import SourceKind
@@ -55,13 +55,13 @@ def test_a_webhook_token_costs_one_query_per_cache_window(
 @pytest.fixture
 def redis_store(pipeline_redis, monkeypatch):
     monkeypatch.setattr(store, "buffered", lambda: True)
-    monkeypatch.setattr(routing, "flush_schedule", lambda stage, key, now: None)
+    monkeypatch.setattr(queue, "flush_schedule", lambda stage, key, now: None)
 
 
 def test_batches_share_one_heartbeat_thread(redis_store, instance):
     for round_ in range(5):
         store.buffer_push("dst", str(instance.pk), [{"messageId": f"m{round_}"}], batch=100)
-        routing.flush("dst", instance.pk, f"task-{round_}", lambda items: None, limit=10)
+        queue.flush("dst", instance.pk, f"task-{round_}", lambda items: None, limit=10)
     beating = [t for t in threading.enumerate() if t.name == "inflight-lease"]
     assert len(beating) == 1
     assert store._heartbeat.held == {}  # finished batches hold no lease

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from runtime.choices import ErrorCategory
 from runtime.models import DeliveredMessage, DeliveryStat, ErrorLog
-from runtime.pipeline import records
+from runtime.pipeline import records, retention
 from runtime.selectors import delivery_series, delivery_summary, latency_percentile
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,7 @@ def test_cleanup_drops_what_is_past_retention(instance):
     DeliveryStat.objects.create(instance=instance, bucket=old)
     seen = DeliveredMessage.objects.create(instance=instance, message_id="m")
     DeliveredMessage.objects.filter(pk=seen.pk).update(created_at=old)
-    assert records.records_cleanup() == {
+    assert retention.records_cleanup() == {
         "error_logs": 1,
         "stats": 1,
         "delivered": 1,

@@ -8,7 +8,7 @@ import pytest
 
 from runtime.choices import ErrorCategory, PipelineStage
 from runtime.models import DeadLetter
-from runtime.pipeline import recovery, routing, store
+from runtime.pipeline import queue, recovery, store
 from runtime.sandbox import SandboxUnavailable
 from runtime.selectors import delivery_summary
 
@@ -22,7 +22,7 @@ def buffered(pipeline_redis, settings, monkeypatch):
     monkeypatch.setattr(store, "buffered", lambda: True)
     scheduled = []
     monkeypatch.setattr(recovery, "flush_schedule", lambda stage, key, now: scheduled.append((stage, key)))
-    monkeypatch.setattr(routing, "flush_schedule", lambda stage, key, now: scheduled.append((stage, key)))
+    monkeypatch.setattr(queue, "flush_schedule", lambda stage, key, now: scheduled.append((stage, key)))
     return scheduled
 
 
@@ -44,7 +44,7 @@ def test_a_failing_batch_goes_back_to_the_front_of_its_buffer(buffered, instance
         raise ValueError("a bug")
 
     with pytest.raises(ValueError, match="a bug"):
-        routing.flush("dst", instance.pk, "task-1", handler, limit=2)
+        queue.flush("dst", instance.pk, "task-1", handler, limit=2)
     assert calls == [2]
     assert buffer_ids(instance.pk) == ["m0", "m1", "m2"]  # order kept, nothing in flight
     assert store.leases_expired() == []
@@ -59,7 +59,7 @@ def test_infrastructure_errors_never_use_up_attempts(buffered, instance):
 
     for _ in range(5):  # far past PIPELINE_INFLIGHT_MAX_ATTEMPTS
         with pytest.raises(SandboxUnavailable):
-            routing.flush("dst", instance.pk, "task-1", handler, limit=10)
+            queue.flush("dst", instance.pk, "task-1", handler, limit=10)
     assert buffer_ids(instance.pk) == ["m0"]
     assert store.dead_keys() == []
 
@@ -102,7 +102,7 @@ def test_a_live_tasks_lease_is_renewed_while_it_works(buffered, settings, instan
         time.sleep(0.8)  # well past the lease: only the heartbeat keeps it
         swept.append(recovery.pipeline_sweep()["recovered"])
 
-    routing.flush("dst", instance.pk, "busy-task", slow, limit=10)
+    queue.flush("dst", instance.pk, "busy-task", slow, limit=10)
     assert swept == [0]
     assert buffer_ids(instance.pk) == []
 

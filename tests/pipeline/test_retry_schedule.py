@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from runtime.choices import PipelineStage
 from runtime.models import DeadLetter, PendingRetry
-from runtime.pipeline import recovery, retries, routing, store
+from runtime.pipeline import queue, recovery, retries, store
 from runtime.sandbox import SandboxUnavailable
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,12 +26,12 @@ def published(monkeypatch, settings):
         sent.append((row.stage, row.key, row.pk, countdown))
         return True
 
-    monkeypatch.setattr(routing, "retry_publish", publish)
+    monkeypatch.setattr(queue, "retry_publish", publish)
     return sent
 
 
 def schedule(instance, delay=0.0, items=None):
-    routing.retry_later(
+    queue.retry_later(
         "dst", instance.pk, {"items": items or [{"messageId": "r1"}], "attempt": 2, "first_at": 5.0}, delay
     )
     return PendingRetry.objects.get()
@@ -53,15 +53,11 @@ def test_a_retry_is_a_row_and_a_task_carrying_its_id(published, instance):
 def test_the_task_runs_the_row_with_its_attempt_and_forgets_it(published, instance):
     row = schedule(instance)
     runs = []
-    routing.stage_run(
-        "dst", instance.pk, "task-1", {"retry_id": row.pk}, lambda *a: runs.append(a), limit=None
-    )
+    queue.stage_run("dst", instance.pk, "task-1", {"retry_id": row.pk}, lambda *a: runs.append(a), limit=None)
     assert runs == [([{"messageId": "r1"}], 2, 5.0)]
     assert not PendingRetry.objects.exists()
     # A second copy of the message finds nothing to do.
-    routing.stage_run(
-        "dst", instance.pk, "task-2", {"retry_id": row.pk}, lambda *a: runs.append(a), limit=None
-    )
+    queue.stage_run("dst", instance.pk, "task-2", {"retry_id": row.pk}, lambda *a: runs.append(a), limit=None)
     assert len(runs) == 1
 
 
@@ -74,7 +70,7 @@ def test_a_held_row_is_left_to_its_holder_but_its_own_task_takes_it_back(publish
 
 def test_an_early_wake_waits_again(published, instance):
     row = schedule(instance, delay=60)
-    routing.stage_run(
+    queue.stage_run(
         "dst", instance.pk, "t", {"retry_id": row.pk}, lambda *a: pytest.fail("ran early"), limit=None
     )
     assert PendingRetry.objects.get().claimed_by == ""
@@ -89,7 +85,7 @@ def test_infrastructure_errors_keep_the_row_without_counting(published, instance
 
     for _ in range(4):
         with pytest.raises(SandboxUnavailable):
-            routing.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, down, limit=None)
+            queue.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, down, limit=None)
     row.refresh_from_db()
     assert (row.failures, row.claimed_by) == (0, "")
 
@@ -102,8 +98,8 @@ def test_a_retry_that_always_fails_ends_in_the_dead_letters(published, instance)
 
     for _ in range(2):
         with pytest.raises(KeyError):
-            routing.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, bug, limit=None)
-    routing.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, bug, limit=None)  # 3rd: given up
+            queue.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, bug, limit=None)
+    queue.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, bug, limit=None)  # 3rd: given up
     assert not PendingRetry.objects.exists()
     letter = DeadLetter.objects.get(instance=instance)
     assert (letter.message_id, letter.error_type, letter.stage) == (
@@ -142,8 +138,6 @@ def test_a_retry_whose_worker_keeps_dying_ends_in_the_dead_letters(published, in
     # Claimed and never let go, three times (each time its worker was killed mid-run).
     for _ in range(3):
         assert retries.retry_claim(retry_id=row.pk, token="t") is not None
-    routing.stage_run(
-        "dst", instance.pk, "t", {"retry_id": row.pk}, lambda *a: pytest.fail("ran"), limit=None
-    )
+    queue.stage_run("dst", instance.pk, "t", {"retry_id": row.pk}, lambda *a: pytest.fail("ran"), limit=None)
     assert not PendingRetry.objects.exists()
     assert DeadLetter.objects.get(instance=instance).message_id == "r1"

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from runtime.pipeline import outcomes, routing
+from runtime.pipeline import outcomes, queue
 
 
 class FakeTask:
@@ -18,29 +18,29 @@ class FakeTask:
 @pytest.fixture
 def fake_task(monkeypatch, settings):
     task = FakeTask()
-    monkeypatch.setattr(routing, "_task", lambda stage: task)
+    monkeypatch.setattr(queue, "_task", lambda stage: task)
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
     return task
 
 
 def test_long_delay_is_published_in_short_countdowns(fake_task):
-    routing.retry_later("dst", 7, {"items": [1], "attempt": 2}, 1000)
+    queue.retry_later("dst", 7, {"items": [1], "attempt": 2}, 1000)
     [(args, kwargs, countdown)] = fake_task.published
     assert (args, countdown, kwargs["items"]) == ([7], 300, [1])
     assert kwargs["not_before"] == pytest.approx(time.time() + 1000, abs=5)
 
 
 def test_early_wakeup_republishes_the_rest(fake_task, monkeypatch):
-    monkeypatch.setitem(routing.celery_app.conf, "task_always_eager", False)
-    assert routing.deferred("dst", 7, {"items": [1], "not_before": time.time() + 100})
+    monkeypatch.setitem(queue.celery_app.conf, "task_always_eager", False)
+    assert queue.deferred("dst", 7, {"items": [1], "not_before": time.time() + 100})
     [(_, kwargs, countdown)] = fake_task.published
     assert 99 <= countdown <= 100 and kwargs["items"] == [1]
-    assert not routing.deferred("dst", 7, {"items": [1], "not_before": time.time() - 1})
-    assert not routing.deferred("dst", 7, {"items": [1], "not_before": None})
+    assert not queue.deferred("dst", 7, {"items": [1], "not_before": time.time() - 1})
+    assert not queue.deferred("dst", 7, {"items": [1], "not_before": None})
 
 
 def test_eager_mode_never_waits(fake_task):
-    assert not routing.deferred("dst", 7, {"items": [1], "not_before": time.time() + 100})
+    assert not queue.deferred("dst", 7, {"items": [1], "not_before": time.time() + 100})
     assert fake_task.published == []
 
 
