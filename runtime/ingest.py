@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
+from django.conf import settings
+
 from .sandbox import SandboxLimits
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
@@ -75,8 +77,6 @@ def read_body(raw: bytes, *, encoding: str, limit: int) -> bytes:
 def json_max_depth() -> int:
     """The one nesting limit for JSON the platform accepts: the sandbox's `max_depth` as
     configured (FUNCTIONS_SANDBOX_LIMITS), so nothing accepted here is refused when it runs."""
-    from django.conf import settings
-
     return SandboxLimits.from_mapping(getattr(settings, "FUNCTIONS_SANDBOX_LIMITS", None)).max_depth
 
 

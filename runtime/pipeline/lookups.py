@@ -48,10 +48,9 @@ def cached(key: tuple, loader, *, misses: bool = True):
     return value
 
 
-def _running():
-    return FunctionInstance.objects.select_related("function", "deployed_version", "source").filter(
-        enabled=True, deployed_version__isnull=False
-    )
+def _running(queryset=None):
+    queryset = FunctionInstance.objects.running() if queryset is None else queryset
+    return queryset.select_related("function", "deployed_version", "source")
 
 
 def destination_instance(instance_id: int) -> FunctionInstance | None:
@@ -90,10 +89,10 @@ def source_inserts(source: Source) -> list[FunctionInstance]:
 
 
 def source_function_instance(instance_id: int) -> FunctionInstance | None:
-    """A source function instance that is enabled, deployed and whose source is enabled."""
+    """A running source function instance whose source is enabled."""
     return cached(
         ("source_function", instance_id),
-        lambda: _running().filter(pk=instance_id, source__enabled=True).first(),
+        lambda: _running(FunctionInstance.objects.running_sources()).filter(pk=instance_id).first(),
     )
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.conf import settings
 from django.db import connection
 
-from catalog.choices import ResourceType
-from catalog.models import Function
 from workspaces.choices import SourceKind
 from workspaces.models import Source
 
@@ -28,23 +27,28 @@ from .samples import samples_record
 log = logging.getLogger(__name__)
 
 
-def _webhook_sql() -> str:
-    # Hand-written: the ORM's query compilation cost more than the query on this hot path.
-    instance, source, function = (
-        FunctionInstance._meta.db_table,
-        Source._meta.db_table,
-        Function._meta.db_table,
+# Stands for the token while the webhook query is compiled (no token looks like it).
+_TOKEN = "\x00webhook-token\x00"
+
+
+@functools.cache
+def _webhook_query(vendor: str) -> tuple[str, tuple]:
+    # Compiled once per database kind, then run with the token put in: compiling the ORM's
+    # query on every request cost more than the query on this hot path.
+    query = (
+        FunctionInstance.objects.running_sources()
+        .filter(source__webhook_token=_TOKEN)
+        .order_by("id")
+        .values_list("id", flat=True)[:1]
+        .query
     )
-    return (
-        f"SELECT i.id FROM {instance} i JOIN {source} s ON s.id = i.source_id "
-        f"JOIN {function} f ON f.id = i.function_id "
-        "WHERE s.webhook_token = %s AND s.enabled AND s.kind = %s AND i.enabled "
-        "AND i.deployed_version_id IS NOT NULL AND f.resource_type = %s ORDER BY i.id LIMIT 1"
-    )
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)
 
 
 def webhook_instance_id(token: str) -> int | None:
-    """The enabled, deployed source function instance behind a webhook token (its pk).
+    """The running source function instance behind a webhook token (its pk): what
+    FunctionInstance.objects.running_sources() holds.
 
     Found instances are cached like the other lookups (PIPELINE_LOOKUP_CACHE_S): the query and
     the connection's health check were half of an accepted webhook's time.
@@ -53,8 +57,9 @@ def webhook_instance_id(token: str) -> int | None:
 
 
 def _webhook_instance_load(token: str) -> int | None:
+    sql, params = _webhook_query(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(_webhook_sql(), [token, SourceKind.FUNCTION, ResourceType.SOURCE])
+        cursor.execute(sql, [token if p == _TOKEN else p for p in params])
         row = cursor.fetchone()
     return row[0] if row else None
 
