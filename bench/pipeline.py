@@ -108,7 +108,8 @@ def seed(env: dict, sink_url: str) -> dict:
             code=code,
             batch_max_count=100,
         )
-        version = FunctionVersion.objects.create(function=fn, number=1, code=code)
+        handlers = [h for h in ("onRequest", "onTrack", "onBatch") if f"function {h}(" in code]
+        version = FunctionVersion.objects.create(function=fn, number=1, code=code, handlers=handlers)
         fn.latest_version = version
         fn.save(update_fields=["latest_version"])
         return FunctionInstance.objects.create(

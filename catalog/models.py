@@ -118,6 +118,9 @@ class FunctionVersion(models.Model):
     number = models.PositiveIntegerField()
     code = models.TextField()
     settings_schema = models.JSONField(default=list)
+    # The handlers the code defines (onTrack, onBatch, onRequest…), as the sandbox's check
+    # found them when the version was saved: delivery asks it whether to call onBatch.
+    handlers = models.JSONField(default=list, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

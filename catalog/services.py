@@ -48,7 +48,7 @@ def function_create(
             settings = STARTER_SETTINGS.get(resource_type, [])
     schema = settings_schema_validate(settings or [])
     given = _edited_fields({**fields, "display_name": display_name or "", "code": code})
-    code_validate(code=given["code"], resource_type=resource_type)
+    handlers = code_validate(code=given["code"], resource_type=resource_type)
     function = Function(
         workspace=workspace,
         public_id=function_public_id(resource_type),
@@ -58,7 +58,7 @@ def function_create(
     )
     _clean_and_save(function)
     _schema_replace(function, schema)
-    version = _version_create(function=function, author=created_by)
+    version = _version_create(function=function, author=created_by, handlers=handlers)
     audit_record(
         workspace=workspace,
         actor=created_by,
@@ -81,15 +81,18 @@ def function_save(
     """
     function = Function.objects.select_for_update().get(pk=function.pk)
     given = _edited_fields(fields)
-    if "code" in given:
-        code_validate(code=given["code"], resource_type=function.resource_type)
+    if "code" in given or function.latest_version is None:
+        code = given.get("code", function.code)
+        handlers = code_validate(code=code, resource_type=function.resource_type)
+    else:
+        handlers = function.latest_version.handlers  # the code is the latest version's
     schema = settings_schema_validate(settings) if settings is not None else None
     for field, value in given.items():
         setattr(function, field, value)
     _clean_and_save(function)
     if schema is not None:
         _schema_replace(function, schema)
-    version = _version_create(function=function, author=author)
+    version = _version_create(function=function, author=author, handlers=handlers)
     audit_record(
         workspace=function.workspace,
         actor=author,
@@ -122,7 +125,9 @@ def function_version_restore(*, function: Function, version: FunctionVersion, au
     function.code = code_normalise(version.code)
     _clean_and_save(function)
     _schema_replace(function, version.settings_schema)
-    restored = _version_create(function=function, author=author, restored_from=version)
+    restored = _version_create(
+        function=function, author=author, handlers=version.handlers, restored_from=version
+    )
     audit_record(
         workspace=function.workspace,
         actor=author,
@@ -193,13 +198,18 @@ def _schema_replace(function: Function, schema: list[dict]) -> None:
     )
 
 
-def _version_create(*, function: Function, author, restored_from=None) -> FunctionVersion:
+def _version_create(
+    *, function: Function, author, handlers: list[str], restored_from=None
+) -> FunctionVersion:
+    """A new LATEST version of the function's code; `handlers` are the names the sandbox's
+    check found in that code (code_validate), stored so delivery need not look again."""
     last = function.versions.aggregate(n=Max("number"))["n"] or 0
     version = FunctionVersion.objects.create(
         function=function,
         number=last + 1,
         code=function.code,
         settings_schema=function_schema(function),
+        handlers=list(handlers),
         author=author if getattr(author, "pk", None) else None,
         restored_from=restored_from,
     )

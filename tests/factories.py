@@ -1,6 +1,8 @@
 """factory_boy factories. Functions are built directly (no sandbox check) for speed; tests of
 validation go through catalog.services instead."""
 
+import re
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -49,6 +51,25 @@ class SourceFactory(factory.django.DjangoModelFactory):
     kind = SourceKind.TRACKING_API
 
 
+HANDLERS = (
+    "onRequest",
+    "onTrack",
+    "onIdentify",
+    "onPage",
+    "onScreen",
+    "onGroup",
+    "onAlias",
+    "onDelete",
+    "onBatch",
+)
+
+
+def handlers_defined(code: str) -> list[str]:
+    """The handlers `code` declares, found by name (the sandbox's check, which
+    catalog.services stores, is skipped here for speed)."""
+    return [h for h in HANDLERS if re.search(rf"\bfunction\s+{h}\s*\(|\b{h}\s*=", code)]
+
+
 class FunctionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Function
@@ -68,6 +89,7 @@ class FunctionFactory(factory.django.DjangoModelFactory):
                 number=1,
                 code=obj.code,
                 settings_schema=[d.as_schema() for d in obj.setting_defs.all()],
+                handlers=handlers_defined(obj.code),
             )
             obj.latest_version = version
             obj.save(update_fields=["latest_version"])

@@ -1,22 +1,19 @@
 """Running one instance's function over a list of events, one verdict per event.
 
-`onBatch` is used when the deployed version defines it and there is more than one event;
+`onBatch` is used when the deployed version defines it (FunctionVersion.handlers, stored at
+save time from the sandbox's check) and there is more than one event;
 otherwise every event gets its own handler call, pipelined to the sandbox with run_many.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from .. import metrics
 from ..sandbox import SandboxRequest, SandboxResult
 from ..sandbox.django import sandbox
 from . import outcomes
-
-_ON_BATCH = re.compile(r"\bfunction\s+onBatch\s*\(|\bonBatch\s*=")
 
 
 @dataclass
@@ -28,11 +25,6 @@ class Verdict:
     category: str = ""
     error: dict | None = None
     result: SandboxResult | None = None
-
-
-@lru_cache(maxsize=2048)
-def _has_on_batch(version_pk: int, code: str) -> bool:
-    return bool(_ON_BATCH.search(code))
 
 
 def instance_key(instance) -> str:
@@ -59,7 +51,7 @@ def run_events(instance, kind: str, events: list[dict], version=None) -> list[Ve
         return []
     settings = instance.all_settings()
     version = version or instance.deployed_version
-    if len(events) > 1 and _has_on_batch(version.pk, version.code):
+    if len(events) > 1 and "onBatch" in version.handlers:
         result = sandbox().run(_request(instance, version, kind, events, settings))
         metrics.sandbox_observe(kind, [result])
         return _batch_verdicts(kind, events, result)

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from catalog.choices import ResourceType
+from catalog.services import function_create, function_save
 from runtime.choices import ErrorCategory
 from runtime.models import DeliveryStat, ErrorLog
 from runtime.selectors import delivery_summary
@@ -151,6 +153,28 @@ def test_on_batch_partial_failure_retries_only_failed(client, workspace, trackin
     assert posts[1:] == [["b1"]]  # a lone retry runs the single-event handler
     summary = delivery_summary(instance=instance)
     assert (summary["delivered"], summary["failed"], summary["retried"]) == (3, 1, 1)
+
+
+def test_a_version_stores_the_handlers_the_sandbox_found(workspace):
+    function = function_create(
+        workspace=workspace, resource_type=ResourceType.DESTINATION, display_name="Batcher", code=ON_BATCH
+    )
+    assert sorted(function.latest_version.handlers) == ["onBatch", "onTrack"]
+    renamed = function_save(function=function, display_name="Batcher 2")  # same code, same handlers
+    assert sorted(renamed.handlers) == ["onBatch", "onTrack"]
+
+
+def test_delivery_calls_on_batch_only_when_the_version_defines_it(client, workspace, tracking_source, sink):
+    # The code names onBatch only in a comment: the sandbox's check finds it undefined.
+    code = "// onBatch = later\n" + SINK_DESTINATION
+    fn = function_create(
+        workspace=workspace, resource_type=ResourceType.DESTINATION, display_name="One by one", code=code
+    )
+    assert sorted(fn.latest_version.handlers) == ["onIdentify", "onTrack"]
+    InstanceFactory(function=fn, source=tracking_source, settings={"url": sink.url_for("/sink")})
+    batch = [{"type": "track", "event": "e", "userId": "u", "messageId": f"b{i}"} for i in range(3)]
+    send(client, tracking_source, "/v1/batch", {"batch": batch})
+    assert sorted(e["messageId"] for e in sink_events(sink)) == ["b0", "b1", "b2"]  # one call each
 
 
 def test_embedded_mode_caps_immediate_delivery_retries(settings):
