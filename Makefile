@@ -15,7 +15,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test install install-dev node env migrate demo lint format check-migrations \
-        test-unit test-node bench worker clean sdk
+        test-unit test-node bench worker clean sdk imports
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,10 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The import contracts of pyproject.toml (docs/architecture.md, "Layers").
+imports: install-dev
+	$(VENV)/bin/lint-imports
+
 check-migrations: install-dev
 	$(PY) manage.py makemigrations --check --dry-run
 
@@ -96,7 +100,7 @@ test-node: node
 test-unit: install-dev sdk
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint check-migrations test-node test-unit
+test: lint imports check-migrations test-node test-unit
 
 bench: install-dev
 	$(PY) bench/sandbox.py
