@@ -44,13 +44,6 @@ class IngestError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class WebhookBody:
-    """A decoded webhook body: the object (JSON or form) or the raw text."""
-
-    body: object
-
-
 def now_iso() -> str:
     """The current UTC time as Segment writes it (ISO-8601 with milliseconds and Z)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

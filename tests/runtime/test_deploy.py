@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog.models import FunctionVersion
-from runtime import selectors, services
+from runtime import preflight, selectors
 from runtime.choices import DeploymentStatus
 from runtime.models import Deployment, FunctionInstance
 from runtime.services import deployment_apply, deployment_request, function_save_and_deploy
@@ -138,7 +138,7 @@ def test_redelivered_task_is_harmless(function, instance, owner):
     first = deployment_apply(deployment_id=deployment.pk)
     finished_at = first.finished_at
     assert first.status == DeploymentStatus.SUCCEEDED
-    with mock.patch("runtime.services.sandbox") as sandbox:
+    with mock.patch("runtime.preflight.sandbox") as sandbox:
         assert deployment_apply(deployment_id=deployment.pk) is None
     sandbox.assert_not_called()
     deployment.refresh_from_db()
@@ -171,17 +171,17 @@ def test_late_older_task_does_not_roll_back(function, instance, owner):
 
 
 def test_preflight_checked_once_per_code(function, instances, owner, django_capture_on_commit_callbacks):
-    real = services._preflight_run
-    patch = mock.patch.object(services, "_preflight_run", side_effect=real)
-    with patch as preflight, django_capture_on_commit_callbacks(execute=True):
+    real = preflight._preflight_run
+    patch = mock.patch.object(preflight, "_preflight_run", side_effect=real)
+    with patch as checked, django_capture_on_commit_callbacks(execute=True):
         result = function_save_and_deploy(function=function, author=owner, code=new_code(function))
-    assert preflight.call_count == 1
+    assert checked.call_count == 1
     assert all(running(i) == result.version.pk for i in instances)
 
 
 def test_apply_is_a_handful_of_queries(function, instance, owner, django_assert_max_num_queries):
     deployment = pending(function, instance, owner, new_code(function))
-    services.preflight_error(deployment.version)  # warm the memo, as the 2nd..1000th row finds it
+    preflight.preflight_error(deployment.version)  # warm the memo, as the 2nd..1000th row finds it
     with django_assert_max_num_queries(10):
         deployment_apply(deployment_id=deployment.pk)
     assert running(instance) == deployment.version_id
