@@ -9,7 +9,9 @@ import logging
 import os
 import time
 
+import django
 from celery import Celery, bootsteps, signals
+from django.apps import apps
 
 from .request_ids import task_finished, task_started
 
@@ -70,9 +72,6 @@ app.steps["consumer"].add(UnackedHeartbeat)
 
 
 def _preflight(role: str) -> None:
-    import django
-    from django.apps import apps
-
     if not apps.ready:
         django.setup()
     # Only now: the checks import app code, which needs the apps set up above.

@@ -35,6 +35,7 @@ from prometheus_client.core import GaugeMetricFamily
 from functions_platform.request_ids import current as current_request_id
 
 from .choices import PipelineStage
+from .pipeline import store
 from .sandbox.django import sandbox
 
 OTHER = "other"
@@ -224,8 +225,6 @@ class _BufferDepths:
     """Buffer depths read from Redis at scrape time (no process owns them)."""
 
     def collect(self):
-        from .pipeline import store
-
         depth = GaugeMetricFamily("fp_buffer_depth", "Items waiting in pipeline buffers", labels=["stage"])
         inflight = GaugeMetricFamily(
             "fp_buffer_inflight", "Items taken by a flush task and not yet done", labels=["stage"]
