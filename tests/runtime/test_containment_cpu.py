@@ -126,7 +126,7 @@ def test_hashing_loop_does_not_hold_the_host(sb):
 
 
 def test_small_operations_sent_directly_count_in_the_budget():
-    # The first small operations of an invocation skip the event-loop turn (lib/shim.js,
+    # The first small operations of an invocation skip the event-loop turn (runtime/node/lib/shim/invoke.js,
     # DIRECT_OPS); they are host work all the same: 3 x 4000 bytes against a 10,000 byte budget.
     with Sandbox(egress_allow="", limits=SandboxLimits(host_work_bytes=10_000)) as s:
         code = """async function onTrack(){ const s = 'x'.repeat(4000); let n = 0;

@@ -1,5 +1,5 @@
 'use strict';
-// The sandbox's limits: the defaults in limits.json (also read by runtime/sandbox.py, so
+// The sandbox's limits: the defaults in limits.json (also read by runtime/sandbox/limits.py, so
 // each default is stated once), overridden by the JSON object in SANDBOX_LIMITS, which
 // sandbox.py sets from its SandboxLimits. Keys are snake_case there; `config` gives the same
 // values under camelCase names for the host's code. An unknown key or a value that is not a
