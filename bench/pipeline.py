@@ -17,7 +17,9 @@ platform over loopback from separate load processes:
 Every event carries its send time, so the sink measures end-to-end latency. Bounded in time
 and count; only 127.0.0.1; every process it starts is stopped by pid. With --json the last
 line is one JSON object: batch_events_per_s, webhook_rps, e2e_p50_ms, e2e_p99_ms, sent,
-received, faults_accepted, faults_lost, faults_duplicates.
+received, faults_accepted, faults_lost, faults_duplicates, cpu_ms_per_1k_events (per phase and
+role: web, worker, sandbox, beat, sink, load, redis, postgres; bench/cpu.py) and calibration_s
+(this machine's time for a fixed Python loop, to compare figures between machines).
 
 No .env is needed: the run uses throwaway SECRET_KEY and FIELD_ENCRYPTION_KEY values and
 recreates its database. BENCH_DB_NAME (fp_bench) and BENCH_REDIS_URL (redis db 13) move it.
@@ -44,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import cpu  # noqa: E402
 from pipeline_load import load_main, post_all, request_build, sink_get, sink_main  # noqa: E402
 
 from tests.integration.stack import Stack, free_port, sandbox_hosts  # noqa: E402
@@ -131,6 +134,7 @@ def seed(env: dict, sink_url: str) -> dict:
 
 
 def phase(
+    roles: dict[str, int],
     stack_port: int,
     sink_port: int,
     kind: str,
@@ -141,8 +145,10 @@ def phase(
     threads: int,
     timeout: float,
 ) -> dict:
-    """Drive one phase; returns sent/received/elapsed measured at the sink."""
+    """Drive one phase; returns sent/received/elapsed measured at the sink, and the CPU each
+    role spent (bench/cpu.py) until the last event arrived."""
     base = sink_get(sink_port)["count"]
+    cpu_before = cpu.snapshot(roles)
     out = mp.Queue()
     share = -(-requests // processes)
     started = time.time()
@@ -156,7 +162,8 @@ def phase(
     ]
     for p in procs:
         p.start()
-    accepted = sum(out.get(timeout=timeout) for _ in procs)
+    answers = [out.get(timeout=timeout) for _ in procs]
+    accepted, load_cpu_s = sum(a for a, _ in answers), sum(c for _, c in answers)
     for p in procs:
         p.join(timeout=10)
     sending_s = time.time() - started
@@ -170,6 +177,7 @@ def phase(
         time.sleep(0.02)
     elapsed = time.time() - started
     return {
+        "cpu_ms_per_1k": cpu.per_1k(cpu_before, cpu.snapshot(roles), received, {"load": load_cpu_s}),
         "requests": requests,
         "accepted": accepted,
         "sent": sent,
@@ -317,8 +325,10 @@ def main() -> None:
         # The sweeps recover what killed workers leave behind (expired in-flight leases).
         stack.beat_start(str(Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"))
         warm_up(stack.port, sink_port, spec)
+        roles = {"web": stack.web.pid, "worker": stack.worker.pid, "beat": stack.beat.pid, "sink": sink.pid}
         batch_requests = max(1, args.batch_events // 100)
         batch = phase(
+            roles,
             stack.port,
             sink_port,
             "batch",
@@ -330,6 +340,7 @@ def main() -> None:
             timeout=args.timeout,
         )
         hooks = phase(
+            roles,
             stack.port,
             sink_port,
             "webhook",
@@ -364,6 +375,8 @@ def report(batch: dict, hooks: dict, latencies: list[float], faults: dict, as_js
         "sent": batch["sent"] + hooks["sent"],
         "received": batch["received"] + hooks["received"],
         **{k: v for k, v in faults.items() if k in ("faults_lost", "faults_duplicates", "faults_accepted")},
+        "cpu_ms_per_1k_events": {"batch": batch["cpu_ms_per_1k"], "webhook": hooks["cpu_ms_per_1k"]},
+        "calibration_s": cpu.calibration_s(),
     }
     print(
         f"batch:    {batch['sent']} events in {batch['requests']} requests of 100, "
@@ -378,6 +391,12 @@ def report(batch: dict, hooks: dict, latencies: list[float], faults: dict, as_js
             f"  {name}: {p['accepted']}/{p['requests']} requests answered 200 in {p['sending_s']:.2f} s "
             f"({p['accepted'] / p['sending_s']:.0f} requests/s at the web tier)"
         )
+    for name, p in (("batch", batch), ("webhooks", hooks)):
+        parts = ", ".join(
+            f"{role} {ms:.0f}" for role, ms in sorted(p["cpu_ms_per_1k"].items(), key=lambda x: -x[1])
+        )
+        print(f"  {name} CPU ms per 1,000 events: {parts}")
+    print(f"calibration: a 10-million-step Python loop takes {figures['calibration_s']} s here")
     print(
         f"latency (send -> sink, all events): p50 {figures['e2e_p50_ms']} ms, p99 {figures['e2e_p99_ms']} ms"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import resource
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,7 +108,8 @@ def load_main(port: int, kind: str, spec: dict, offset: int, count: int, threads
         w.start()
     for w in workers:
         w.join()
-    out.put(sum(results))
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this load process's CPU, for bench/cpu.py
+    out.put((sum(results), usage.ru_utime + usage.ru_stime))
 
 
 def request_build(kind: str, spec: dict, n: int, prefix: str = "b") -> tuple[str, bytes, dict]:
