@@ -231,7 +231,7 @@ class _BufferDepths:
         )
         if store.buffered():
             try:
-                waiting, taken = buffer_depths(store.client())
+                waiting, taken = store.buffer_depths()
             except Exception:  # noqa: BLE001 - a scrape must answer even when Redis does not
                 waiting, taken = {}, {}
             for stage in PipelineStage:
@@ -239,33 +239,6 @@ class _BufferDepths:
                 inflight.add_metric([stage.value], taken.get(stage, 0))
         yield depth
         yield inflight
-
-
-def buffer_depths(client) -> tuple[dict, dict]:
-    """Items waiting per stage (the buffers listed in the active set) and items in flight.
-
-    Reads the key layout of runtime.pipeline.store: `<prefix>:active` members are
-    "<stage>:<key>", buffers are `<prefix>:buf:<stage>:<key>`, in-flight lists
-    `<prefix>:inflight:<stage>:<key>:<task id>`.
-    """
-    prefix = settings.PIPELINE_KEY_PREFIX
-    members = [m.decode() for m in client.smembers(f"{prefix}:active")]
-    pipe = client.pipeline(transaction=False)
-    for member in members:
-        pipe.llen(f"{prefix}:buf:{member}")
-    waiting: dict[str, int] = {}
-    for member, length in zip(members, pipe.execute(), strict=True):
-        stage = member.split(":", 1)[0]
-        waiting[stage] = waiting.get(stage, 0) + int(length)
-    keys = list(client.scan_iter(match=f"{prefix}:inflight:*", count=1000))
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.llen(key)
-    taken: dict[str, int] = {}
-    for key, length in zip(keys, pipe.execute(), strict=True):
-        stage = key.decode()[len(prefix) + len(":inflight:") :].split(":", 1)[0]
-        taken[stage] = taken.get(stage, 0) + int(length)
-    return waiting, taken
 
 
 def registry() -> CollectorRegistry:

@@ -23,168 +23,12 @@ from django.utils import timezone
 from functions_platform.celery import app as celery_app
 
 from ..models import DeliveredMessage
+from . import store_legacy
+from . import store_lua as lua
 
 # The in-flight list's own expiry is only a backstop: the lease below is what recovers it.
 INFLIGHT_TTL_S = 7 * 24 * 3600
-# Append, then say whether to flush now (2: this push filled another whole batch), later (1:
-# first item of a wait window) or not at all (0: a flush is already on its way). Only batch
-# boundaries publish, so a backlog never turns every push into one more task; and once two
-# whole batches wait, the tasks already published for them drain the rest (a flush takes up
-# to MAX_FLUSH_ROUNDS batches and publishes another while a backlog remains).
-_PUSH = """
-local before = redis.call('LLEN', KEYS[1])
-local after = redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
-redis.call('SADD', KEYS[3], ARGV[3])
-local batch = tonumber(ARGV[1])
-if before < 2 * batch and math.floor(after / batch) > math.floor(before / batch) then return 2 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
-"""
-# Shared Lua: the server's clock in ms, and "count one more recovery of these items; return the
-# ones still allowed and move the others (over ARGV max) to the dead list" (KEYS: recov, dead).
-_LUA_LIB = """
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function count_recovery(items, recov, dead, deadkeys, member, max)
-  local keep = {}
-  for _, item in ipairs(items) do
-    local n = redis.call('HINCRBY', recov, redis.sha1hex(item), 1)
-    if n > max then
-      redis.call('RPUSH', dead, item)
-      redis.call('SADD', deadkeys, member)
-      redis.call('HDEL', recov, redis.sha1hex(item))
-    else
-      keep[#keep + 1] = item
-    end
-  end
-  redis.call('EXPIRE', recov, 7 * 24 * 3600)
-  return keep
-end
-"""
-# Take a batch into this task's in-flight list under a lease. A task that finds its own
-# in-flight list (a redelivery after its worker died) resumes it, one recovery counted.
-# KEYS: buf, inflight, sched, leases, recov, dead, deadkeys.
-# ARGV: limit, ttl, lease member, lease ms, max recoveries, stage:key.
-_DRAIN = (
-    _LUA_LIB
-    + """
-local mine = redis.call('LRANGE', KEYS[2], 0, -1)
-if #mine > 0 then
-  local keep = count_recovery(mine, KEYS[5], KEYS[6], KEYS[7], ARGV[6], tonumber(ARGV[5]))
-  redis.call('DEL', KEYS[2])
-  if #keep > 0 then
-    redis.call('RPUSH', KEYS[2], unpack(keep))
-    redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[4]), ARGV[3])
-  else
-    redis.call('ZREM', KEYS[4], ARGV[3])
-  end
-  return keep
-end
-redis.call('DEL', KEYS[3])
-local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #items > 0 then
-  -- Copy before trimming: a Redis out of memory refuses the RPUSH and the items stay put.
-  redis.call('RPUSH', KEYS[2], unpack(items))
-  redis.call('LTRIM', KEYS[1], #items, -1)
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-  redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[4]), ARGV[3])
-end
-return items
-"""
-)
-# Give an in-flight list back to the front of its buffer (ARGV[1] = 1: count a recovery, or
-# 0 for an infrastructure error, which never uses up attempts). With ARGV[4] = 1 only when its
-# lease has expired (the sweep; the task may have renewed it meanwhile). Returns
-# {requeued, dead}. KEYS: buf, inflight, leases, recov, dead, deadkeys, active.
-_RELEASE = (
-    _LUA_LIB
-    + """
-if ARGV[4] == '1' then
-  local score = redis.call('ZSCORE', KEYS[3], ARGV[2])
-  if score and tonumber(score) > now_ms() then return {0, 0} end
-end
-local items = redis.call('LRANGE', KEYS[2], 0, -1)
-local before = redis.call('LLEN', KEYS[5])
-if ARGV[1] == '1' then items = count_recovery(items, KEYS[4], KEYS[5], KEYS[6], ARGV[5], tonumber(ARGV[3])) end
--- Back into the buffer before the in-flight list goes (a refused write loses nothing).
-if #items > 0 then
-  local reversed = {}
-  for i = #items, 1, -1 do reversed[#reversed + 1] = items[i] end
-  redis.call('LPUSH', KEYS[1], unpack(reversed))
-  redis.call('SADD', KEYS[7], ARGV[5])
-end
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[2])
-return {#items, redis.call('LLEN', KEYS[5]) - before}
-"""
-)
-_RENEW = (
-    _LUA_LIB
-    + """
-return redis.call('ZADD', KEYS[1], 'XX', now_ms() + tonumber(ARGV[2]), ARGV[1])
-"""
-)
-# Done: forget the in-flight list, its lease and any recovery counts of its items.
-# KEYS: inflight, leases, recov, buf. ARGV: lease member. Returns the buffer's backlog.
-_DONE = """
-if redis.call('HLEN', KEYS[3]) > 0 then
-  for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-    redis.call('HDEL', KEYS[3], redis.sha1hex(item))
-  end
-end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('LLEN', KEYS[4])
-"""
-# Which of ARGV (messageIds) are members of any of KEYS (the hourly delivered sets).
-_SEEN = """
-local hits = {}
-for i = 1, #ARGV do hits[i] = 0 end
-for _, key in ipairs(KEYS) do
-  local found = redis.call('SMISMEMBER', key, unpack(ARGV))
-  for i = 1, #ARGV do if found[i] == 1 then hits[i] = 1 end end
-end
-return hits
-"""
 log = logging.getLogger(__name__)
-# Claim each messageId for one delivery: 0 = delivered already (in a window set), 1 = claimed
-# by ARGV[1] (free, or already this token's), 2 = held by another token. ARGV: token, ttl ms,
-# claim key prefix, messageIds. KEYS: the hourly delivered sets.
-_CLAIM = """
-local n = #ARGV - 3
-local out = {}
-for i = 1, n do out[i] = 1 end
--- One SMISMEMBER per window set for the whole batch (not one SISMEMBER per id and set).
-for _, key in ipairs(KEYS) do
-  local found = redis.call('SMISMEMBER', key, unpack(ARGV, 4))
-  for i = 1, n do if found[i] == 1 then out[i] = 0 end end
-end
-for i = 1, n do
-  if out[i] == 1 then
-    local ckey = ARGV[3] .. ARGV[i + 3]
-    local holder = redis.call('GET', ckey)
-    if holder and holder ~= ARGV[1] then
-      out[i] = 2
-    else
-      redis.call('SET', ckey, ARGV[1], 'PX', ARGV[2])
-    end
-  end
-end
-return out
-"""
-# Let go of the claims (KEYS) that ARGV[1] still holds; a claim another task took since stays.
-_UNCLAIM = """
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('DEL', key)
-    n = n + 1
-  end
-end
-return n
-"""
 _clients: dict[str, redis.Redis] = {}
 _scripts: dict[int, dict] = {}
 _lock = threading.Lock()
@@ -220,11 +64,18 @@ def _prefix() -> str:
 
 
 def _active() -> str:
+    """The index of every buffer in use ("stage:key" members): the one key all share."""
     return f"{_prefix()}:active"
 
 
+def _tag(stage: str, key: str) -> str:
+    # A Redis Cluster hash tag: every key of one buffer lands on one slot (store_lua.py).
+    return "{" + f"{stage}:{key}" + "}"
+
+
 def _keys(stage: str, key: str) -> tuple[str, str]:
-    return f"{_prefix()}:buf:{stage}:{key}", f"{_prefix()}:sched:{stage}:{key}"
+    tag = _tag(stage, key)
+    return f"{_prefix()}:buf:{tag}", f"{_prefix()}:sched:{tag}"
 
 
 MEMORY_CHECK_S = 1.0
@@ -257,9 +108,11 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     # The flag outlives the flush delay so one window schedules one flush; the sweeper
     # covers a flag whose flush was lost.
     encoded = [_COMPACT.encode(i) for i in items]
-    return int(
-        _script(_PUSH)(keys=[buf, sched, _active()], args=[batch, wait_ms * 5, f"{stage}:{key}", *encoded])
-    )
+    # One round trip: the push, then the index (after the items: see buffers_waiting).
+    pipe = client().pipeline(transaction=False)
+    _script(lua.PUSH)(keys=[buf, sched], args=[batch, wait_ms * 5, *encoded], client=pipe)
+    pipe.sadd(_active(), f"{stage}:{key}")
+    return int(pipe.execute()[0])
 
 
 def _lease_member(stage: str, key: str, task_id: str) -> str:
@@ -267,8 +120,9 @@ def _lease_member(stage: str, key: str, task_id: str) -> str:
 
 
 def _recovery_keys(stage: str, key: str) -> list[str]:
-    """recov (hash of item sha1 -> recoveries), dead (items over the limit), deadkeys (set)."""
-    return [f"{_prefix()}:recov:{stage}:{key}", f"{_prefix()}:dead:{stage}:{key}", f"{_prefix()}:deadkeys"]
+    """recov (hash of item sha1 -> recoveries) and dead (items over the limit)."""
+    tag = _tag(stage, key)
+    return [f"{_prefix()}:recov:{tag}", f"{_prefix()}:dead:{tag}"]
 
 
 def _lease_ms() -> int:
@@ -282,15 +136,14 @@ def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
     recovered more than PIPELINE_INFLIGHT_MAX_ATTEMPTS times (moved to the dead list).
     """
     buf, sched = _keys(stage, key)
-    raw = _script(_DRAIN)(
-        keys=[buf, _inflight(stage, key, task_id), sched, _leases(), *_recovery_keys(stage, key)],
+    raw = _script(lua.DRAIN)(
+        keys=[buf, _inflight(stage, key, task_id), sched, _leases(stage, key), *_recovery_keys(stage, key)],
         args=[
             limit,
             INFLIGHT_TTL_S,
             _lease_member(stage, key, task_id),
             _lease_ms(),
             settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS,
-            f"{stage}:{key}",
         ],
     )
     return [json.loads(r) for r in raw]
@@ -299,10 +152,10 @@ def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
 def buffer_done(stage: str, key: str, task_id: str) -> int:
     """Forget this task's in-flight items (they are delivered or handed on); returns backlog."""
     return int(
-        _script(_DONE)(
+        _script(lua.DONE)(
             keys=[
                 _inflight(stage, key, task_id),
-                _leases(),
+                _leases(stage, key),
                 _recovery_keys(stage, key)[0],
                 _keys(stage, key)[0],
             ],
@@ -318,23 +171,26 @@ def inflight_release(stage: str, key: str, task_id: str, *, count: bool, only_ex
     errors pass False and never use up attempts.
     """
     buf, _ = _keys(stage, key)
-    recov, dead, deadkeys = _recovery_keys(stage, key)
-    requeued, died = _script(_RELEASE)(
-        keys=[buf, _inflight(stage, key, task_id), _leases(), recov, dead, deadkeys, _active()],
+    recov, dead = _recovery_keys(stage, key)
+    pipe = client().pipeline(transaction=False)
+    _script(lua.RELEASE)(
+        keys=[buf, _inflight(stage, key, task_id), _leases(stage, key), recov, dead],
         args=[
             1 if count else 0,
             _lease_member(stage, key, task_id),
             settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS,
             1 if only_expired else 0,
-            f"{stage}:{key}",
         ],
+        client=pipe,
     )
+    pipe.sadd(_active(), f"{stage}:{key}")  # after the items are back, as a push does
+    requeued, died = pipe.execute()[0]
     return int(requeued), int(died)
 
 
 def lease_renew(stage: str, key: str, task_id: str) -> None:
     """Push the in-flight list's lease forward (the task is alive and working on it)."""
-    _script(_RENEW)(keys=[_leases()], args=[_lease_member(stage, key, task_id), _lease_ms()])
+    _script(lua.RENEW)(keys=[_leases(stage, key)], args=[_lease_member(stage, key, task_id), _lease_ms()])
 
 
 class _Heartbeat:
@@ -398,16 +254,55 @@ def lease_kept(stage: str, key: str, task_id: str):
         _heartbeat.drop(handle)
 
 
+def _buffers() -> list[tuple[str, str]]:
+    """(stage, key) of every buffer in the index."""
+    if not _adopted.get(_prefix()):
+        store_legacy.adopt(client(), _layout())
+        _adopted[_prefix()] = True
+    return [tuple(m.decode().split(":", 1)) for m in client().smembers(_active())]
+
+
+_adopted: dict[str, bool] = {}
+
+
+def _layout() -> store_legacy.Layout:
+    return store_legacy.Layout(
+        prefix=_prefix(),
+        index=_active(),
+        buffer=lambda stage, key: _keys(stage, key)[0],
+        dead=lambda stage, key: _recovery_keys(stage, key)[1],
+        inflight=_inflight,
+        leases=_leases,
+        prepend=_script(lua.LEGACY_PREPEND),
+        dedupe_ttl_s=settings.PIPELINE_DEDUPE_TTL_S,
+    )
+
+
+def _per_buffer(read, buffers: list[tuple[str, str]]) -> list:
+    """`read(pipe, stage, key)` for each buffer in one round trip (per node on a cluster)."""
+    pipe = client().pipeline(transaction=False)
+    for stage, key in buffers:
+        read(pipe, stage, key)
+    return pipe.execute() if buffers else []
+
+
 def leases_expired(limit: int = 200) -> list[tuple[str, str, str]]:
     """(stage, key, task_id) of in-flight lists whose lease ran out: their task is gone."""
     seconds, micros = client().time()  # Redis's clock, the one the leases were written with
-    members = client().zrangebyscore(_leases(), "-inf", seconds * 1000 + micros // 1000, start=0, num=limit)
-    return [tuple(m.decode().split(":", 2)) for m in members]
+    now_ms = seconds * 1000 + micros // 1000
+
+    def read(pipe, stage, key):
+        pipe.zrangebyscore(_leases(stage, key), "-inf", now_ms, start=0, num=limit)
+
+    found = [m for members in _per_buffer(read, _buffers()) for m in members]
+    return [tuple(m.decode().split(":", 2)) for m in found[:limit]]
 
 
 def dead_keys() -> list[tuple[str, str]]:
     """(stage, key) of dead lists holding items that exhausted their recoveries."""
-    return [tuple(m.decode().split(":", 1)) for m in client().smembers(f"{_prefix()}:deadkeys")]
+    buffers = _buffers()
+    lengths = _per_buffer(lambda pipe, stage, key: pipe.llen(_recovery_keys(stage, key)[1]), buffers)
+    return [buffer for buffer, length in zip(buffers, lengths, strict=True) if length]
 
 
 def dead_take(stage: str, key: str, *, limit: int = 500) -> list[str]:
@@ -417,33 +312,73 @@ def dead_take(stage: str, key: str, *, limit: int = 500) -> list[str]:
 
 def dead_forget(stage: str, key: str, count: int) -> None:
     """Drop the first `count` items of a dead list (they are in the dead-letter table now)."""
-    r = client()
-    dead = _recovery_keys(stage, key)[1]
-    r.ltrim(dead, count, -1)
-    if r.llen(dead) == 0:
-        r.srem(f"{_prefix()}:deadkeys", f"{stage}:{key}")
+    client().ltrim(_recovery_keys(stage, key)[1], count, -1)
 
 
 def _inflight(stage: str, key: str, task_id: str) -> str:
-    return f"{_prefix()}:inflight:{stage}:{key}:{task_id}"
+    return f"{_prefix()}:inflight:{_tag(stage, key)}:{task_id}"
 
 
-def _leases() -> str:
-    return f"{_prefix()}:leases"
+def _leases(stage: str, key: str) -> str:
+    return f"{_prefix()}:leases:{_tag(stage, key)}"
 
 
 def buffers_waiting() -> list[tuple[str, str]]:
-    """(stage, key) of every buffer holding items with no flush scheduled (for the sweeper)."""
-    r = client()
+    """(stage, key) of every buffer holding items with no flush scheduled (for the sweeper).
+
+    Also drops from the index the buffers with nothing left (no items, flag, lease or dead
+    item). A push adds its buffer to the index after its items, so a push racing the removal
+    is seen by the second look, which puts the buffer back.
+    """
+    buffers = _buffers()
+    lengths = _per_buffer(lambda pipe, stage, key: _buffer_state(pipe, stage, key), buffers)
     out = []
-    for member in r.smembers(_active()):
-        stage, key = member.decode().split(":", 1)
-        buf, sched = _keys(stage, key)
-        if r.llen(buf) == 0:
-            r.srem(_active(), member)
-        elif not r.exists(sched):
+    for (stage, key), (items, scheduled) in zip(
+        buffers, zip(lengths[::2], lengths[1::2], strict=True), strict=True
+    ):
+        if items and not scheduled:
             out.append((stage, key))
+        elif not items:
+            _index_drop_if_idle(stage, key)
     return out
+
+
+def _buffer_state(pipe, stage: str, key: str) -> None:
+    buf, sched = _keys(stage, key)
+    pipe.llen(buf)
+    pipe.exists(sched)
+
+
+def _idle(stage: str, key: str) -> bool:
+    buf, sched = _keys(stage, key)
+    return bool(_script(lua.IDLE)(keys=[buf, sched, _leases(stage, key), _recovery_keys(stage, key)[1]]))
+
+
+def _index_drop_if_idle(stage: str, key: str) -> None:
+    member = f"{stage}:{key}"
+    if _idle(stage, key):
+        client().srem(_active(), member)
+        if not _idle(stage, key):
+            client().sadd(_active(), member)
+
+
+def buffer_depths() -> tuple[dict, dict]:
+    """Items waiting per stage (the indexed buffers) and items in flight per stage."""
+    buffers = _buffers()
+    lengths = _per_buffer(lambda pipe, stage, key: pipe.llen(_keys(stage, key)[0]), buffers)
+    waiting: dict[str, int] = {}
+    for (stage, _), length in zip(buffers, lengths, strict=True):
+        waiting[stage] = waiting.get(stage, 0) + int(length)
+    held = _per_buffer(lambda pipe, stage, key: pipe.zrange(_leases(stage, key), 0, -1), buffers)
+    lists = [tuple(m.decode().split(":", 2)) for members in held for m in members]
+    counts = _per_buffer(
+        lambda pipe, stage, key_task: pipe.llen(_inflight(stage, *key_task)),
+        [(stage, (key, task)) for stage, key, task in lists],
+    )
+    taken: dict[str, int] = {}
+    for (stage, _, _), length in zip(lists, counts, strict=True):
+        taken[stage] = taken.get(stage, 0) + int(length)
+    return waiting, taken
 
 
 # --- duplicate suppression: messageIds delivered to an instance within the window ----------
@@ -455,7 +390,12 @@ def _dedupe_keys(instance_key: str) -> list[str]:
     """Hourly Redis sets covering the dedupe window (newest last)."""
     hours = max(1, -(-settings.PIPELINE_DEDUPE_TTL_S // 3600))
     now = int(time.time() // 3600)
-    return [f"{_prefix()}:dlv:{instance_key}:{h}" for h in range(now - hours, now + 1)]
+    return [f"{_prefix()}:dlv:{{{instance_key}}}:{h}" for h in range(now - hours, now + 1)]
+
+
+def _claim_keys(instance_key: str, message_ids: list[str]) -> list[str]:
+    # Same hash tag as the instance's dedupe sets: the claim script touches both.
+    return [f"{_prefix()}:claim:{{{instance_key}}}:{m}" for m in message_ids]
 
 
 def delivery_claim(
@@ -474,10 +414,11 @@ def delivery_claim(
     if not buffered():
         seen = delivered_filter(instance_key, instance_pk, message_ids)
         return {m for m in message_ids if m not in seen}, set()
-    keys = _dedupe_keys(instance_key)
+    sets = _dedupe_keys(instance_key)
     ttl_ms = int(settings.PIPELINE_CLAIM_TTL_S * 1000)
-    states = _script(_CLAIM)(
-        keys=keys, args=[token, ttl_ms, f"{_prefix()}:claim:{instance_key}:", *message_ids]
+    states = _script(lua.CLAIM)(
+        keys=[*sets, *_claim_keys(instance_key, message_ids)],
+        args=[token, ttl_ms, len(sets), *message_ids],
     )
     claimed = {m for m, s in zip(message_ids, states, strict=True) if s == 1}
     busy = {m for m, s in zip(message_ids, states, strict=True) if s == 2}
@@ -502,8 +443,7 @@ def claims_release(instance_key: str, message_ids: list[str], token: str) -> int
     them to lapse). Claims another task holds are left alone. Returns how many went."""
     if not message_ids or not buffered():
         return 0
-    prefix = f"{_prefix()}:claim:{instance_key}:"
-    return int(_script(_UNCLAIM)(keys=[prefix + m for m in message_ids], args=[token]))
+    return int(_script(lua.UNCLAIM)(keys=_claim_keys(instance_key, message_ids), args=[token]))
 
 
 def delivery_settle(
@@ -515,13 +455,12 @@ def delivery_settle(
         return
     if not delivered and not released:
         return
-    prefix = f"{_prefix()}:claim:{instance_key}:"
     pipe = client().pipeline(transaction=True)
     if delivered:
         key = _dedupe_keys(instance_key)[-1]
         pipe.sadd(key, *delivered)
         pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
-    pipe.delete(*[prefix + m for m in (*delivered, *released)])
+    pipe.delete(*_claim_keys(instance_key, [*delivered, *released]))
     pipe.execute()
 
 
@@ -530,9 +469,7 @@ def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]
     if not message_ids:
         return set()
     if buffered():
-        hits = client().eval(
-            _SEEN, len(_dedupe_keys(instance_key)), *_dedupe_keys(instance_key), *message_ids
-        )
+        hits = _script(lua.SEEN)(keys=_dedupe_keys(instance_key), args=message_ids)
         return {m for m, hit in zip(message_ids, hits, strict=True) if hit}
     since = timezone.now() - timezone.timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
     return set(

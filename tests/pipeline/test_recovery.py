@@ -86,7 +86,7 @@ def test_the_sweep_releases_a_lost_tasks_claims(buffered, settings, instance):
     ids = [e["messageId"] for e in drained]
     assert store.delivery_claim(instance.public_id, instance.pk, ids, "dead-task")[0] == set(ids)
     # A claim another (live) task holds on a message of the batch is not the dead task's.
-    store.client().set(f"{store._prefix()}:claim:{instance.public_id}:{ids[1]}", "live", px=120_000)
+    store.client().set(store._claim_keys(instance.public_id, [ids[1]])[0], "live", px=120_000)
     time.sleep(0.4)
     assert recovery.pipeline_sweep()["recovered"] == 2
     claimed, busy = store.delivery_claim(instance.public_id, instance.pk, ids, "next-task")
