@@ -166,6 +166,9 @@ DEPLOYMENT_STALE_AFTER_S = env.int("DEPLOYMENT_STALE_AFTER_S", default=120)
 # and one Celery task drains many items (micro-batching); without it (embedded) each request
 # is one eager task. Retry delays are seconds (floats), so tests can use milliseconds.
 PIPELINE_REDIS_URL = env("PIPELINE_REDIS_URL", default=REDIS_URL)
+# true: PIPELINE_REDIS_URL names a node of a Redis Cluster (the pipeline's own keys only; the
+# Celery broker stays a single Redis or Sentinel).
+PIPELINE_REDIS_CLUSTER = env.bool("PIPELINE_REDIS_CLUSTER", default=False)
 # Production mode needs a Redis that persists (AOF); true = the operator accepts losing what is
 # queued when Redis restarts (system check runtime.E101 becomes warning W101; /readyz passes).
 PIPELINE_REDIS_VOLATILE_OK = env.bool("PIPELINE_REDIS_VOLATILE_OK", default=False)

@@ -25,10 +25,10 @@ def persistence_problem() -> str | None:
     if not store.buffered() or settings.PIPELINE_REDIS_VOLATILE_OK:
         return None
     try:
-        info = store.client().info("persistence")
+        infos = store.node_infos("persistence")  # every primary of a cluster
     except redis.RedisError:
         return None
-    if not int(info.get("aof_enabled") or 0):
+    if not all(int(info.get("aof_enabled") or 0) for info in infos):
         return "the pipeline's Redis does not write an append-only file (appendonly no)"
     fsync = _appendfsync()
     if fsync == "no":

@@ -19,6 +19,7 @@ import time
 import redis
 from django.conf import settings
 from django.utils import timezone
+from redis.cluster import RedisCluster
 
 from functions_platform.celery import app as celery_app
 
@@ -29,7 +30,7 @@ from . import store_lua as lua
 # The in-flight list's own expiry is only a backstop: the lease below is what recovers it.
 INFLIGHT_TTL_S = 7 * 24 * 3600
 log = logging.getLogger(__name__)
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple[str, bool], redis.Redis | RedisCluster] = {}
 _scripts: dict[int, dict] = {}
 _lock = threading.Lock()
 
@@ -39,13 +40,20 @@ def buffered() -> bool:
     return bool(settings.PIPELINE_REDIS_URL) and not celery_app.conf.task_always_eager
 
 
-def client() -> redis.Redis:
-    """This process's Redis client for PIPELINE_REDIS_URL (thread-safe, pooled)."""
-    url = settings.PIPELINE_REDIS_URL
+def client() -> redis.Redis | RedisCluster:
+    """This process's Redis client for PIPELINE_REDIS_URL (thread-safe, pooled): a
+    `RedisCluster` when PIPELINE_REDIS_CLUSTER is set, the URL then naming any of its nodes."""
+    target = (settings.PIPELINE_REDIS_URL, settings.PIPELINE_REDIS_CLUSTER)
     with _lock:
-        if url not in _clients:
-            _clients[url] = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
-        return _clients[url]
+        if target not in _clients:
+            kind = RedisCluster if target[1] else redis.Redis
+            _clients[target] = kind.from_url(target[0], socket_timeout=5, health_check_interval=30)
+        return _clients[target]
+
+
+def clustered() -> bool:
+    """True when the pipeline's Redis is a Redis Cluster (its pipelines cannot carry scripts)."""
+    return isinstance(client(), RedisCluster)
 
 
 def _script(source: str):
@@ -56,6 +64,20 @@ def _script(source: str):
         if source not in scripts:
             scripts[source] = r.register_script(source)
         return scripts[source]
+
+
+def _then_index(script, *, keys: list, args: list, stage: str, key: str):
+    """Run `script` on one buffer's keys, then add the buffer to the index (after its items:
+    see buffers_waiting): one round trip on a single Redis, two on a cluster, whose pipelines
+    refuse scripts. Returns the script's answer."""
+    if clustered():
+        answer = _script(script)(keys=keys, args=args)
+        client().sadd(_active(), f"{stage}:{key}")
+        return answer
+    pipe = client().pipeline(transaction=False)
+    _script(script)(keys=keys, args=args, client=pipe)
+    pipe.sadd(_active(), f"{stage}:{key}")
+    return pipe.execute()[0]
 
 
 def _prefix() -> str:
@@ -85,20 +107,37 @@ _memory_seen = {"until": 0.0, "full": False}
 
 def memory_full() -> bool:
     """True when Redis is past PIPELINE_REDIS_MEMORY_HIGH of its maxmemory: ingest then answers
-    503, keeping the rest for workers to drain (their writes need room too)."""
+    503, keeping the rest for workers to drain (their writes need room too). On a cluster, when
+    any primary is (a push to one of its slots would be refused)."""
     now = time.monotonic()
     if now >= _memory_seen["until"]:
-        info = client().info("memory")
-        limit = int(info.get("maxmemory") or 0)
-        used = int(info.get("used_memory") or 0)
-        high = limit * settings.PIPELINE_REDIS_MEMORY_HIGH
+        readings = [_memory_share(info) for info in node_infos("memory")]
         # A reading lasts a second (INFO per request cost more than the push); close to the
         # mark a tenth of one, so ingest overshoots it by little.
+        share = max(readings, default=0.0)
+        high = settings.PIPELINE_REDIS_MEMORY_HIGH
         _memory_seen.update(
-            until=now + (MEMORY_CHECK_S if not limit or used < high * 0.8 else MEMORY_CHECK_S / 10),
-            full=bool(limit) and used >= high,
+            until=now + (MEMORY_CHECK_S if share < high * 0.8 else MEMORY_CHECK_S / 10),
+            full=share >= high,
         )
     return _memory_seen["full"]
+
+
+def _memory_share(info: dict) -> float:
+    # used_memory / maxmemory, 0 for a Redis without a limit.
+    limit = int(info.get("maxmemory") or 0)
+    return int(info.get("used_memory") or 0) / limit if limit else 0.0
+
+
+def node_infos(section: str) -> list[dict]:
+    """INFO `section` of the pipeline's Redis: one dict, or one per primary of a cluster."""
+    if not clustered():
+        return [client().info(section)]
+    answer = client().info(section, target_nodes=RedisCluster.PRIMARIES)
+    # redis-py answers a dict per node, or the bare dict when the cluster has one primary.
+    if all(isinstance(value, dict) for value in answer.values()):
+        return list(answer.values())
+    return [answer]
 
 
 def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
@@ -108,11 +147,8 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     # The flag outlives the flush delay so one window schedules one flush; the sweeper
     # covers a flag whose flush was lost.
     encoded = [_COMPACT.encode(i) for i in items]
-    # One round trip: the push, then the index (after the items: see buffers_waiting).
-    pipe = client().pipeline(transaction=False)
-    _script(lua.PUSH)(keys=[buf, sched], args=[batch, wait_ms * 5, *encoded], client=pipe)
-    pipe.sadd(_active(), f"{stage}:{key}")
-    return int(pipe.execute()[0])
+    args = [batch, wait_ms * 5, *encoded]
+    return int(_then_index(lua.PUSH, keys=[buf, sched], args=args, stage=stage, key=key))
 
 
 def _lease_member(stage: str, key: str, task_id: str) -> str:
@@ -172,8 +208,8 @@ def inflight_release(stage: str, key: str, task_id: str, *, count: bool, only_ex
     """
     buf, _ = _keys(stage, key)
     recov, dead = _recovery_keys(stage, key)
-    pipe = client().pipeline(transaction=False)
-    _script(lua.RELEASE)(
+    requeued, died = _then_index(
+        lua.RELEASE,
         keys=[buf, _inflight(stage, key, task_id), _leases(stage, key), recov, dead],
         args=[
             1 if count else 0,
@@ -181,10 +217,9 @@ def inflight_release(stage: str, key: str, task_id: str, *, count: bool, only_ex
             settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS,
             1 if only_expired else 0,
         ],
-        client=pipe,
+        stage=stage,
+        key=key,
     )
-    pipe.sadd(_active(), f"{stage}:{key}")  # after the items are back, as a push does
-    requeued, died = pipe.execute()[0]
     return int(requeued), int(died)
 
 
@@ -256,7 +291,8 @@ def lease_kept(stage: str, key: str, task_id: str):
 
 def _buffers() -> list[tuple[str, str]]:
     """(stage, key) of every buffer in the index."""
-    if not _adopted.get(_prefix()):
+    # The untagged layout never ran on a cluster (its scripts spanned slots): nothing to adopt.
+    if not _adopted.get(_prefix()) and not clustered():
         store_legacy.adopt(client(), _layout())
         _adopted[_prefix()] = True
     return [tuple(m.decode().split(":", 1)) for m in client().smembers(_active())]
