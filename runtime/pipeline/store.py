@@ -26,6 +26,7 @@ from functions_platform.celery import app as celery_app
 from ..models import DeliveredMessage
 from . import store_legacy
 from . import store_lua as lua
+from .memory_mark import MemoryMark
 
 # The in-flight list's own expiry is only a backstop: the lease below is what recovers it.
 INFLIGHT_TTL_S = 7 * 24 * 3600
@@ -100,33 +101,15 @@ def _keys(stage: str, key: str) -> tuple[str, str]:
     return f"{_prefix()}:buf:{tag}", f"{_prefix()}:sched:{tag}"
 
 
-MEMORY_CHECK_S = 1.0
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
-_memory_seen = {"until": 0.0, "full": False}
+_memory = MemoryMark()
 
 
 def memory_full() -> bool:
     """True when Redis is past PIPELINE_REDIS_MEMORY_HIGH of its maxmemory: ingest then answers
     503, keeping the rest for workers to drain (their writes need room too). On a cluster, when
-    any primary is (a push to one of its slots would be refused)."""
-    now = time.monotonic()
-    if now >= _memory_seen["until"]:
-        readings = [_memory_share(info) for info in node_infos("memory")]
-        # A reading lasts a second (INFO per request cost more than the push); close to the
-        # mark a tenth of one, so ingest overshoots it by little.
-        share = max(readings, default=0.0)
-        high = settings.PIPELINE_REDIS_MEMORY_HIGH
-        _memory_seen.update(
-            until=now + (MEMORY_CHECK_S if share < high * 0.8 else MEMORY_CHECK_S / 10),
-            full=share >= high,
-        )
-    return _memory_seen["full"]
-
-
-def _memory_share(info: dict) -> float:
-    # used_memory / maxmemory, 0 for a Redis without a limit.
-    limit = int(info.get("maxmemory") or 0)
-    return int(info.get("used_memory") or 0) / limit if limit else 0.0
+    any primary is (a push to one of its slots would be refused). See memory_mark.py."""
+    return _memory.reached(lambda: node_infos("memory"), settings.PIPELINE_REDIS_MEMORY_HIGH)
 
 
 def node_infos(section: str) -> list[dict]:
@@ -148,7 +131,9 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     # covers a flag whose flush was lost.
     encoded = [_COMPACT.encode(i) for i in items]
     args = [batch, wait_ms * 5, *encoded]
-    return int(_then_index(lua.PUSH, keys=[buf, sched], args=args, stage=stage, key=key))
+    decision = int(_then_index(lua.PUSH, keys=[buf, sched], args=args, stage=stage, key=key))
+    _memory.pushed(encoded)
+    return decision
 
 
 def _lease_member(stage: str, key: str, task_id: str) -> str:

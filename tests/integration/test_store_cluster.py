@@ -12,6 +12,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from runtime.pipeline import store
+from runtime.pipeline.memory_mark import MemoryMark
 from tests.integration.redis_cluster import PrivateCluster
 
 
@@ -31,7 +32,7 @@ def on_cluster(cluster, settings, monkeypatch):
     settings.PIPELINE_INFLIGHT_LEASE_S = 0.3
     settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS = 1
     monkeypatch.setattr(store, "buffered", lambda: True)
-    monkeypatch.setattr(store, "_memory_seen", {"until": 0.0, "full": False})
+    monkeypatch.setattr(store, "_memory", MemoryMark())
     return cluster
 
 
@@ -119,7 +120,7 @@ def test_ingest_refuses_when_any_primary_is_nearly_full(on_cluster, settings):
     used = int(node.info("memory")["used_memory"])
     node.config_set("maxmemory", str(int(used * 1.05)))
     try:
-        store._memory_seen["until"] = 0.0
+        store._memory.until = 0.0
         assert store.memory_full()
     finally:
         node.config_set("maxmemory", "0")
