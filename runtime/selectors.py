@@ -7,7 +7,7 @@ from django.db.models import Count, F, Max, Q, Sum
 from catalog.models import Function, FunctionVersion
 
 from .models import DeliveryStat, Deployment, ErrorLog, FunctionInstance, IngestDrop, IngestDropCount
-from .pipeline.records import COUNTERS, HISTOGRAM_MS
+from .pipeline.records import COUNTERS, DELIVERY_LATENCY
 
 # --- versions: what the instances run ---------------------------------------------------------
 
@@ -132,16 +132,8 @@ def delivery_stats(*, instance: FunctionInstance, since=None):
 
 
 def latency_percentile(histogram: dict, fraction: float) -> float | None:
-    """The histogram bucket bound (ms) under which `fraction` of the events fall."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    running = 0
-    for bound in [*map(str, HISTOGRAM_MS), "inf"]:
-        running += histogram.get(bound, 0)
-        if running >= fraction * total:
-            return float(bound) if bound != "inf" else float("inf")
-    return None
+    """The delivery-latency bucket bound (ms) under which `fraction` of the events fall."""
+    return DELIVERY_LATENCY.percentile(histogram, fraction)
 
 
 def delivery_summary(*, instance: FunctionInstance, since=None) -> dict:

@@ -13,10 +13,12 @@ from django.utils import timezone
 
 from workspaces.redaction import credentials_redact, source_credentials
 
+from ..histograms import Buckets
 from ..models import DeliveryStat, ErrorLog
 
 # Upper bounds (ms) of the latency histogram; the last bucket is "inf".
 HISTOGRAM_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
+DELIVERY_LATENCY = Buckets(HISTOGRAM_MS)
 COUNTERS = ("delivered", "retried", "failed", "filtered", "unsupported", "rejected")
 
 
@@ -36,19 +38,10 @@ def latency_ms(event: dict, now: datetime | None = None) -> float | None:
     return max(0.0, ((now or timezone.now()) - received).total_seconds() * 1000)
 
 
-def histogram_add(histogram: dict, values) -> dict:
-    """A copy of `histogram` with each latency in `values` counted in its bucket."""
-    out = dict(histogram)
-    for value in values:
-        label = next((str(b) for b in HISTOGRAM_MS if value <= b), "inf")
-        out[label] = out.get(label, 0) + 1
-    return out
-
-
 def stat_add(instance_id: int, *, latencies=(), **counts: int) -> None:
     """Add to the instance's counters for the current bucket."""
     counts = {k: v for k, v in counts.items() if v}
-    histogram = histogram_add({}, [v for v in latencies if v is not None])
+    histogram = DELIVERY_LATENCY.add({}, latencies)
     if not counts and not histogram:
         return
     if connection.vendor == "postgresql":

@@ -167,7 +167,9 @@ def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
             settings.PIPELINE_INFLIGHT_MAX_ATTEMPTS,
         ],
     )
-    return [json.loads(r) for r in raw]
+    # One parse for the whole round (the items are JSON values this module wrote): half the
+    # cost of a json.loads per item.
+    return json.loads(b"[" + b",".join(raw) + b"]") if raw else []
 
 
 def buffer_done(stage: str, key: str, task_id: str) -> int:
