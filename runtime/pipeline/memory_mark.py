@@ -36,7 +36,7 @@ class MemoryMark:
             self._take(now, read(), high)
         return self.full
 
-    def pushed(self, items: list[str]) -> None:
+    def pushed(self, items: list[bytes]) -> None:
         """Count what this process has just appended (encoded items) against the reading."""
         self.budget -= sum(map(len, items)) + ITEM_OVERHEAD * len(items)
 

@@ -24,6 +24,7 @@ from redis.cluster import RedisCluster
 from functions_platform.celery import app as celery_app
 
 from ..models import DeliveredMessage
+from ..sandbox import jsoncodec
 from . import store_legacy
 from . import store_lua as lua
 from .memory_mark import MemoryMark
@@ -101,7 +102,6 @@ def _keys(stage: str, key: str) -> tuple[str, str]:
     return f"{_prefix()}:buf:{tag}", f"{_prefix()}:sched:{tag}"
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
 _memory = MemoryMark()
 
 
@@ -129,7 +129,8 @@ def buffer_push(stage: str, key: str, items: list, *, batch: int) -> int:
     wait_ms = max(1, int(settings.PIPELINE_FLUSH_WAIT_S * 1000))
     # The flag outlives the flush delay so one window schedules one flush; the sweeper
     # covers a flag whose flush was lost.
-    encoded = [_COMPACT.encode(i) for i in items]
+    # Lone surrogates (a function's output may hold them) stay as escapes, as json wrote them.
+    encoded = [jsoncodec.dumps_bytes(i, escape_surrogates=True) for i in items]
     args = [batch, wait_ms * 5, *encoded]
     decision = int(_then_index(lua.PUSH, keys=[buf, sched], args=args, stage=stage, key=key))
     _memory.pushed(encoded)
@@ -169,7 +170,7 @@ def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
     )
     # One parse for the whole round (the items are JSON values this module wrote): half the
     # cost of a json.loads per item.
-    return json.loads(b"[" + b",".join(raw) + b"]") if raw else []
+    return jsoncodec.loads(b"[" + b",".join(raw) + b"]") if raw else []
 
 
 def buffer_done(stage: str, key: str, task_id: str) -> int:

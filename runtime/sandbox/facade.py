@@ -97,7 +97,6 @@ class Sandbox:
         op: str,
         payload_value: Any,
         *,
-        payload_depth: int | None = None,
         extra: str = "",
     ) -> tuple[str, int, str] | SandboxResult:
         """The request line for the host (id 0, replaced when sent), its timeout and breaker
@@ -107,9 +106,7 @@ class Sandbox:
         refusal = self.breaker.refusal(breaker)
         if refusal is not None:
             return error_result("Crash", refusal)
-        encoded = request_line(
-            req, op, payload_value, code_part, self.limits, payload_depth=payload_depth, extra=extra
-        )
+        encoded = request_line(req, op, payload_value, code_part, self.limits, extra=extra)
         if isinstance(encoded, SandboxResult):
             return encoded
         return (*encoded, breaker)
@@ -183,7 +180,6 @@ class Sandbox:
             request,
             "run_batch",
             list(events),
-            payload_depth=self.limits.max_depth + 1,
             extra=',"count":' + str(n),
         )
         if isinstance(encoded, SandboxResult):

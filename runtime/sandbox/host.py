@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any
 
+from . import jsoncodec
 from .breaker import (
     CRASHED_TWICE,
     MAX_CRASHES_PER_CALL,
@@ -210,7 +211,7 @@ class HostProcess:
             process.stderr_done.set()
 
     def _reader(self, process: _Process) -> None:
-        loads = json.loads
+        loads = jsoncodec.loads
         try:
             for line in process.proc.stdout:
                 try:

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import jsoncodec
 from .limits import SandboxLimits
 
 KINDS = ("source", "destination", "insert_destination", "insert_source")
@@ -134,24 +135,24 @@ def too_deep(value: Any, limit: int) -> bool:
     return False
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def _payload_refusal(
-    req: SandboxRequest, payload_value: Any, limits: SandboxLimits, payload_depth: int | None
-) -> tuple[str, str] | SandboxResult:
-    """The payload and settings as JSON, or the error when they must not reach the host."""
+    req: SandboxRequest, payload_value: Any, limits: SandboxLimits
+) -> tuple[bytes, bytes] | SandboxResult:
+    """The payload and settings as JSON, or the error when they must not reach the host.
+
+    The host measures their nesting as it reads them (PayloadTooDeep, the same answer): walking
+    a batch here too cost as much as encoding it. Only the small settings are walked here.
+    """
     try:
-        payload = _dumps(payload_value)
-        settings = _dumps(req.settings if req.settings is not None else {})
-        size = len(payload.encode()) + len(settings.encode())  # UTF-8 bytes, as the host counts
-    except (TypeError, ValueError, RecursionError) as e:  # UnicodeEncodeError: lone surrogates
+        payload = jsoncodec.dumps_bytes(payload_value)
+        settings = jsoncodec.dumps_bytes(req.settings if req.settings is not None else {})
+    except RecursionError:
+        return error_result("PayloadTooDeep", f"payload nested deeper than {limits.max_depth} levels")
+    except (TypeError, ValueError) as e:  # UnicodeEncodeError: lone surrogates
         return error_result("InvalidEventPayload", f"payload is not JSON-serialisable: {e}")
-    if size > limits.max_payload_bytes:
+    if len(payload) + len(settings) > limits.max_payload_bytes:  # UTF-8 bytes, as the host counts
         return error_result("PayloadTooLarge", f"payload over {limits.max_payload_bytes} bytes")
-    depth = limits.max_depth if payload_depth is None else payload_depth
-    if too_deep(payload_value, depth) or too_deep(req.settings, limits.max_depth):
+    if too_deep(req.settings, limits.max_depth):
         return error_result("PayloadTooDeep", f"payload nested deeper than {limits.max_depth} levels")
     return payload, settings
 
@@ -163,12 +164,11 @@ def request_line(
     code_part: str,
     limits: SandboxLimits,
     *,
-    payload_depth: int | None = None,
     extra: str = "",
 ) -> tuple[str, int] | SandboxResult:
     """The request line for the host (id 0) and its timeout, or the error result when the
     payload must not reach the host at all. ``code_part``: from ``CodeFragments.get``."""
-    encoded = _payload_refusal(req, payload_value, limits, payload_depth)
+    encoded = _payload_refusal(req, payload_value, limits)
     if isinstance(encoded, SandboxResult):
         return encoded
     payload, settings = encoded
@@ -180,9 +180,9 @@ def request_line(
         + json.dumps(req.kind)
         + code_part
         + ',"payload":'
-        + json.dumps(payload)
+        + _text_json(payload)
         + ',"settings":'
-        + json.dumps(settings)
+        + _text_json(settings)
         + ',"instance_key":'
         + json.dumps(req.instance_key)
         + ',"timeout_ms":'
@@ -192,6 +192,11 @@ def request_line(
         + "}\n"
     )
     return line, timeout_ms
+
+
+def _text_json(encoded: bytes) -> str:
+    # The host takes payload and settings as JSON strings holding JSON (parsed in the isolate).
+    return jsoncodec.dumps(encoded.decode())
 
 
 def check_line(kind: str, code: str) -> str:
