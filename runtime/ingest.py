@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from .sandbox import SandboxLimits
+from .sandbox import SandboxLimits, jsoncodec
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_EVENT_BYTES = 32 * 1024
@@ -88,6 +88,11 @@ def _finite(text: str) -> float:
     return value
 
 
+def _strict_slow_loads(text: str) -> object:
+    # orjson refuses NaN, Infinity and 1e400 itself; what it cannot take comes here.
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
 def json_strict_loads(data: bytes | str, *, max_depth: int) -> object:
     """Parse JSON as every edge of the platform accepts it, or raise JsonRefused.
 
@@ -99,7 +104,7 @@ def json_strict_loads(data: bytes | str, *, max_depth: int) -> object:
     """
     text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = jsoncodec.loads(text, slow=_strict_slow_loads)
     except RecursionError:
         raise JsonRefused(f"JSON nested deeper than {max_depth} levels") from None
     except JsonRefused:
@@ -208,12 +213,8 @@ def basic_auth_write_key(header: str) -> str | None:
     return decoded.split(":", 1)[0] or None
 
 
-# One encoder for every size check: json.dumps with options builds a new one per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def _size(message: dict) -> int:
-    return len(_COMPACT.encode(message).encode())
+    return len(jsoncodec.dumps_bytes(message, default=str))
 
 
 def message_validate(message: object) -> None:

@@ -15,7 +15,6 @@ write, so every web process of `make run` sees the same traffic.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import sqlite3
@@ -25,14 +24,14 @@ import time
 from django.conf import settings
 
 from ..pipeline import store as pipeline_store
+from ..sandbox import jsoncodec
 
 log = logging.getLogger(__name__)
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 def dump(value) -> str:
     """A record as kept (compact JSON; a str is kept as it is)."""
-    return value if isinstance(value, str) else _encode(value)
+    return value if isinstance(value, str) else jsoncodec.dumps(value, default=str)
 
 
 class Writes:

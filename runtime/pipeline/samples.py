@@ -17,6 +17,8 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 
+from ..sandbox import jsoncodec
+
 log = logging.getLogger(__name__)
 
 KEEP = 20
@@ -33,10 +35,9 @@ def _encoded(event) -> str | None:
     """The event as compact JSON without `writeKey`, or None when it is not kept."""
     if not isinstance(event, dict):
         return None
-    text = json.dumps(
-        {k: v for k, v in event.items() if k not in STRIPPED}, separators=(",", ":"), default=str
-    )
-    return text if len(text.encode()) <= MAX_SAMPLE_BYTES else None
+    kept = {k: v for k, v in event.items() if k not in STRIPPED}
+    encoded = jsoncodec.dumps_bytes(kept, default=str, escape_surrogates=True)
+    return encoded.decode() if len(encoded) <= MAX_SAMPLE_BYTES else None
 
 
 def samples_record(source_id, events: list) -> None:

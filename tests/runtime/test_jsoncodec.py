@@ -67,3 +67,23 @@ def test_an_integer_past_64_bits_keeps_every_digit():
 def test_invalid_json_raises_value_error(text):
     with pytest.raises(ValueError):
         jsoncodec.loads(text)
+
+
+def test_default_turns_other_values_into_what_json_default_makes_of_them():
+    import datetime
+    import decimal
+    import uuid
+
+    value = {
+        "at": datetime.datetime(2026, 12, 2, 5, 0, tzinfo=datetime.UTC),
+        "day": datetime.date(2026, 12, 2),
+        "amount": decimal.Decimal("1.10"),
+        "id": uuid.UUID(int=1),
+    }
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    assert jsoncodec.dumps(value, default=str) == expected
+    surrogate = {"at": datetime.date(2026, 12, 2), "odd": "\ud800"}
+    assert (
+        jsoncodec.dumps_bytes(surrogate, default=str, escape_surrogates=True)
+        == json.dumps(surrogate, separators=(",", ":"), default=str).encode()
+    )
