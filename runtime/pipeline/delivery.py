@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from .. import metrics
 from ..canary.split import canary_run
@@ -166,7 +167,8 @@ def _deliver_claimed(
     done = [e["messageId"] for e in delivered]
     store.delivery_settle(dedupe_key(instance), instance.pk, delivered=done, released=claimed)
     tally.counts["delivered"] = len(delivered)
-    tally.latencies = [records.latency_ms(e) for e in delivered]
+    now = timezone.now()
+    tally.latencies = [records.latency_ms(e, now) for e in delivered]
     _retry_or_give_up(instance, tally, attempt, first_at)
     _record(instance, tally, attempt)
     deliveries_record(  # the source debugger's per-event outcomes (best effort, never raises)

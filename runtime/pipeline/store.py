@@ -230,6 +230,7 @@ class _Heartbeat:
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
         self.pid = 0
+        self.planned = 0.0  # when the thread wakes next (monotonic)
 
     def hold(self, stage: str, key: str, task_id: str) -> int:
         entry = [stage, key, task_id, time.monotonic() + settings.PIPELINE_INFLIGHT_LEASE_S / 3]
@@ -239,7 +240,9 @@ class _Heartbeat:
                 self.pid = os.getpid()
                 self.thread = threading.Thread(target=self._run, name="inflight-lease", daemon=True)
                 self.thread.start()
-        self.wake.set()  # the thread recomputes its sleep (a shorter lease may be due first)
+            early = entry[3] < self.planned
+        if early:  # only a shorter lease than the thread planned for: waking it costs a switch
+            self.wake.set()
         return id(entry)
 
     def drop(self, handle: int) -> None:
@@ -256,6 +259,7 @@ class _Heartbeat:
                 for entry in due:
                     entry[3] = now + interval
                 soonest = min((e[3] for e in self.held.values()), default=now + interval)
+                self.planned = soonest
             for stage, key, task_id, _ in due:
                 try:
                     lease_renew(stage, key, task_id)
@@ -484,7 +488,8 @@ def delivery_settle(
         key = _dedupe_keys(instance_key)[-1]
         pipe.sadd(key, *delivered)
         pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
-    pipe.delete(*_claim_keys(instance_key, [*delivered, *released]))
+    # Delivered ids are mostly among the released ones: each claim key once.
+    pipe.delete(*_claim_keys(instance_key, list(dict.fromkeys([*delivered, *released]))))
     pipe.execute()
 
 
