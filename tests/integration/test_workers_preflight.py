@@ -59,8 +59,14 @@ def _start(args: list[str], env: dict, cwd) -> subprocess.Popen:
     )
 
 
+def _scheduled(args: list[str], schedule) -> list[str]:
+    return [*args, "--schedule", str(schedule)] if args[0] == "beat" else args
+
+
 WORKER = ["worker", "-l", "WARNING", "-c", "1", "--without-gossip", "--without-mingle"]
-BEAT = ["beat", "-l", "WARNING", "--schedule", "/dev/null"]
+# Each beat gets a schedule file of its own in the test's directory: beat deletes a schedule it
+# cannot open, and as root `--schedule /dev/null` removed the machine's /dev/null.
+BEAT = ["beat", "-l", "WARNING"]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +94,10 @@ def outcomes(django_db_setup, django_db_blocker, redis_url, tmp_path_factory):
         "beat_no_encryption_key": (BEAT, {"FIELD_ENCRYPTION_KEY": ""}),
         "beat_broker_unreachable": (BEAT, {"CELERY_BROKER_URL": nowhere, "REDIS_URL": nowhere}),
     }
-    procs = {name: _start(args, _env(redis_url, **env), tmp) for name, (args, env) in cases.items()}
+    procs = {
+        name: _start(_scheduled(args, tmp / f"{name}.schedule"), _env(redis_url, **env), tmp)
+        for name, (args, env) in cases.items()
+    }
     results, deadline = {}, time.monotonic() + 300
     for name, proc in procs.items():
         try:
