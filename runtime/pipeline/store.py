@@ -76,9 +76,20 @@ def _then_index(script, *, keys: list, args: list, stage: str, key: str):
         answer = _script(script)(keys=keys, args=args)
         client().sadd(_active(), f"{stage}:{key}")
         return answer
+    try:
+        return _pushed_and_indexed(_script(script).sha, keys, args, f"{stage}:{key}")
+    except redis.exceptions.NoScriptError:
+        # A restarted Redis forgot its scripts and nothing ran: load the script, run once more.
+        client().script_load(script)
+        return _pushed_and_indexed(_script(script).sha, keys, args, f"{stage}:{key}")
+
+
+def _pushed_and_indexed(sha: str, keys: list, args: list, member: str):
+    # EVALSHA by hand: a Script in a pipeline makes redis-py ask SCRIPT EXISTS first, one more
+    # round trip on every push.
     pipe = client().pipeline(transaction=False)
-    _script(script)(keys=keys, args=args, client=pipe)
-    pipe.sadd(_active(), f"{stage}:{key}")
+    pipe.evalsha(sha, len(keys), *keys, *args)
+    pipe.sadd(_active(), member)
     return pipe.execute()[0]
 
 

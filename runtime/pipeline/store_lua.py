@@ -62,7 +62,6 @@ if #mine > 0 then
   end
   return keep
 end
-redis.call('DEL', KEYS[3])
 local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #items > 0 then
   -- Copy before trimming: a Redis out of memory refuses the RPUSH and the items stay put.
@@ -71,6 +70,9 @@ if #items > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[2])
   redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[4]), ARGV[3])
 end
+-- The flush flag goes once the buffer is empty: while a backlog remains this task drains it in
+-- its next round (or publishes a successor), so pushes meanwhile need not publish flushes.
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[3]) end
 return items
 """
 )

@@ -72,3 +72,27 @@ def test_a_backlog_of_whole_batches_publishes_no_more_tasks(redis_store, instanc
     decisions = [store.buffer_push("dst", str(instance.pk), batch, batch=10) for _ in range(5)]
     # Two whole batches get their tasks at once; past them one delayed flush, then nothing.
     assert decisions == [2, 2, 1, 0, 0]
+
+
+def test_pushes_while_a_backlog_is_drained_publish_nothing_more(redis_store, instance):
+    key = str(instance.pk)
+    push = lambda n: store.buffer_push("dst", key, [{"messageId": f"m{n}"}], batch=100)  # noqa: E731
+    assert [push(n) for n in range(3)] == [1, 0, 0]  # one delayed flush for the window
+    assert len(store.buffer_drain("dst", key, "task-1", limit=2)) == 2
+    # One item is left for this task's next round: a push now publishes no other flush.
+    assert push(3) == 0
+    assert store.buffer_done("dst", key, "task-1") == 2  # the backlog its next round takes
+    assert len(store.buffer_drain("dst", key, "task-1", limit=10)) == 2
+    store.buffer_done("dst", key, "task-1")
+    # The buffer is empty now: the next push opens a new window and publishes its flush.
+    assert push(4) == 1
+
+
+def test_a_push_after_redis_forgot_its_scripts_still_lands(redis_store, instance):
+    key = str(instance.pk)
+    assert store.buffer_push("dst", key, [{"messageId": "m0"}], batch=100) == 1
+    store.client().script_flush()  # what a restarted Redis without the scripts looks like
+    assert store.buffer_push("dst", key, [{"messageId": "m1"}], batch=100) == 0
+    drained = store.buffer_drain("dst", key, "task-1", limit=10)
+    assert [item["messageId"] for item in drained] == ["m0", "m1"]
+    assert ("dst", key) in store._buffers()

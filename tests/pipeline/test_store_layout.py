@@ -17,20 +17,29 @@ pytestmark = pytest.mark.django_db
 def slots_seen(pipeline_redis, monkeypatch):
     """Every script call's keys, checked to share one hash slot."""
     monkeypatch.setattr(store, "buffered", lambda: True)
-    real, seen = store._script, []
+    real, pipelined, seen = store._script, store._pushed_and_indexed, []
+
+    def check(keys):
+        slots = {key_slot(k.encode()) for k in keys}
+        seen.append(slots)
+        assert len(slots) <= 1, f"one script over several hash slots: {keys}"
 
     def checked(source):
         script = real(source)
 
         def call(keys=(), args=(), client=None):
-            slots = {key_slot(k.encode()) for k in keys}
-            seen.append(slots)
-            assert len(slots) <= 1, f"one script over several hash slots: {keys}"
+            check(keys)
             return script(keys=keys, args=args, client=client)
 
+        call.sha = script.sha
         return call
 
+    def checked_pipelined(sha, keys, args, member):  # pushes run EVALSHA in a pipeline
+        check(keys)
+        return pipelined(sha, keys, args, member)
+
     monkeypatch.setattr(store, "_script", checked)
+    monkeypatch.setattr(store, "_pushed_and_indexed", checked_pipelined)
     return seen
 
 
