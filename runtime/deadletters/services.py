@@ -27,7 +27,7 @@ from workspaces.services import audit_record
 
 from ..choices import PipelineStage, ReplayStatus
 from ..models import DeadLetter, DeadLetterReplay, FunctionInstance, PendingRetry
-from ..pipeline import delivery, sources, store
+from ..pipeline import dedupe, delivery, sources
 from .selectors import dead_letters_for, filters_display
 
 # A task runs batches for this long, then hands the rest to a successor task: a broker
@@ -170,7 +170,7 @@ def _replay_batch(instance: FunctionInstance, ids: list[int]) -> dict:
         return {**outcome, "remove": []}
     counts = delivery.deliver(instance_id=instance.pk, events=events)
     message_ids = [e["messageId"] for e in events]
-    delivered = store.delivered_filter(delivery.dedupe_key(instance), instance.pk, message_ids)
+    delivered = dedupe.delivered_filter(delivery.dedupe_key(instance), instance.pk, message_ids)
     outcome["delivered"] = sum(1 for m in message_ids if m in delivered)
     outcome["failed"] += sum(counts.get(name, 0) for name in FAILED_COUNTERS)
     outcome["retrying"] = counts.get("retried", 0)

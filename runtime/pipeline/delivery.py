@@ -16,7 +16,7 @@ from ..canary.split import canary_run
 from ..choices import ErrorCategory, PipelineStage
 from ..debugger.recorder import deliveries_record
 from ..models import FunctionInstance
-from . import dead_letters, lookups, outcomes, queue, records, slots, store
+from . import dead_letters, dedupe, lookups, outcomes, queue, records, slots, store
 from .invoke import Verdict, run_events
 from .queue import QUEUE_ERRORS
 
@@ -78,7 +78,7 @@ def delivery_flush(*, task_id: str, instance_id: int, retry: dict, come_back) ->
             # Its claims go with it, so the task that takes the batch need not wait for them.
             held = store.inflight_message_ids(PipelineStage.DESTINATION, str(instance_id), task_id)
             store.inflight_release(PipelineStage.DESTINATION, str(instance_id), task_id, count=False)
-            store.claims_release(dedupe_key(instance), held, task_id)
+            dedupe.claims_release(dedupe_key(instance), held, task_id)
         return
     try:
         _stage_run(task_id, instance_id, retry, slot.round)
@@ -139,7 +139,7 @@ def deliver(
         return _deliver_claimed(instance, seen, pending, attempt, first_at, claimed)
     except BaseException:
         with contextlib.suppress(*QUEUE_ERRORS):
-            store.delivery_settle(dedupe_key(instance), instance.pk, delivered=[], released=claimed)
+            dedupe.delivery_settle(dedupe_key(instance), instance.pk, delivered=[], released=claimed)
         raise
 
 
@@ -165,7 +165,7 @@ def _deliver_claimed(
             tally.add_failure(current, verdict)
             dead_letters.keep_if_final(tally.dead, original, verdict)
     done = [e["messageId"] for e in delivered]
-    store.delivery_settle(dedupe_key(instance), instance.pk, delivered=done, released=claimed)
+    dedupe.delivery_settle(dedupe_key(instance), instance.pk, delivered=done, released=claimed)
     tally.counts["delivered"] = len(delivered)
     now = timezone.now()
     tally.latencies = [records.latency_ms(e, now) for e in delivered]
@@ -197,7 +197,7 @@ def _fresh(instance, events: list[dict], token: str) -> tuple[list[dict], list[d
     for event in events:
         event.setdefault("messageId", uuid.uuid4().hex)
         unique.setdefault(event["messageId"], event)
-    claimed, busy = store.delivery_claim(dedupe_key(instance), instance.pk, list(unique), token)
+    claimed, busy = dedupe.delivery_claim(dedupe_key(instance), instance.pk, list(unique), token)
     return [e for m, e in unique.items() if m in claimed], [e for m, e in unique.items() if m in busy]
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ..choices import PipelineStage
 from ..models import FunctionInstance, PendingRetry
-from . import queue, retries, store
+from . import dedupe, queue, retries, store
 from .dead_letters import items_dead
 from .queue import flush_schedule
 
@@ -65,7 +65,7 @@ def claims_release(instance_id: int, message_ids: list[str], token: str) -> None
     if public_id is None:
         return
     try:
-        store.claims_release(public_id, message_ids, token)
+        dedupe.claims_release(public_id, message_ids, token)
     except store.redis.RedisError:
         log.warning("could not release the claims of lost task %s; they lapse on their own", token)
 

@@ -84,7 +84,7 @@ class Slot:
         first = self.rounds == 0
         self._close_round()
         if not first:
-            store._script(_RENEW)(keys=self.keys[:1], args=[self.token])
+            store.script(_RENEW)(keys=self.keys[:1], args=[self.token])
         self.rounds += 1
         self.handled += count
 
@@ -100,7 +100,7 @@ class Slot:
         else:
             verdict = "0" if self.handled else "-1"
         flag_s = max(1, math.ceil(settings.PIPELINE_SLOW_FLAG_S))
-        store._script(_RELEASE)(keys=self.keys[:2], args=[self.token, verdict, flag_s])
+        store.script(_RELEASE)(keys=self.keys[:2], args=[self.token, verdict, flag_s])
 
 
 def acquire(instance, token: str) -> Slot | None:
@@ -112,7 +112,7 @@ def acquire(instance, token: str) -> Slot | None:
         settings.PIPELINE_SLOW_DELIVERY_S,
         settings.PIPELINE_SLOW_INSTANCE_SLOTS,
     ]
-    if not store._script(_ACQUIRE)(keys=keys[:2], args=args):
+    if not store.script(_ACQUIRE)(keys=keys[:2], args=args):
         return None
     return Slot(instance.pk, token)
 

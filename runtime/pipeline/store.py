@@ -1,4 +1,5 @@
-"""Where the pipeline keeps work between stages: Redis lists (micro-batching) and dedupe marks.
+"""Where the pipeline keeps work between stages: Redis lists (micro-batching); the dedupe marks
+and messageId claims live in dedupe.py.
 
 Buffered mode (Redis configured and Celery not eager): each stage appends items to a Redis
 list per key and schedules one flush task, which drains many items at once. Draining moves
@@ -18,12 +19,10 @@ import time
 
 import redis
 from django.conf import settings
-from django.utils import timezone
 from redis.cluster import RedisCluster
 
 from functions_platform.celery import app as celery_app
 
-from ..models import DeliveredMessage
 from ..sandbox import jsoncodec
 from . import store_legacy
 from . import store_lua as lua
@@ -58,7 +57,7 @@ def clustered() -> bool:
     return isinstance(client(), RedisCluster)
 
 
-def _script(source: str):
+def script(source: str):
     """A registered Lua script (EVALSHA, falling back to EVAL once per Redis restart)."""
     r = client()
     with _lock:
@@ -68,20 +67,20 @@ def _script(source: str):
         return scripts[source]
 
 
-def _then_index(script, *, keys: list, args: list, stage: str, key: str):
-    """Run `script` on one buffer's keys, then add the buffer to the index (after its items:
-    see buffers_waiting): one round trip on a single Redis, two on a cluster, whose pipelines
-    refuse scripts. Returns the script's answer."""
+def _then_index(source: str, *, keys: list, args: list, stage: str, key: str):
+    """Run the Lua `source` on one buffer's keys, then add the buffer to the index (after its
+    items: see buffers_waiting): one round trip on a single Redis, two on a cluster, whose
+    pipelines refuse scripts. Returns the script's answer."""
     if clustered():
-        answer = _script(script)(keys=keys, args=args)
+        answer = script(source)(keys=keys, args=args)
         client().sadd(_active(), f"{stage}:{key}")
         return answer
     try:
-        return _pushed_and_indexed(_script(script).sha, keys, args, f"{stage}:{key}")
+        return _pushed_and_indexed(script(source).sha, keys, args, f"{stage}:{key}")
     except redis.exceptions.NoScriptError:
         # A restarted Redis forgot its scripts and nothing ran: load the script, run once more.
-        client().script_load(script)
-        return _pushed_and_indexed(_script(script).sha, keys, args, f"{stage}:{key}")
+        client().script_load(source)
+        return _pushed_and_indexed(script(source).sha, keys, args, f"{stage}:{key}")
 
 
 def _pushed_and_indexed(sha: str, keys: list, args: list, member: str):
@@ -93,14 +92,14 @@ def _pushed_and_indexed(sha: str, keys: list, args: list, member: str):
     return pipe.execute()[0]
 
 
-def _prefix() -> str:
+def key_prefix() -> str:
     # Separate prefixes let several stacks (e.g. parallel test runs) share one Redis database.
     return settings.PIPELINE_KEY_PREFIX
 
 
 def _active() -> str:
     """The index of every buffer in use ("stage:key" members): the one key all share."""
-    return f"{_prefix()}:active"
+    return f"{key_prefix()}:active"
 
 
 def _tag(stage: str, key: str) -> str:
@@ -110,7 +109,7 @@ def _tag(stage: str, key: str) -> str:
 
 def _keys(stage: str, key: str) -> tuple[str, str]:
     tag = _tag(stage, key)
-    return f"{_prefix()}:buf:{tag}", f"{_prefix()}:sched:{tag}"
+    return f"{key_prefix()}:buf:{tag}", f"{key_prefix()}:sched:{tag}"
 
 
 _memory = MemoryMark()
@@ -155,7 +154,7 @@ def _lease_member(stage: str, key: str, task_id: str) -> str:
 def _recovery_keys(stage: str, key: str) -> list[str]:
     """recov (hash of item sha1 -> recoveries) and dead (items over the limit)."""
     tag = _tag(stage, key)
-    return [f"{_prefix()}:recov:{tag}", f"{_prefix()}:dead:{tag}"]
+    return [f"{key_prefix()}:recov:{tag}", f"{key_prefix()}:dead:{tag}"]
 
 
 def _lease_ms() -> int:
@@ -169,7 +168,7 @@ def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
     recovered more than PIPELINE_INFLIGHT_MAX_ATTEMPTS times (moved to the dead list).
     """
     buf, sched = _keys(stage, key)
-    raw = _script(lua.DRAIN)(
+    raw = script(lua.DRAIN)(
         keys=[buf, _inflight(stage, key, task_id), sched, _leases(stage, key), *_recovery_keys(stage, key)],
         args=[
             limit,
@@ -187,7 +186,7 @@ def buffer_drain(stage: str, key: str, task_id: str, *, limit: int) -> list:
 def buffer_done(stage: str, key: str, task_id: str) -> int:
     """Forget this task's in-flight items (they are delivered or handed on); returns backlog."""
     return int(
-        _script(lua.DONE)(
+        script(lua.DONE)(
             keys=[
                 _inflight(stage, key, task_id),
                 _leases(stage, key),
@@ -224,7 +223,7 @@ def inflight_release(stage: str, key: str, task_id: str, *, count: bool, only_ex
 
 def lease_renew(stage: str, key: str, task_id: str) -> None:
     """Push the in-flight list's lease forward (the task is alive and working on it)."""
-    _script(lua.RENEW)(keys=[_leases(stage, key)], args=[_lease_member(stage, key, task_id), _lease_ms()])
+    script(lua.RENEW)(keys=[_leases(stage, key)], args=[_lease_member(stage, key, task_id), _lease_ms()])
 
 
 class _Heartbeat:
@@ -295,9 +294,9 @@ def lease_kept(stage: str, key: str, task_id: str):
 def _buffers() -> list[tuple[str, str]]:
     """(stage, key) of every buffer in the index."""
     # The untagged layout never ran on a cluster (its scripts spanned slots): nothing to adopt.
-    if not _adopted.get(_prefix()) and not clustered():
+    if not _adopted.get(key_prefix()) and not clustered():
         store_legacy.adopt(client(), _layout())
-        _adopted[_prefix()] = True
+        _adopted[key_prefix()] = True
     return [tuple(m.decode().split(":", 1)) for m in client().smembers(_active())]
 
 
@@ -306,13 +305,13 @@ _adopted: dict[str, bool] = {}
 
 def _layout() -> store_legacy.Layout:
     return store_legacy.Layout(
-        prefix=_prefix(),
+        prefix=key_prefix(),
         index=_active(),
         buffer=lambda stage, key: _keys(stage, key)[0],
         dead=lambda stage, key: _recovery_keys(stage, key)[1],
         inflight=_inflight,
         leases=_leases,
-        prepend=_script(lua.LEGACY_PREPEND),
+        prepend=script(lua.LEGACY_PREPEND),
         dedupe_ttl_s=settings.PIPELINE_DEDUPE_TTL_S,
     )
 
@@ -355,11 +354,11 @@ def dead_forget(stage: str, key: str, count: int) -> None:
 
 
 def _inflight(stage: str, key: str, task_id: str) -> str:
-    return f"{_prefix()}:inflight:{_tag(stage, key)}:{task_id}"
+    return f"{key_prefix()}:inflight:{_tag(stage, key)}:{task_id}"
 
 
 def _leases(stage: str, key: str) -> str:
-    return f"{_prefix()}:leases:{_tag(stage, key)}"
+    return f"{key_prefix()}:leases:{_tag(stage, key)}"
 
 
 def buffers_waiting() -> list[tuple[str, str]]:
@@ -390,7 +389,7 @@ def _buffer_state(pipe, stage: str, key: str) -> None:
 
 def _idle(stage: str, key: str) -> bool:
     buf, sched = _keys(stage, key)
-    return bool(_script(lua.IDLE)(keys=[buf, sched, _leases(stage, key), _recovery_keys(stage, key)[1]]))
+    return bool(script(lua.IDLE)(keys=[buf, sched, _leases(stage, key), _recovery_keys(stage, key)[1]]))
 
 
 def _index_drop_if_idle(stage: str, key: str) -> None:
@@ -420,50 +419,6 @@ def buffer_depths() -> tuple[dict, dict]:
     return waiting, taken
 
 
-# --- duplicate suppression: messageIds delivered to an instance within the window ----------
-# Redis: one set per instance and hour, so a check is one script over ~25 sets and a mark is
-# one SADD, whatever the batch size.
-
-
-def _dedupe_keys(instance_key: str) -> list[str]:
-    """Hourly Redis sets covering the dedupe window (newest last)."""
-    hours = max(1, -(-settings.PIPELINE_DEDUPE_TTL_S // 3600))
-    now = int(time.time() // 3600)
-    return [f"{_prefix()}:dlv:{{{instance_key}}}:{h}" for h in range(now - hours, now + 1)]
-
-
-def _claim_keys(instance_key: str, message_ids: list[str]) -> list[str]:
-    # Same hash tag as the instance's dedupe sets: the claim script touches both.
-    return [f"{_prefix()}:claim:{{{instance_key}}}:{m}" for m in message_ids]
-
-
-def delivery_claim(
-    instance_key: str, instance_pk: int, message_ids: list[str], token: str
-) -> tuple[set, set]:
-    """Claim messageIds for delivery to this instance by `token` (a task id), atomically.
-
-    Returns (claimed, busy): `claimed` may be delivered now (not delivered within the window,
-    not held by another task, or held by this same token, as after a redelivery); `busy` are
-    held by another live task. The rest were delivered already. A claim expires after
-    PIPELINE_CLAIM_TTL_S, so a crashed holder delays its messages, never loses them.
-    Embedded mode (no Redis) checks the DeliveredMessage table instead (one process).
-    """
-    if not message_ids:
-        return set(), set()
-    if not buffered():
-        seen = delivered_filter(instance_key, instance_pk, message_ids)
-        return {m for m in message_ids if m not in seen}, set()
-    sets = _dedupe_keys(instance_key)
-    ttl_ms = int(settings.PIPELINE_CLAIM_TTL_S * 1000)
-    states = _script(lua.CLAIM)(
-        keys=[*sets, *_claim_keys(instance_key, message_ids)],
-        args=[token, ttl_ms, len(sets), *message_ids],
-    )
-    claimed = {m for m, s in zip(message_ids, states, strict=True) if s == 1}
-    busy = {m for m, s in zip(message_ids, states, strict=True) if s == 2}
-    return claimed, busy
-
-
 def inflight_message_ids(stage: str, key: str, task_id: str) -> list[str]:
     """The messageIds of a task's in-flight items (read before the list is given back)."""
     raw = client().lrange(_inflight(stage, key, task_id), 0, -1)
@@ -474,64 +429,3 @@ def inflight_message_ids(stage: str, key: str, task_id: str) -> list[str]:
             if isinstance(message_id, str):
                 out.append(message_id)
     return out
-
-
-def claims_release(instance_key: str, message_ids: list[str], token: str) -> int:
-    """Drop the claims `token` still holds on these messageIds of one instance (its batch went
-    back to the buffer: whichever task takes it next must not wait PIPELINE_CLAIM_TTL_S for
-    them to lapse). Claims another task holds are left alone. Returns how many went."""
-    if not message_ids or not buffered():
-        return 0
-    return int(_script(lua.UNCLAIM)(keys=_claim_keys(instance_key, message_ids), args=[token]))
-
-
-def delivery_settle(
-    instance_key: str, instance_pk: int, *, delivered: list[str], released: list[str]
-) -> None:
-    """Mark `delivered` messageIds delivered and let go of every claim (both lists)."""
-    if not buffered():
-        delivered_mark(instance_key, instance_pk, delivered)
-        return
-    if not delivered and not released:
-        return
-    pipe = client().pipeline(transaction=True)
-    if delivered:
-        key = _dedupe_keys(instance_key)[-1]
-        pipe.sadd(key, *delivered)
-        pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
-    # Delivered ids are mostly among the released ones: each claim key once.
-    pipe.delete(*_claim_keys(instance_key, list(dict.fromkeys([*delivered, *released]))))
-    pipe.execute()
-
-
-def delivered_filter(instance_key: str, instance_pk: int, message_ids: list[str]) -> set[str]:
-    """The subset of `message_ids` already delivered to this instance within the window."""
-    if not message_ids:
-        return set()
-    if buffered():
-        hits = _script(lua.SEEN)(keys=_dedupe_keys(instance_key), args=message_ids)
-        return {m for m, hit in zip(message_ids, hits, strict=True) if hit}
-    since = timezone.now() - timezone.timedelta(seconds=settings.PIPELINE_DEDUPE_TTL_S)
-    return set(
-        DeliveredMessage.objects.filter(
-            instance_id=instance_pk, message_id__in=message_ids, created_at__gte=since
-        ).values_list("message_id", flat=True)
-    )
-
-
-def delivered_mark(instance_key: str, instance_pk: int, message_ids: list[str]) -> None:
-    """Remember deliveries (after the fact: a crash in between means redelivery, not loss)."""
-    if not message_ids:
-        return
-    if buffered():
-        key = _dedupe_keys(instance_key)[-1]
-        pipe = client().pipeline(transaction=False)
-        pipe.sadd(key, *message_ids)
-        pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
-        pipe.execute()
-        return
-    DeliveredMessage.objects.filter(instance_id=instance_pk, message_id__in=message_ids).delete()
-    DeliveredMessage.objects.bulk_create(
-        [DeliveredMessage(instance_id=instance_pk, message_id=m) for m in message_ids],
-        ignore_conflicts=True,
-    )

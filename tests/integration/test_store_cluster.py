@@ -11,7 +11,7 @@ import uuid
 import pytest
 from redis.cluster import RedisCluster
 
-from runtime.pipeline import store
+from runtime.pipeline import dedupe, store
 from runtime.pipeline.memory_mark import MemoryMark
 from tests.integration.redis_cluster import PrivateCluster
 
@@ -100,18 +100,18 @@ def test_a_buffers_life_and_the_sweep_on_three_nodes(on_cluster):
 
 
 def test_claims_dedupe_and_settle_for_destinations_on_three_nodes(on_cluster):
-    instances = _on_three_nodes("instance", lambda k: store._dedupe_keys(f"ifnd_{k}")[-1])
+    instances = _on_three_nodes("instance", lambda k: dedupe.dedupe_keys(f"ifnd_{k}")[-1])
     for n, k in enumerate(instances):
         instance = f"ifnd_{k}"
         ids = [f"m{n}-{i}" for i in range(4)]
-        assert store.delivery_claim(instance, n, ids, "t1") == (set(ids), set())
-        assert store.delivery_claim(instance, n, ids, "t2") == (set(), set(ids))
-        assert store.claims_release(instance, ids[3:], "t1") == 1
-        store.delivery_settle(instance, n, delivered=ids[:2], released=ids[2:3])
-        assert store.delivered_filter(instance, n, ids) == set(ids[:2])
-        assert store.delivery_claim(instance, n, ids, "t3") == (set(ids[2:]), set())
-        store.delivered_mark(instance, n, ids[2:])
-        assert store.delivered_filter(instance, n, ids) == set(ids)
+        assert dedupe.delivery_claim(instance, n, ids, "t1") == (set(ids), set())
+        assert dedupe.delivery_claim(instance, n, ids, "t2") == (set(), set(ids))
+        assert dedupe.claims_release(instance, ids[3:], "t1") == 1
+        dedupe.delivery_settle(instance, n, delivered=ids[:2], released=ids[2:3])
+        assert dedupe.delivered_filter(instance, n, ids) == set(ids[:2])
+        assert dedupe.delivery_claim(instance, n, ids, "t3") == (set(ids[2:]), set())
+        dedupe.delivered_mark(instance, n, ids[2:])
+        assert dedupe.delivered_filter(instance, n, ids) == set(ids)
 
 
 def test_ingest_refuses_when_any_primary_is_nearly_full(on_cluster, settings):

@@ -4,7 +4,7 @@ still has the room a worker needs to drain, never at Redis's own refusal."""
 
 import pytest
 
-from runtime.pipeline import store
+from runtime.pipeline import dedupe, store
 from runtime.pipeline.memory_mark import MemoryMark
 from tests.integration.faults import PrivateRedis
 
@@ -41,7 +41,7 @@ def test_a_fast_ingest_stops_at_the_mark_before_redis_refuses_writes(small_redis
     # The room left is the drain's: a batch is taken and its messageIds are claimed.
     assert len(store.buffer_drain("dst", "1", "t1", limit=100)) == 100
     ids = [e["messageId"] for e in EVENTS]
-    assert store.delivery_claim("ifnd_1", 1, ids, "t1") == (set(ids), set())
+    assert dedupe.delivery_claim("ifnd_1", 1, ids, "t1") == (set(ids), set())
 
 
 def test_the_mark_is_read_again_once_this_process_pushed_its_share_of_the_room(small_redis, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 
 from runtime.choices import ErrorCategory, PipelineStage
 from runtime.models import DeadLetter
-from runtime.pipeline import queue, recovery, store
+from runtime.pipeline import dedupe, queue, recovery, store
 from runtime.sandbox import SandboxUnavailable
 from runtime.selectors import delivery_summary
 
@@ -84,12 +84,12 @@ def test_the_sweep_releases_a_lost_tasks_claims(buffered, settings, instance):
     push(instance.pk, 3)
     drained = store.buffer_drain("dst", str(instance.pk), "dead-task", limit=2)
     ids = [e["messageId"] for e in drained]
-    assert store.delivery_claim(instance.public_id, instance.pk, ids, "dead-task")[0] == set(ids)
+    assert dedupe.delivery_claim(instance.public_id, instance.pk, ids, "dead-task")[0] == set(ids)
     # A claim another (live) task holds on a message of the batch is not the dead task's.
-    store.client().set(store._claim_keys(instance.public_id, [ids[1]])[0], "live", px=120_000)
+    store.client().set(dedupe.claim_keys(instance.public_id, [ids[1]])[0], "live", px=120_000)
     time.sleep(0.4)
     assert recovery.pipeline_sweep()["recovered"] == 2
-    claimed, busy = store.delivery_claim(instance.public_id, instance.pk, ids, "next-task")
+    claimed, busy = dedupe.delivery_claim(instance.public_id, instance.pk, ids, "next-task")
     assert (claimed, busy) == ({ids[0]}, {ids[1]})
 
 
@@ -135,21 +135,21 @@ def test_completed_items_forget_their_recoveries(buffered, instance):
 
 
 def test_claims_let_one_task_deliver_each_message(buffered):
-    claimed_a, busy_a = store.delivery_claim("ik", 1, ["m1", "m2"], "A")
+    claimed_a, busy_a = dedupe.delivery_claim("ik", 1, ["m1", "m2"], "A")
     assert (claimed_a, busy_a) == ({"m1", "m2"}, set())
-    claimed_b, busy_b = store.delivery_claim("ik", 1, ["m1", "m2", "m3"], "B")
+    claimed_b, busy_b = dedupe.delivery_claim("ik", 1, ["m1", "m2", "m3"], "B")
     assert (claimed_b, busy_b) == ({"m3"}, {"m1", "m2"})
-    assert store.delivery_claim("ik", 1, ["m1"], "A") == ({"m1"}, set())  # re-entrant (redelivery)
-    store.delivery_settle("ik", 1, delivered=["m1"], released=["m2"])
-    assert store.delivery_claim("ik", 1, ["m1", "m2"], "B") == ({"m2"}, set())  # m1 delivered
+    assert dedupe.delivery_claim("ik", 1, ["m1"], "A") == ({"m1"}, set())  # re-entrant (redelivery)
+    dedupe.delivery_settle("ik", 1, delivered=["m1"], released=["m2"])
+    assert dedupe.delivery_claim("ik", 1, ["m1", "m2"], "B") == ({"m2"}, set())  # m1 delivered
 
 
 def test_claims_expire_when_their_holder_dies(buffered, settings):
     settings.PIPELINE_CLAIM_TTL_S = 0.2
-    store.delivery_claim("ik", 1, ["m1"], "dead")
-    assert store.delivery_claim("ik", 1, ["m1"], "B")[1] == {"m1"}
+    dedupe.delivery_claim("ik", 1, ["m1"], "dead")
+    assert dedupe.delivery_claim("ik", 1, ["m1"], "B")[1] == {"m1"}
     time.sleep(0.3)
-    assert store.delivery_claim("ik", 1, ["m1"], "B")[0] == {"m1"}
+    assert dedupe.delivery_claim("ik", 1, ["m1"], "B")[0] == {"m1"}
 
 
 def test_concurrent_claims_give_each_message_to_exactly_one_task(buffered):
@@ -159,7 +159,7 @@ def test_concurrent_claims_give_each_message_to_exactly_one_task(buffered):
 
     def worker(token):
         start.wait()
-        claimed, _ = store.delivery_claim("ik", 1, ids, token)
+        claimed, _ = dedupe.delivery_claim("ik", 1, ids, token)
         won[token] = sorted(claimed)
 
     threads = [threading.Thread(target=worker, args=(f"T{i}",)) for i in range(8)]

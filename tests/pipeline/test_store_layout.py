@@ -8,7 +8,7 @@ import time
 import pytest
 from redis.crc import key_slot
 
-from runtime.pipeline import store
+from runtime.pipeline import dedupe, store
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def slots_seen(pipeline_redis, monkeypatch):
     """Every script call's keys, checked to share one hash slot."""
     monkeypatch.setattr(store, "buffered", lambda: True)
-    real, pipelined, seen = store._script, store._pushed_and_indexed, []
+    real, pipelined, seen = store.script, store._pushed_and_indexed, []
 
     def check(keys):
         slots = {key_slot(k.encode()) for k in keys}
@@ -38,7 +38,7 @@ def slots_seen(pipeline_redis, monkeypatch):
         check(keys)
         return pipelined(sha, keys, args, member)
 
-    monkeypatch.setattr(store, "_script", checked)
+    monkeypatch.setattr(store, "script", checked)
     monkeypatch.setattr(store, "_pushed_and_indexed", checked_pipelined)
     return seen
 
@@ -56,12 +56,12 @@ def test_every_script_of_a_buffers_life_stays_on_one_hash_slot(slots_seen):
 
 def test_claims_and_dedupe_marks_of_an_instance_share_its_slot(slots_seen):
     ids = ["a", "b", "c"]
-    assert store.delivery_claim("ifnd_1", 1, ids, "t1") == (set(ids), set())
-    assert store.delivery_claim("ifnd_1", 1, ids, "t2") == (set(), set(ids))
-    assert store.claims_release("ifnd_1", ["c"], "t1") == 1
-    store.delivery_settle("ifnd_1", 1, delivered=["a"], released=["b"])
-    assert store.delivered_filter("ifnd_1", 1, ids) == {"a"}
-    keys = [*store._dedupe_keys("ifnd_1"), *store._claim_keys("ifnd_1", ids)]
+    assert dedupe.delivery_claim("ifnd_1", 1, ids, "t1") == (set(ids), set())
+    assert dedupe.delivery_claim("ifnd_1", 1, ids, "t2") == (set(), set(ids))
+    assert dedupe.claims_release("ifnd_1", ["c"], "t1") == 1
+    dedupe.delivery_settle("ifnd_1", 1, delivered=["a"], released=["b"])
+    assert dedupe.delivered_filter("ifnd_1", 1, ids) == {"a"}
+    keys = [*dedupe.dedupe_keys("ifnd_1"), *dedupe.claim_keys("ifnd_1", ids)]
     assert len({key_slot(k.encode()) for k in keys}) == 1  # the settle's transaction too
 
 
@@ -80,7 +80,7 @@ def test_the_index_forgets_only_buffers_with_nothing_left(slots_seen, pipeline_r
 
 def test_an_upgrade_adopts_the_untagged_layout_of_earlier_releases(pipeline_redis, monkeypatch):
     monkeypatch.setattr(store, "buffered", lambda: True)
-    p, r = store._prefix(), pipeline_redis
+    p, r = store.key_prefix(), pipeline_redis
     old = [json.dumps({"messageId": f"old{i}"}) for i in range(2)]
     r.rpush(f"{p}:buf:dst:5", *old)
     r.rpush(f"{p}:inflight:dst:5:lost-task", json.dumps({"messageId": "flying"}))
@@ -101,5 +101,5 @@ def test_an_upgrade_adopts_the_untagged_layout_of_earlier_releases(pipeline_redi
     ids = [json.loads(i)["messageId"] for i in r.lrange(store._keys("dst", "5")[0], 0, -1)]
     assert ids == ["old0", "old1", "new"]  # older items first
     assert store.inflight_release("dst", "5", "lost-task", count=True, only_expired=True) == (1, 0)
-    assert store.delivered_filter("ifnd_5", 5, ["done-before", "x"]) == {"done-before"}
+    assert dedupe.delivered_filter("ifnd_5", 5, ["done-before", "x"]) == {"done-before"}
     assert not [k for k in r.scan_iter(f"{p}:*") if b"{" not in k and not k.endswith(b":active")]
