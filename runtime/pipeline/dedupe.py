@@ -30,6 +30,13 @@ def claim_keys(instance_key: str, message_ids: list[str]) -> list[str]:
     return [f"{store.key_prefix()}:claim:{{{instance_key}}}:{m}" for m in message_ids]
 
 
+def _mark(pipe, instance_key: str, message_ids: list[str]) -> None:
+    # Into this hour's set, kept an hour past the window so its oldest member still counts.
+    key = dedupe_keys(instance_key)[-1]
+    pipe.sadd(key, *message_ids)
+    pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
+
+
 def delivery_claim(
     instance_key: str, instance_pk: int, message_ids: list[str], token: str
 ) -> tuple[set, set]:
@@ -77,9 +84,7 @@ def delivery_settle(
         return
     pipe = store.client().pipeline(transaction=True)
     if delivered:
-        key = dedupe_keys(instance_key)[-1]
-        pipe.sadd(key, *delivered)
-        pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
+        _mark(pipe, instance_key, delivered)
     # Delivered ids are mostly among the released ones: each claim key once.
     pipe.delete(*claim_keys(instance_key, list(dict.fromkeys([*delivered, *released]))))
     pipe.execute()
@@ -105,10 +110,8 @@ def delivered_mark(instance_key: str, instance_pk: int, message_ids: list[str]) 
     if not message_ids:
         return
     if store.buffered():
-        key = dedupe_keys(instance_key)[-1]
         pipe = store.client().pipeline(transaction=False)
-        pipe.sadd(key, *message_ids)
-        pipe.expire(key, settings.PIPELINE_DEDUPE_TTL_S + 3600)
+        _mark(pipe, instance_key, message_ids)
         pipe.execute()
         return
     DeliveredMessage.objects.filter(instance_id=instance_pk, message_id__in=message_ids).delete()

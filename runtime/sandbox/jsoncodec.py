@@ -26,8 +26,6 @@ import orjson
 # a substring search: ten times faster than the regular expression \d{19} on event JSON.
 _DIGITS_ONLY = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
 _LONG_RUN = b"0" * 19
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_ASCII = json.JSONEncoder(separators=(",", ":"))
 _TO_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
@@ -39,9 +37,7 @@ def dumps_bytes(value: Any, *, escape_surrogates: bool = False, default=None) ->
     try:
         return orjson.dumps(value, default=default, option=_TO_JSON)
     except orjson.JSONEncodeError:
-        pass
-    if default is None:
-        return (_ASCII if escape_surrogates else _COMPACT).encode(value).encode()
+        pass  # the rare value orjson will not write: json writes it (or refuses it) as it would
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=escape_surrogates, default=default)
     return text.encode()
 
